@@ -1,0 +1,13 @@
+#include "engine/rules/clock.h"
+
+#include <chrono>
+
+namespace palaver::rules {
+
+int64_t SystemClock::NowMicros() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace palaver::rules
