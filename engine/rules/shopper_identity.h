@@ -26,9 +26,12 @@
 //     Other members are ignored.
 //   - The whole token is at most kMaxShopperIdentityTokenBytes bytes.
 //
-// Example (secret "s3cret"): sign the payload
+// Example: with the secret "s3cret", the payload
 //   {"shop":"acme","customer_id":"42","email":"a@example.com","name":"Ann","exp":1735689600}
-// e.g. in Python:
+// signs to the token (on two lines here; it is one string)
+//   eyJzaG9wIjoiYWNtZSIsImN1c3RvbWVyX2lkIjoiNDIiLCJlbWFpbCI6ImFAZXhhbXBsZS5jb20iLCJuYW1lIjoiQW5uIiwiZXhwIjoxNzM1Njg5NjAwfQ
+//   .8qB4J3HQMYGn-DwSr9TxbH2pUHn8j5s8GTSOrBvbNpM
+// In Python:
 //   p = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=")
 //   s = base64.urlsafe_b64encode(hmac.new(secret, p, hashlib.sha256).digest()).rstrip(b"=")
 //   token = (p + b"." + s).decode()
