@@ -11,6 +11,7 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/string.hpp>
 #include <cereal/types/vector.hpp>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,15 @@ inline void CheckedLength(PortableBinaryInputArchive& ar, size_type& n, size_t e
   if (n > palaver::kMaxEventBytes / (element_size == 0 ? 1 : element_size)) {
     throw Exception("length " + std::to_string(n) + " cannot fit in one event");
   }
+}
+
+// cereal copies a raw byte into a bool; any byte but 0 or 1 would be undefined
+// behaviour when read, so it is refused as corruption.
+inline void load(PortableBinaryInputArchive& ar, bool& b) {
+  std::uint8_t byte = 0;
+  ar(byte);
+  if (byte > 1) throw Exception("a boolean holds the byte " + std::to_string(byte));
+  b = byte == 1;
 }
 
 inline void load(PortableBinaryInputArchive& ar, std::string& s) {
