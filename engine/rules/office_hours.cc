@@ -1,12 +1,12 @@
 #include "engine/rules/office_hours.h"
 
-#include <date/tz.h>
-
 #include <algorithm>
 #include <chrono>
 #include <exception>
 #include <string_view>
 #include <utility>
+
+#include <date/tz.h>
 
 namespace palaver::rules {
 namespace {
@@ -60,9 +60,9 @@ OffsetSegment SegmentAt(const date::time_zone& zone, int64_t unix_micros) {
 constexpr int64_t kEpochDayToMondayBased = 3;
 
 struct LocalDay {
-  int64_t day;        // days since Monday 1969-12-29
-  int weekday;        // Weekday value
-  int64_t in_day;     // micros since local midnight
+  int64_t day;     // days since Monday 1969-12-29
+  int weekday;     // Weekday value
+  int64_t in_day;  // micros since local midnight
 };
 
 LocalDay SplitLocal(int64_t local_micros) {
@@ -134,10 +134,9 @@ Result<OfficeHours> OfficeHours::Create(OfficeHoursSpec spec) {
 OfficeHours::OfficeHours(OfficeHoursSpec spec, const date::time_zone* zone)
     : spec_(std::move(spec)), sorted_(spec_.weekly), zone_(zone) {
   for (int day = 0; day < kDaysPerWeek; ++day) {
-    std::sort(sorted_[day].begin(), sorted_[day].end(),
-              [](const MinuteRange& a, const MinuteRange& b) {
-                return a.start_minute < b.start_minute;
-              });
+    std::sort(
+        sorted_[day].begin(), sorted_[day].end(),
+        [](const MinuteRange& a, const MinuteRange& b) { return a.start_minute < b.start_minute; });
     for (const MinuteRange& r : sorted_[day]) {
       open_minutes_per_day_[day] += r.end_minute - r.start_minute;
     }

@@ -1,15 +1,15 @@
 #include "engine/rules/shopper_identity.h"
 
-#include <date/date.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <array>
 #include <chrono>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <optional>
+
+#include <date/date.h>
+#include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace palaver::rules {
 namespace {
@@ -102,8 +102,7 @@ std::string FormatUnixSeconds(int64_t seconds) {
   constexpr int64_t kMin = -62135596800LL;  // 0001-01-01T00:00:00Z
   constexpr int64_t kMax = 253402300799LL;  // 9999-12-31T23:59:59Z
   if (seconds < kMin || seconds > kMax) return "Unix time " + std::to_string(seconds);
-  return date::format("%Y-%m-%dT%H:%M:%SZ",
-                      date::sys_seconds{std::chrono::seconds{seconds}});
+  return date::format("%Y-%m-%dT%H:%M:%SZ", date::sys_seconds{std::chrono::seconds{seconds}});
 }
 
 int64_t FloorDivMillion(int64_t micros) {
@@ -150,10 +149,10 @@ Result<ShopperIdentity> VerifyShopperIdentity(std::string_view token,
                                               std::string_view expected_shop,
                                               std::string_view secret, int64_t now_micros) {
   if (token.size() > kMaxShopperIdentityTokenBytes) {
-    return Status::Error(ErrorCode::kTooLarge,
-                         "the shopper identity token is " + std::to_string(token.size()) +
-                             " bytes; the limit is " +
-                             std::to_string(kMaxShopperIdentityTokenBytes));
+    return Status::Error(ErrorCode::kTooLarge, "the shopper identity token is " +
+                                                   std::to_string(token.size()) +
+                                                   " bytes; the limit is " +
+                                                   std::to_string(kMaxShopperIdentityTokenBytes));
   }
   if (secret.empty()) {
     return Status::Error(ErrorCode::kFailedPrecondition,

@@ -11,11 +11,11 @@ constexpr char32_t kZeroWidthJoiner = 0x200D;
 
 enum class Utf8Error {
   kNone,
-  kInvalidLeadByte,     // 0x80..0xC1 or 0xF5..0xFF where a sequence starts
-  kTruncated,           // a continuation byte is missing
-  kOverlong,            // a shorter encoding exists
-  kSurrogate,           // U+D800..U+DFFF
-  kAboveMaximum,        // above U+10FFFF
+  kInvalidLeadByte,  // 0x80..0xC1 or 0xF5..0xFF where a sequence starts
+  kTruncated,        // a continuation byte is missing
+  kOverlong,         // a shorter encoding exists
+  kSurrogate,        // U+D800..U+DFFF
+  kAboveMaximum,     // above U+10FFFF
 };
 
 struct Decoded {
@@ -86,10 +86,25 @@ const char* Describe(Utf8Error error) {
 // only of would look empty.
 bool IsBlank(char32_t c) {
   switch (c) {
-    case 0x0009: case 0x000A: case 0x000B: case 0x000C: case 0x000D:
-    case 0x0020: case 0x0085: case 0x00A0: case 0x1680:
-    case 0x2028: case 0x2029: case 0x202F: case 0x205F: case 0x3000:
-    case 0x200B: case 0x200C: case 0x200D: case 0x2060: case 0xFEFF:
+    case 0x0009:
+    case 0x000A:
+    case 0x000B:
+    case 0x000C:
+    case 0x000D:
+    case 0x0020:
+    case 0x0085:
+    case 0x00A0:
+    case 0x1680:
+    case 0x2028:
+    case 0x2029:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    case 0x200B:
+    case 0x200C:
+    case 0x200D:
+    case 0x2060:
+    case 0xFEFF:
       return true;
     default:
       return c >= 0x2000 && c <= 0x200A;

@@ -1,10 +1,10 @@
 #include "engine/rules/clock.h"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 namespace palaver::rules {
 namespace {

@@ -1,10 +1,10 @@
 #include "engine/rules/office_hours.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <limits>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 namespace palaver::rules {
 namespace {
@@ -18,8 +18,7 @@ constexpr int64_t kHour = 60 * kMinute;
 int64_t Utc(int y, unsigned mo, unsigned d, int h = 0, int mi = 0, int s = 0) {
   using namespace std::chrono;
   const sys_days date{year{y} / month{mo} / day{d}};
-  return duration_cast<microseconds>(date.time_since_epoch() + hours{h} + minutes{mi} +
-                                     seconds{s})
+  return duration_cast<microseconds>(date.time_since_epoch() + hours{h} + minutes{mi} + seconds{s})
       .count();
 }
 
@@ -28,8 +27,8 @@ constexpr int Hm(int h, int m = 0) { return h * 60 + m; }
 OfficeHoursSpec Weekdays(std::string zone, MinuteRange range) {
   OfficeHoursSpec spec;
   spec.time_zone = std::move(zone);
-  for (Weekday day : {Weekday::kMonday, Weekday::kTuesday, Weekday::kWednesday,
-                      Weekday::kThursday, Weekday::kFriday}) {
+  for (Weekday day : {Weekday::kMonday, Weekday::kTuesday, Weekday::kWednesday, Weekday::kThursday,
+                      Weekday::kFriday}) {
     spec.weekly[static_cast<int>(day)].push_back(range);
   }
   spec.during_hours_message = "Hi! An agent will be with you shortly.";
@@ -309,8 +308,7 @@ TEST(OfficeHoursTest, OpenTimeAcrossAWeekendWithADstChange) {
 TEST(OfficeHoursTest, OpenTimeOverAYear) {
   const OfficeHours hours = Make(Weekdays("Europe/Berlin", {Hm(9), Hm(17)}));
   // 2024 (local) has 262 weekdays; every one has 8 local hours.
-  EXPECT_EQ(hours.OpenMicrosBetween(Utc(2023, 12, 31, 23), Utc(2024, 12, 31, 23)),
-            262 * 8 * kHour);
+  EXPECT_EQ(hours.OpenMicrosBetween(Utc(2023, 12, 31, 23), Utc(2024, 12, 31, 23)), 262 * 8 * kHour);
 }
 
 // Cross-checks NextOpening and OpenMicrosBetween against minute-by-minute

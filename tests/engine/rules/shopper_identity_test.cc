@@ -1,12 +1,12 @@
 #include "engine/rules/shopper_identity.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 namespace palaver::rules {
 namespace {
@@ -42,14 +42,23 @@ TEST(ShopperIdentityTest, RoundTripWithoutOptionalFields) {
   EXPECT_EQ(*identity, anonymous_name);
 }
 
+TEST(ShopperIdentityTest, InvalidUtf8IsSignedAsReplacementCharacters) {
+  ShopperIdentity odd = Ann();
+  odd.name = "Ann \xC0";
+  Result<ShopperIdentity> identity =
+      VerifyShopperIdentity(SignShopperIdentity(odd, kSecret), "acme", kSecret, kBeforeExp);
+  ASSERT_TRUE(identity.ok()) << identity.status().ToString();
+  EXPECT_EQ(identity->name, "Ann \xEF\xBF\xBD");
+}
+
 TEST(ShopperIdentityTest, TokenHasTheDocumentedShape) {
   const std::string token = SignShopperIdentity(Ann(), kSecret);
   const size_t dot = token.find('.');
   ASSERT_NE(dot, std::string::npos);
   EXPECT_EQ(token.size() - dot - 1, 43u);  // 32 bytes, unpadded
-  EXPECT_EQ(token.find_first_not_of(
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
-            std::string::npos);
+  EXPECT_EQ(
+      token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+      std::string::npos);
 }
 
 // The example in the header, computed with Python's hmac, hashlib and base64.
@@ -79,8 +88,7 @@ TEST(ShopperIdentityTest, PayloadFromAnotherTokenIsRefused) {
   ShopperIdentity bob = Ann();
   bob.customer_id = "cust-43";
   const std::string bob_token = SignShopperIdentity(bob, "another secret");
-  const std::string forged =
-      bob_token.substr(0, bob_token.find('.')) + ann.substr(ann.find('.'));
+  const std::string forged = bob_token.substr(0, bob_token.find('.')) + ann.substr(ann.find('.'));
   Result<ShopperIdentity> identity = VerifyShopperIdentity(forged, "acme", kSecret, kBeforeExp);
   EXPECT_EQ(identity.status().code(), ErrorCode::kPermissionDenied);
 }
@@ -102,8 +110,7 @@ TEST(ShopperIdentityTest, NonCanonicalSignatureEncodingIsMalformed) {
   const std::string token = SignShopperIdentity(Ann(), kSecret);
   std::string changed = token;
   const char last = changed.back();
-  const std::string alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   changed.back() = alphabet[alphabet.find(last) ^ 1];
   Result<ShopperIdentity> identity = VerifyShopperIdentity(changed, "acme", kSecret, kBeforeExp);
   EXPECT_EQ(identity.status().code(), ErrorCode::kInvalidArgument);
@@ -236,11 +243,13 @@ std::string SignRaw(std::string_view payload_json) {
       {R"()",
        ""
        ".kLytp8sf4iYkG-5HAQ9vrn34hd20hSdB6RPq8oGizww"},
-      {"{\"shop\":\"\xC0" "\"}",
+      {"{\"shop\":\"\xC0"
+       "\"}",
        "eyJzaG9wIjoiwCJ9"
        ".zRsSQ4nVBMdyagmPIzool0GCxzIuy9MWpvztKcQF2NQ"},
       {R"({"shop":"acme","customer_id":"1","exp":1735689600,"email":null,"iat":1})",
-       "eyJzaG9wIjoiYWNtZSIsImN1c3RvbWVyX2lkIjoiMSIsImV4cCI6MTczNTY4OTYwMCwiZW1haWwiOm51bGwsImlhdCI6MX0"
+       "eyJzaG9wIjoiYWNtZSIsImN1c3RvbWVyX2lkIjoiMSIsImV4cCI6MTczNTY4OTYwMCwiZW1haWwiOm51bGwsImlhdCI"
+       "6MX0"
        ".WeGYx7uInkvKkj9RkLNocUr4dNtt_Edqak1eehpIqVo"},
   };
   const auto it = kTokens->find(payload_json);
@@ -267,7 +276,8 @@ TEST(ShopperIdentityTest, MissingOrMistypedFieldsAreNamed) {
       {R"({"shop":"acme","customer_id":"1","exp":1735689600,"name":["Ann"]})", "name"},
   };
   for (const FieldCase& c : cases) {
-    Result<ShopperIdentity> identity = VerifyShopperIdentity(SignRaw(c.payload), "acme", kSecret, 0);
+    Result<ShopperIdentity> identity =
+        VerifyShopperIdentity(SignRaw(c.payload), "acme", kSecret, 0);
     ASSERT_FALSE(identity.ok()) << c.payload;
     EXPECT_EQ(identity.status().code(), ErrorCode::kInvalidArgument) << c.payload;
     EXPECT_EQ(identity.status().field(), c.field) << c.payload;
@@ -284,8 +294,8 @@ TEST(ShopperIdentityTest, SignedPayloadThatIsNotAnObjectIsRefused) {
 
 TEST(ShopperIdentityTest, NullOptionalFieldsAndUnknownMembersAreFine) {
   Result<ShopperIdentity> identity = VerifyShopperIdentity(
-      SignRaw(R"({"shop":"acme","customer_id":"1","exp":1735689600,"email":null,"iat":1})"),
-      "acme", kSecret, 0);
+      SignRaw(R"({"shop":"acme","customer_id":"1","exp":1735689600,"email":null,"iat":1})"), "acme",
+      kSecret, 0);
   ASSERT_TRUE(identity.ok()) << identity.status().ToString();
   EXPECT_EQ(identity->email, "");
 }

@@ -1,10 +1,10 @@
 #include "engine/rules/text.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 namespace palaver::rules {
 namespace {
@@ -17,13 +17,13 @@ std::string Repeat(std::string_view piece, size_t times) {
   return out;
 }
 
-const std::string kGrinning = "\xF0\x9F\x98\x80";                   // U+1F600
+const std::string kGrinning = "\xF0\x9F\x98\x80";                            // U+1F600
 const std::string kThumbsUpMediumSkin = "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD";  // U+1F44D U+1F3FD
 // U+1F468 U+200D U+1F469 U+200D U+1F467: family, a ZWJ sequence
 const std::string kFamily =
     "\xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7";
-const std::string kFlagDe = "\xF0\x9F\x87\xA9\xF0\x9F\x87\xAA";     // regional indicators D E
-const std::string kHeartVs16 = "\xE2\x9D\xA4\xEF\xB8\x8F";          // U+2764 U+FE0F
+const std::string kFlagDe = "\xF0\x9F\x87\xA9\xF0\x9F\x87\xAA";  // regional indicators D E
+const std::string kHeartVs16 = "\xE2\x9D\xA4\xEF\xB8\x8F";       // U+2764 U+FE0F
 
 TEST(TextTest, AcceptsPlainAndMultilingualText) {
   EXPECT_TRUE(ValidateMessageText("Hello, where is my order?").ok());
@@ -68,15 +68,15 @@ void ExpectInvalidUtf8At(const std::string& text, size_t offset, std::string_vie
 }
 
 TEST(TextTest, RefusesOverlongEncodings) {
-  ExpectInvalidUtf8At("ab\xC0\xAF", 2, "overlong");          // '/' in 2 bytes
+  ExpectInvalidUtf8At("ab\xC0\xAF", 2, "overlong");  // '/' in 2 bytes
   ExpectInvalidUtf8At("\xC1\xBF", 0, "overlong");
-  ExpectInvalidUtf8At("x\xE0\x80\xAF", 1, "overlong");       // '/' in 3 bytes
-  ExpectInvalidUtf8At("\xF0\x82\x82\xAC", 0, "overlong");    // U+20AC in 4 bytes
+  ExpectInvalidUtf8At("x\xE0\x80\xAF", 1, "overlong");     // '/' in 3 bytes
+  ExpectInvalidUtf8At("\xF0\x82\x82\xAC", 0, "overlong");  // U+20AC in 4 bytes
 }
 
 TEST(TextTest, RefusesSurrogates) {
-  ExpectInvalidUtf8At("hi \xED\xA0\x80", 3, "surrogate");     // U+D800
-  ExpectInvalidUtf8At("\xED\xBF\xBF", 0, "surrogate");        // U+DFFF
+  ExpectInvalidUtf8At("hi \xED\xA0\x80", 3, "surrogate");  // U+D800
+  ExpectInvalidUtf8At("\xED\xBF\xBF", 0, "surrogate");     // U+DFFF
   // CESU-8 style pair for U+1F600.
   ExpectInvalidUtf8At("\xED\xA0\xBD\xED\xB8\x80", 0, "surrogate");
 }
@@ -88,7 +88,7 @@ TEST(TextTest, RefusesCodePointsAboveTheMaximum) {
 }
 
 TEST(TextTest, RefusesTruncatedSequencesAndStrayContinuations) {
-  ExpectInvalidUtf8At("abc\xF0\x9F\x98", 3, "truncated");      // emoji missing its last byte
+  ExpectInvalidUtf8At("abc\xF0\x9F\x98", 3, "truncated");  // emoji missing its last byte
   ExpectInvalidUtf8At("\xE2\x82", 0, "truncated");
   ExpectInvalidUtf8At("\xC3 x", 0, "truncated");
   ExpectInvalidUtf8At("hello \x80", 6, "continuation byte");
@@ -125,7 +125,9 @@ TEST(TextTest, CountsCodePoints) {
   EXPECT_EQ(CountCodePoints(kGrinning), 1u);
   EXPECT_EQ(CountCodePoints(kThumbsUpMediumSkin), 2u);
   EXPECT_EQ(CountCodePoints(kFamily), 5u);
-  EXPECT_EQ(CountCodePoints("a\xFF" "b"), 3u);
+  EXPECT_EQ(CountCodePoints("a\xFF"
+                            "b"),
+            3u);
 }
 
 TEST(TextTest, PreviewKeepsShortTextWhole) {
@@ -157,7 +159,11 @@ TEST(TextTest, PreviewDropsADanglingJoiner) {
 }
 
 TEST(TextTest, PreviewReplacesMalformedBytes) {
-  EXPECT_EQ(Preview("a\xFF" "bc", 3), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(Preview("a\xFF"
+                    "bc",
+                    3),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(Preview("\xF0\x9F\x98", 10), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
