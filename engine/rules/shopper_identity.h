@@ -31,8 +31,8 @@
 // signs to the token (on two lines here; it is one string)
 //   eyJzaG9wIjoiYWNtZSIsImN1c3RvbWVyX2lkIjoiNDIiLCJlbWFpbCI6ImFAZXhhbXBsZS5jb20iLCJuYW1lIjoiQW5uIiwiZXhwIjoxNzM1Njg5NjAwfQ
 //   .8qB4J3HQMYGn-DwSr9TxbH2pUHn8j5s8GTSOrBvbNpM
-// In Python:
-//   p = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=")
+// In Python (any JSON serialisation works; this one reproduces the example):
+//   p = base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).rstrip(b"=")
 //   s = base64.urlsafe_b64encode(hmac.new(secret, p, hashlib.sha256).digest()).rstrip(b"=")
 //   token = (p + b"." + s).decode()
 //
