@@ -166,6 +166,23 @@ TEST(CodecTest, GoldenMessagePostedV1DecodesAndUpcasts) {
   EXPECT_EQ(*decoded, legacy.upcast);
 }
 
+// The index of each settings aspect is part of the binary layout: one golden
+// sample per aspect, tests/golden/settings.changed.v1.<aspect>.bin.
+TEST(CodecTest, GoldenSettingsAspectsDecode) {
+  for (const Event& event : testing::SampleSettingsChangedEvents()) {
+    const std::string_view aspect = std::visit(
+        [](const auto& a) { return std::decay_t<decltype(a)>::kName; },
+        std::get<SettingsChanged>(event.body).aspect);
+    const fs::path path = kGoldenDir / ("settings.changed.v1." + std::string(aspect) + ".bin");
+    std::optional<std::string> golden = Golden(path, MustEncode(event));
+    ASSERT_TRUE(golden) << path;
+    Result<Event> decoded = DecodeEvent(*golden);
+    ASSERT_TRUE(decoded.ok()) << path << ": " << decoded.status().ToString();
+    EXPECT_EQ(*decoded, event) << path;
+    EXPECT_TRUE(*golden == MustEncode(event)) << path;
+  }
+}
+
 TEST(CodecTest, RefusesOversizedEvents) {
   Event event = testing::SampleEvent(EventType::kMessagePosted);
   std::get<MessagePosted>(event.body).personal.text = std::string(kMaxEventBytes, 'a');
