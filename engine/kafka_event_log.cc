@@ -1,0 +1,677 @@
+#include "engine/kafka_event_log.h"
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/event_log_internal.h"
+#include "schemas/frame.h"
+
+namespace palaver::internal {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A topic's max.message.bytes and the producer's message.max.bytes: room for
+// a kMaxEventBytes frame plus its key, headers and record-batch framing.
+constexpr int kMaxKafkaMessageBytes = 2 * 1024 * 1024;
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
+};
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+int TimeoutMs(std::chrono::milliseconds timeout) {
+  return static_cast<int>(std::min<int64_t>(timeout.count(), std::numeric_limits<int>::max()));
+}
+
+int RemainingMs(Clock::time_point deadline) {
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  return static_cast<int>(std::clamp<int64_t>(left, 0, std::numeric_limits<int>::max()));
+}
+
+// librdkafka's log lines (syslog levels) into spdlog.
+void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  spdlog::level::level_enum spd_level = spdlog::level::debug;
+  if (level <= 3) {
+    spd_level = spdlog::level::err;
+  } else if (level == 4) {
+    spd_level = spdlog::level::warn;
+  } else if (level <= 6) {
+    spd_level = spdlog::level::info;
+  }
+  spdlog::log(spd_level, "kafka.log client={} facility={} {}", rd_kafka_name(rk), facility,
+              message);
+}
+
+void ErrorToSpdlog(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
+  const auto code = static_cast<rd_kafka_resp_err_t>(err);
+  if (code == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+    spdlog::critical("kafka.fatal client={} error=\"{}\"", rd_kafka_name(rk), fatal);
+    return;
+  }
+  // Transport errors are retried by librdkafka; they are worth a warning, not more.
+  spdlog::warn("kafka.error client={} code={} error=\"{}\"", rd_kafka_name(rk),
+               rd_kafka_err2name(code), reason);
+}
+
+// A client configuration: bootstrap servers, then palaver's settings for the
+// client, then the operator's kafka_properties (which win).
+Result<ConfHandle> MakeConf(const EventLogOptions& options,
+                            const std::vector<std::pair<std::string, std::string>>& settings) {
+  ConfHandle conf(rd_kafka_conf_new());
+  char errstr[512];
+  auto set = [&](const std::string& name, const std::string& value) -> Status {
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK) {
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "kafka property " + name + "=" + value + " is refused: " + errstr,
+                           "kafka_properties");
+    }
+    return Status::Ok();
+  };
+  PALAVER_RETURN_IF_ERROR(set("bootstrap.servers", options.kafka_brokers));
+  for (const auto& [name, value] : settings) PALAVER_RETURN_IF_ERROR(set(name, value));
+  for (const auto& [name, value] : options.kafka_properties) {
+    PALAVER_RETURN_IF_ERROR(set(name, value));
+  }
+  rd_kafka_conf_set_log_cb(conf.get(), LogToSpdlog);
+  rd_kafka_conf_set_error_cb(conf.get(), ErrorToSpdlog);
+  return conf;
+}
+
+Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf) {
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof(errstr));
+  if (rk == nullptr) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         std::string("cannot create the Kafka client: ") + errstr);
+  }
+  (void)conf.release();  // rd_kafka_new took ownership
+  return KafkaHandle(rk);
+}
+
+// How a failed delivery (or produce call) reads to palaver's callers.
+Status DeliveryError(rd_kafka_resp_err_t err, std::chrono::milliseconds timeout) {
+  const std::string detail = std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+      return Status::Error(ErrorCode::kTimeout,
+                           "Kafka did not acknowledge the event within " +
+                               std::to_string(timeout.count()) + " ms (" + detail +
+                               "); it may or may not have been written");
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+      return Status::Error(ErrorCode::kTooLarge,
+                           "Kafka refused the event as too large (" + detail +
+                               "); check the topic's max.message.bytes");
+    default:
+      return Status::Error(ErrorCode::kUnavailable, "Kafka could not store the event (" + detail +
+                                                        "); it may or may not have been written");
+  }
+}
+
+// The records of one Append or AppendBatch waiting for their delivery reports.
+// Shared with librdkafka's message opaques: a caller that gives up waiting
+// leaves it to the last report.
+struct Delivery {
+  std::vector<CheckedFrame> frames;  // payloads are not copied by librdkafka: keep them alive
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t pending = 0;                // guarded by mu
+  std::vector<LogPosition> positions;  // guarded by mu
+  Status status;                     // guarded by mu; the first failure
+};
+
+// One message's opaque: which Delivery and which slot of it.
+struct DeliverySlot {
+  std::shared_ptr<Delivery> delivery;
+  size_t index = 0;
+};
+
+struct ProducerState {
+  std::chrono::milliseconds timeout{0};
+};
+
+void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque) {
+  std::unique_ptr<DeliverySlot> slot(static_cast<DeliverySlot*>(msg->_private));
+  if (!slot) return;
+  const auto* state = static_cast<const ProducerState*>(opaque);
+  Delivery& d = *slot->delivery;
+  std::lock_guard lock(d.mu);
+  if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (d.status.ok()) d.status = DeliveryError(msg->err, state->timeout);
+  } else {
+    d.positions[slot->index] = LogPosition{msg->partition, msg->offset};
+  }
+  if (--d.pending == 0) d.cv.notify_all();
+}
+
+// ---- topic management -------------------------------------------------------
+
+// The topic's partition count, nullopt when the topic does not exist (or has
+// no partitions visible yet). kUnavailable when no broker answers.
+Result<std::optional<int32_t>> DescribeTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
+                                             const EventLogOptions& options, int timeout_ms) {
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Status::Error(ErrorCode::kUnavailable,
+                         "no Kafka broker at \"" + options.kafka_brokers + "\" answered within " +
+                             std::to_string(options.kafka_timeout.count()) +
+                             " ms (" + rd_kafka_err2str(err) + ")");
+  }
+  std::optional<int32_t> partitions;
+  Status status;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& topic = md->topics[i];
+    if (options.topic != topic.topic) continue;
+    if (topic.err == RD_KAFKA_RESP_ERR_NO_ERROR && topic.partition_cnt > 0) {
+      partitions = topic.partition_cnt;
+    } else if (topic.err != RD_KAFKA_RESP_ERR_NO_ERROR &&
+               topic.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+               topic.err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+      status = Status::Error(ErrorCode::kUnavailable, "cannot describe Kafka topic " +
+                                                          options.topic + ": " +
+                                                          rd_kafka_err2str(topic.err));
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  if (!status.ok()) return status;
+  return partitions;
+}
+
+Status CreateTopic(rd_kafka_t* rk, const EventLogOptions& options, int timeout_ms) {
+  char errstr[512];
+  rd_kafka_NewTopic_t* new_topic =
+      rd_kafka_NewTopic_new(options.topic.c_str(), options.partitions, options.replication_factor,
+                            errstr, sizeof(errstr));
+  if (new_topic == nullptr) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "cannot describe the Kafka topic to create: " + std::string(errstr));
+  }
+  // Events are kept forever; the log is the source of truth.
+  const std::string min_insync = options.replication_factor >= 3 ? "2" : "1";
+  const std::string max_message = std::to_string(kMaxKafkaMessageBytes);
+  rd_kafka_NewTopic_set_config(new_topic, "retention.ms", "-1");
+  rd_kafka_NewTopic_set_config(new_topic, "retention.bytes", "-1");
+  rd_kafka_NewTopic_set_config(new_topic, "min.insync.replicas", min_insync.c_str());
+  rd_kafka_NewTopic_set_config(new_topic, "max.message.bytes", max_message.c_str());
+
+  rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_request_timeout(admin, timeout_ms, errstr, sizeof(errstr));
+  rd_kafka_AdminOptions_set_operation_timeout(admin, timeout_ms, errstr, sizeof(errstr));
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_CreateTopics(rk, &new_topic, 1, admin, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 1000);
+
+  Status status;
+  if (event == nullptr) {
+    status = Status::Error(ErrorCode::kTimeout, "Kafka did not create topic " + options.topic +
+                                                    " within " + std::to_string(timeout_ms) +
+                                                    " ms");
+  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = Status::Error(ErrorCode::kUnavailable,
+                           "cannot create Kafka topic " + options.topic + ": " +
+                               rd_kafka_event_error_string(event));
+  } else {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (size_t i = 0; i < count; ++i) {
+      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(topics[i]);
+      if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        spdlog::info("kafka.topic_exists topic={} (created concurrently)", options.topic);
+      } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* message = rd_kafka_topic_result_error_string(topics[i]);
+        status = Status::Error(ErrorCode::kUnavailable,
+                               "cannot create Kafka topic " + options.topic + ": " +
+                                   rd_kafka_err2name(err) + ": " +
+                                   (message != nullptr ? message : rd_kafka_err2str(err)));
+      } else {
+        spdlog::info("kafka.topic_created topic={} partitions={} replication_factor={}",
+                     options.topic, options.partitions, options.replication_factor);
+      }
+    }
+  }
+  if (event != nullptr) rd_kafka_event_destroy(event);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_AdminOptions_destroy(admin);
+  rd_kafka_NewTopic_destroy(new_topic);
+  return status;
+}
+
+// Looks the topic up and creates it when missing; returns its partition count.
+Result<int32_t> EnsureTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
+                            const EventLogOptions& options) {
+  const Clock::time_point deadline = Clock::now() + options.kafka_timeout;
+  bool created = false;
+  while (true) {
+    Result<std::optional<int32_t>> described =
+        DescribeTopic(rk, rkt, options, std::max(RemainingMs(deadline), 1));
+    if (!described.ok()) return described.status();
+    if (described->has_value()) {
+      const int32_t partitions = **described;
+      if (partitions != options.partitions) {
+        spdlog::warn(
+            "kafka.partitions_mismatch topic={} existing={} configured={} using=existing",
+            options.topic, partitions, options.partitions);
+      }
+      return partitions;
+    }
+    if (!created) {
+      PALAVER_RETURN_IF_ERROR(CreateTopic(rk, options, std::max(RemainingMs(deadline), 1)));
+      created = true;
+    }
+    if (Clock::now() >= deadline) {
+      return Status::Error(ErrorCode::kUnavailable,
+                           "Kafka topic " + options.topic + " is not visible in metadata after " +
+                               std::to_string(options.kafka_timeout.count()) + " ms");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::string RandomHex() {
+  std::random_device device;
+  std::mt19937_64 engine((uint64_t{device()} << 32) ^ device());
+  char buffer[17];
+  std::snprintf(buffer, sizeof(buffer), "%016llx", static_cast<unsigned long long>(engine()));
+  return buffer;
+}
+
+// ---- reader -----------------------------------------------------------------
+
+class KafkaLogReader final : public LogReader {
+ public:
+  KafkaLogReader(KafkaHandle consumer, std::string topic, int32_t partition, int64_t offset)
+      : consumer_(std::move(consumer)),
+        topic_(std::move(topic)),
+        partition_(partition),
+        position_(offset) {}
+
+  ~KafkaLogReader() override { rd_kafka_consumer_close(consumer_.get()); }
+
+  Status Assign() {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic_.c_str(), partition_)->offset = position_;
+    const rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Error(ErrorCode::kUnavailable, "cannot assign Kafka partition " + topic_ +
+                                                        "/" + std::to_string(partition_) + ": " +
+                                                        rd_kafka_err2str(err));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<LogRecord>> Next(size_t max_records, std::chrono::milliseconds wait) override {
+    if (!assign_status_.ok()) {
+      assign_status_ = Assign();
+      if (!assign_status_.ok()) return assign_status_;
+    }
+    std::vector<LogRecord> records;
+    const Clock::time_point deadline = Clock::now() + wait;
+    while (records.size() < max_records) {
+      // Block only until the first record; then drain what is already fetched.
+      const int timeout_ms = records.empty() ? RemainingMs(deadline) : 0;
+      rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_.get(), timeout_ms);
+      if (msg == nullptr) break;
+      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> owned(
+          msg, rd_kafka_message_destroy);
+      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        Status status = ConsumeError(msg);
+        if (!status.ok()) return status;
+        continue;
+      }
+      if (msg->offset < position_) continue;  // fetched before a Seek backwards
+      records.push_back(ToRecord(msg));
+      position_ = msg->offset + 1;
+    }
+    return records;
+  }
+
+  void Seek(int64_t offset) override {
+    position_ = offset;
+    assign_status_ = Assign();
+  }
+
+  int64_t Position() const override { return position_; }
+
+ private:
+  // Transient errors (a broker down, a leader moving) are retried by
+  // librdkafka and only logged; the rest end the read.
+  Status ConsumeError(const rd_kafka_message_t* msg) const {
+    switch (msg->err) {
+      case RD_KAFKA_RESP_ERR__PARTITION_EOF:
+        return Status::Ok();
+      case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE:
+      case RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET:
+        return Status::Error(ErrorCode::kInvalidArgument,
+                             "offset " + std::to_string(position_) + " is out of range for " +
+                                 topic_ + "/" + std::to_string(partition_) + " (" +
+                                 rd_kafka_message_errstr(msg) + ")",
+                             "offset");
+      case RD_KAFKA_RESP_ERR__FATAL:
+      case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+      case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        return Status::Error(ErrorCode::kUnavailable, "cannot read Kafka partition " + topic_ +
+                                                          "/" + std::to_string(partition_) +
+                                                          ": " + rd_kafka_message_errstr(msg));
+      default:
+        spdlog::debug("kafka.consume_error topic={} partition={} error=\"{}\"", topic_,
+                      partition_, rd_kafka_message_errstr(msg));
+        return Status::Ok();
+    }
+  }
+
+  static LogRecord ToRecord(const rd_kafka_message_t* msg) {
+    LogRecord record;
+    record.partition = msg->partition;
+    record.offset = msg->offset;
+    record.timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
+    if (msg->key != nullptr) record.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+    if (msg->payload != nullptr) {
+      record.value.assign(static_cast<const char*>(msg->payload), msg->len);
+    }
+    rd_kafka_headers_t* headers = nullptr;
+    if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* name = nullptr;
+      const void* value = nullptr;
+      size_t size = 0;
+      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                         RD_KAFKA_RESP_ERR_NO_ERROR;
+           ++i) {
+        record.headers.emplace_back(
+            name, value != nullptr ? std::string(static_cast<const char*>(value), size) : "");
+      }
+    }
+    return record;
+  }
+
+  const KafkaHandle consumer_;
+  const std::string topic_;
+  const int32_t partition_;
+  int64_t position_;
+  Status assign_status_;
+};
+
+// ---- the log ----------------------------------------------------------------
+
+class KafkaEventLog final : public EventLog {
+ public:
+  KafkaEventLog(const EventLogOptions& options, std::unique_ptr<ProducerState> state,
+                KafkaHandle producer, TopicHandle topic, int32_t partitions)
+      : options_(options),
+        state_(std::move(state)),
+        producer_(std::move(producer)),
+        topic_(std::move(topic)),
+        partitions_(partitions),
+        poller_([this] { Poll(); }) {}
+
+  ~KafkaEventLog() override {
+    stop_.store(true);
+    poller_.join();
+    // Serve the last delivery reports; whatever is still queued is purged so
+    // every opaque is reported (and freed) before the handle goes.
+    const rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), TimeoutMs(options_.kafka_timeout));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("kafka.close_unflushed topic={} pending={}", options_.topic,
+                   rd_kafka_outq_len(producer_.get()));
+      rd_kafka_purge(producer_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+      rd_kafka_flush(producer_.get(), 1000);
+    }
+    topic_.reset();
+    producer_.reset();
+  }
+
+  Result<LogPosition> Append(std::string frame) override {
+    Result<CheckedFrame> checked = CheckFrame(std::move(frame), partitions_);
+    if (!checked.ok()) return checked.status();
+    std::vector<CheckedFrame> frames;
+    frames.push_back(std::move(checked).value());
+    Result<std::vector<LogPosition>> positions = Produce(std::move(frames));
+    if (!positions.ok()) return positions.status();
+    return positions->front();
+  }
+
+  Result<std::vector<LogPosition>> AppendBatch(std::vector<std::string> frames) override {
+    Result<std::vector<CheckedFrame>> checked = CheckFrames(std::move(frames), partitions_);
+    if (!checked.ok()) return checked.status();
+    if (checked->empty()) return std::vector<LogPosition>{};
+    return Produce(std::move(checked).value());
+  }
+
+  Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t from_offset) override {
+    if (partition < 0 || partition >= partitions_) return PartitionOutOfRange(partition);
+    if (from_offset < 0) {
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "offset " + std::to_string(from_offset) + " is negative", "offset");
+    }
+    Result<ConfHandle> conf = MakeConf(options_, {
+        {"client.id", "palaver-reader"},
+        {"group.id", "palaver-reader-" + RandomHex()},  // never joined, never committed to
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "error"},
+        {"allow.auto.create.topics", "false"},
+        {"isolation.level", "read_committed"},
+        // A tail learns of an append when its long-poll fetch returns: the
+        // broker answers as soon as a byte arrives, and at the latest here.
+        {"fetch.wait.max.ms", "100"},
+        {"fetch.error.backoff.ms", "50"},
+        {"queued.max.messages.kbytes", "32768"},
+        {"socket.nagle.disable", "true"},
+    });
+    if (!conf.ok()) return conf.status();
+    Result<KafkaHandle> consumer = NewClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+    if (!consumer.ok()) return consumer.status();
+    rd_kafka_poll_set_consumer(consumer->get());
+    auto reader = std::make_unique<KafkaLogReader>(std::move(consumer).value(), options_.topic,
+                                                   partition, from_offset);
+    PALAVER_RETURN_IF_ERROR(reader->Assign());
+    return std::unique_ptr<LogReader>(std::move(reader));
+  }
+
+  Result<int64_t> EndOffset(int32_t partition) override {
+    if (partition < 0 || partition >= partitions_) return PartitionOutOfRange(partition);
+    int64_t low = 0;
+    int64_t high = 0;
+    const rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(producer_.get(), options_.topic.c_str(), partition, &low,
+                                         &high, TimeoutMs(options_.kafka_timeout));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::Error(ErrorCode::kUnavailable, "cannot query the end of Kafka partition " +
+                                                        options_.topic + "/" +
+                                                        std::to_string(partition) + ": " +
+                                                        rd_kafka_err2str(err));
+    }
+    return high;
+  }
+
+  int32_t PartitionCount() const override { return partitions_; }
+
+ private:
+  Status PartitionOutOfRange(int32_t partition) const {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "partition " + std::to_string(partition) + " does not exist; topic " +
+                             options_.topic + " has " + std::to_string(partitions_),
+                         "partition");
+  }
+
+  // Serves delivery reports (and logs) until the log closes.
+  void Poll() {
+    while (!stop_.load(std::memory_order_relaxed)) rd_kafka_poll(producer_.get(), 50);
+  }
+
+  // Produces every frame, then waits for all their delivery reports.
+  Result<std::vector<LogPosition>> Produce(std::vector<CheckedFrame> frames) {
+    auto delivery = std::make_shared<Delivery>();
+    const size_t count = frames.size();
+    delivery->frames = std::move(frames);
+    delivery->pending = count;
+    delivery->positions.resize(count);
+    const Clock::time_point deadline = Clock::now() + options_.kafka_timeout;
+
+    size_t produced = 0;
+    Status produce_status;
+    for (; produced < count; ++produced) {
+      produce_status = ProduceOne(delivery, produced, deadline);
+      if (!produce_status.ok()) break;
+    }
+
+    std::unique_lock lock(delivery->mu);
+    if (produced < count) {
+      // The rest will never be reported.
+      delivery->pending -= count - produced;
+      if (delivery->status.ok()) delivery->status = produce_status;
+    }
+    // librdkafka fails a message itself after message.timeout.ms (= kafka_timeout);
+    // the extra second lets that precise error arrive first.
+    const bool reported = delivery->cv.wait_until(lock, deadline + std::chrono::seconds(1),
+                                                  [&] { return delivery->pending == 0; });
+    if (!reported) {
+      return Status::Error(ErrorCode::kTimeout,
+                           "Kafka did not report delivery within " +
+                               std::to_string(options_.kafka_timeout.count()) +
+                               " ms; the events may or may not have been written");
+    }
+    if (!delivery->status.ok()) return delivery->status;
+    return std::move(delivery->positions);
+  }
+
+  Status ProduceOne(const std::shared_ptr<Delivery>& delivery, size_t index,
+                    Clock::time_point deadline) {
+    const CheckedFrame& f = delivery->frames[index];
+    while (true) {
+      rd_kafka_headers_t* headers = rd_kafka_headers_new(f.headers.size());
+      for (const auto& [name, value] : f.headers) {
+        rd_kafka_header_add(headers, name.data(), static_cast<ssize_t>(name.size()), value.data(),
+                            static_cast<ssize_t>(value.size()));
+      }
+      auto slot = std::make_unique<DeliverySlot>(DeliverySlot{delivery, index});
+      rd_kafka_vu_t vus[7];
+      vus[0].vtype = RD_KAFKA_VTYPE_RKT;
+      vus[0].u.rkt = topic_.get();
+      vus[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+      vus[1].u.i32 = f.partition;
+      vus[2].vtype = RD_KAFKA_VTYPE_KEY;
+      vus[2].u.mem.ptr = const_cast<char*>(f.tenant.data());
+      vus[2].u.mem.size = f.tenant.size();
+      vus[3].vtype = RD_KAFKA_VTYPE_VALUE;
+      vus[3].u.mem.ptr = const_cast<char*>(f.frame.data());
+      vus[3].u.mem.size = f.frame.size();
+      vus[4].vtype = RD_KAFKA_VTYPE_HEADERS;
+      vus[4].u.headers = headers;
+      vus[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+      vus[5].u.ptr = slot.get();
+      vus[6].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+      vus[6].u.i = 0;  // neither copy nor free: `delivery` owns the bytes until the report
+      rd_kafka_error_t* error = rd_kafka_produceva(producer_.get(), vus, 7);
+      if (error == nullptr) {
+        (void)slot.release();  // now owned by the message; freed in OnDelivery
+        return Status::Ok();
+      }
+      const rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+      const std::string message = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      rd_kafka_headers_destroy(headers);
+      if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && Clock::now() < deadline) {
+        // The poll thread drains the queue as reports arrive.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+      if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_fatal_error(producer_.get(), fatal, sizeof(fatal));
+        return Status::Error(ErrorCode::kUnavailable,
+                             std::string("the Kafka producer failed and must be reopened: ") +
+                                 fatal);
+      }
+      return DeliveryError(err, options_.kafka_timeout).WithContext(message);
+    }
+  }
+
+  const EventLogOptions options_;
+  const std::unique_ptr<ProducerState> state_;  // the delivery callback's opaque
+  KafkaHandle producer_;
+  TopicHandle topic_;
+  const int32_t partitions_;
+  std::atomic<bool> stop_{false};
+  std::thread poller_;  // last: starts once everything it uses exists
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& options) {
+  if (options.kafka_brokers.empty()) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "the Kafka log needs brokers (host:port,...)", "kafka_brokers");
+  }
+  if (options.topic.empty()) {
+    return Status::Error(ErrorCode::kInvalidArgument, "the Kafka log needs a topic", "topic");
+  }
+  if (options.replication_factor <= 0 || options.kafka_timeout.count() <= 0) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "replication_factor and kafka_timeout must be positive");
+  }
+  auto state = std::make_unique<ProducerState>();
+  state->timeout = options.kafka_timeout;
+
+  Result<ConfHandle> conf = MakeConf(options, {
+      {"client.id", "palaver"},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "1"},
+      {"message.timeout.ms", std::to_string(options.kafka_timeout.count())},
+      {"message.max.bytes", std::to_string(kMaxKafkaMessageBytes)},
+      {"allow.auto.create.topics", "false"},
+      {"socket.nagle.disable", "true"},
+  });
+  if (!conf.ok()) return conf.status();
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), OnDelivery);
+  rd_kafka_conf_set_opaque(conf->get(), state.get());
+  Result<KafkaHandle> producer = NewClient(RD_KAFKA_PRODUCER, std::move(conf).value());
+  if (!producer.ok()) return producer.status();
+
+  TopicHandle topic(rd_kafka_topic_new(producer->get(), options.topic.c_str(), nullptr));
+  if (!topic) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "cannot use Kafka topic name \"" + options.topic + "\"", "topic");
+  }
+  Result<int32_t> partitions = EnsureTopic(producer->get(), topic.get(), options);
+  if (!partitions.ok()) return partitions.status();
+  spdlog::info("kafka.log_opened brokers=\"{}\" topic={} partitions={}", options.kafka_brokers,
+               options.topic, *partitions);
+  return std::unique_ptr<EventLog>(std::make_unique<KafkaEventLog>(
+      options, std::move(state), std::move(producer).value(), std::move(topic), *partitions));
+}
+
+}  // namespace palaver::internal
