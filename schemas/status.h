@@ -6,7 +6,11 @@
 //     status code, so values are never renumbered or renamed;
 //   - a sentence a person can act on ("payload is 2000000 bytes; the limit is
 //     1048576"), and
-//   - optionally the field at fault ("body.text"), for input errors.
+//   - optionally the field at fault ("body.text"), for input errors;
+//   - optionally a stable, more specific reason ("discount_inactive",
+//     "not_found.conversation") that a component documents for its refusals;
+//     the HTTP layer shows it next to CodeName(code()). Like the codes,
+//     published reasons are never renamed.
 //
 // Exceptions from third-party libraries (cereal, JSON parsing, Beast) are
 // caught at the edge of the component that calls them and become a Status.
@@ -63,6 +67,16 @@ class Status {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::string& field() const { return field_; }
+  // The specific reason, e.g. "conversation_closed"; empty when none was given.
+  const std::string& reason() const { return reason_; }
+
+  // Returns a copy carrying `reason`. An OK status is returned unchanged.
+  Status WithReason(std::string reason) const {
+    if (ok()) return *this;
+    Status s = *this;
+    s.reason_ = std::move(reason);
+    return s;
+  }
 
   // "code: message (field: f)" for logs and command-line output.
   std::string ToString() const;
@@ -74,6 +88,7 @@ class Status {
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
   std::string field_;
+  std::string reason_;
 };
 
 // Either a value or a non-OK Status.
