@@ -486,7 +486,7 @@ class KafkaEventLog final : public EventLog {
         // A tail learns of an append when its long-poll fetch returns: the
         // broker answers as soon as a byte arrives, and at the latest here.
         {"fetch.wait.max.ms", "100"},
-        {"fetch.error.backoff.ms", "50"},
+        {"fetch.error.backoff.ms", "10"},
         {"queued.max.messages.kbytes", "32768"},
         {"socket.nagle.disable", "true"},
     });
