@@ -4,8 +4,6 @@
 // followed by upcasting. Other components use schemas/codec.h instead.
 #pragma once
 
-#include <cereal/types/optional.hpp>
-#include <cereal/types/variant.hpp>
 #include <cmath>
 #include <sstream>
 #include <streambuf>
@@ -14,6 +12,9 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+
+#include <cereal/types/optional.hpp>
+#include <cereal/types/variant.hpp>
 
 #include "schemas/bounded_archive.h"
 #include "schemas/event_versions.h"

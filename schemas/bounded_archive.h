@@ -8,12 +8,13 @@
 // that the decoder reports as kCorruption.
 #pragma once
 
-#include <cereal/archives/portable_binary.hpp>
-#include <cereal/types/string.hpp>
-#include <cereal/types/vector.hpp>
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include <cereal/archives/portable_binary.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/vector.hpp>
 
 #include "schemas/frame.h"
 

@@ -46,14 +46,14 @@ enum class ConversationStatus : uint8_t {
 
 // Why a conversation's status changed.
 enum class StatusChangeReason : uint8_t {
-  kAgentAction = 1,      // an agent opened, snoozed or closed it
-  kShopperEndedChat = 2, // the shopper ended the web chat
-  kShopperWrote = 3,     // a new message reopened a snoozed or closed conversation
-  kSnoozeExpired = 4,    // the snooze time passed
-  kResolved = 5,         // closed as resolved
-  kSpam = 6,             // closed as spam
-  kHandedOff = 7,        // closed because it moved to an external helpdesk
-  kInactivity = 8,       // closed automatically after a long silence
+  kAgentAction = 1,       // an agent opened, snoozed or closed it
+  kShopperEndedChat = 2,  // the shopper ended the web chat
+  kShopperWrote = 3,      // a new message reopened a snoozed or closed conversation
+  kSnoozeExpired = 4,     // the snooze time passed
+  kResolved = 5,          // closed as resolved
+  kSpam = 6,              // closed as spam
+  kHandedOff = 7,         // closed because it moved to an external helpdesk
+  kInactivity = 8,        // closed automatically after a long silence
 };
 
 enum class AssignmentReason : uint8_t {
@@ -194,9 +194,9 @@ enum class ErasureRegulation : uint8_t {
 template <class E>
 struct EnumNames;
 
-#define PALAVER_ENUM_NAMES(E, N, ...)                                               \
-  template <>                                                                       \
-  struct EnumNames<E> {                                                             \
+#define PALAVER_ENUM_NAMES(E, N, ...)                                                      \
+  template <>                                                                              \
+  struct EnumNames<E> {                                                                    \
     static constexpr std::array<std::pair<E, std::string_view>, N> kValues{{__VA_ARGS__}}; \
   }
 
@@ -213,8 +213,7 @@ PALAVER_ENUM_NAMES(StatusChangeReason, 8, {StatusChangeReason::kAgentAction, "ag
                    {StatusChangeReason::kShopperEndedChat, "shopper_ended_chat"},
                    {StatusChangeReason::kShopperWrote, "shopper_wrote"},
                    {StatusChangeReason::kSnoozeExpired, "snooze_expired"},
-                   {StatusChangeReason::kResolved, "resolved"},
-                   {StatusChangeReason::kSpam, "spam"},
+                   {StatusChangeReason::kResolved, "resolved"}, {StatusChangeReason::kSpam, "spam"},
                    {StatusChangeReason::kHandedOff, "handed_off"},
                    {StatusChangeReason::kInactivity, "inactivity"});
 PALAVER_ENUM_NAMES(AssignmentReason, 4, {AssignmentReason::kManual, "manual"},
@@ -222,8 +221,7 @@ PALAVER_ENUM_NAMES(AssignmentReason, 4, {AssignmentReason::kManual, "manual"},
                    {AssignmentReason::kRouting, "routing"},
                    {AssignmentReason::kHandoff, "handoff"});
 PALAVER_ENUM_NAMES(MessageKind, 8, {MessageKind::kText, "text"}, {MessageKind::kImage, "image"},
-                   {MessageKind::kMacro, "macro"},
-                   {MessageKind::kProductShare, "product_share"},
+                   {MessageKind::kMacro, "macro"}, {MessageKind::kProductShare, "product_share"},
                    {MessageKind::kDiscountShare, "discount_share"},
                    {MessageKind::kFaqAnswer, "faq_answer"},
                    {MessageKind::kAutomaticReply, "automatic_reply"},
@@ -250,8 +248,7 @@ PALAVER_ENUM_NAMES(FulfillmentStatus, 5, {FulfillmentStatus::kUnfulfilled, "unfu
 PALAVER_ENUM_NAMES(ProductStatus, 3, {ProductStatus::kActive, "active"},
                    {ProductStatus::kDraft, "draft"}, {ProductStatus::kArchived, "archived"});
 PALAVER_ENUM_NAMES(DiscountStatus, 4, {DiscountStatus::kActive, "active"},
-                   {DiscountStatus::kScheduled, "scheduled"},
-                   {DiscountStatus::kExpired, "expired"},
+                   {DiscountStatus::kScheduled, "scheduled"}, {DiscountStatus::kExpired, "expired"},
                    {DiscountStatus::kDisabled, "disabled"});
 PALAVER_ENUM_NAMES(DiscountKind, 3, {DiscountKind::kPercentage, "percentage"},
                    {DiscountKind::kFixedAmount, "fixed_amount"},
@@ -273,8 +270,7 @@ PALAVER_ENUM_NAMES(Topic, 10, {Topic::kCheckout, "checkout"}, {Topic::kEditOrder
                    {Topic::kProductDetails, "product_details"},
                    {Topic::kProductInterest, "product_interest"},
                    {Topic::kReturnsDeliveredOrders, "returns_delivered_orders"},
-                   {Topic::kShipping, "shipping"},
-                   {Topic::kStoreInformation, "store_information"},
+                   {Topic::kShipping, "shipping"}, {Topic::kStoreInformation, "store_information"},
                    {Topic::kWholesale, "wholesale"});
 PALAVER_ENUM_NAMES(HandoffReason, 3, {HandoffReason::kShopperAsked, "shopper_asked"},
                    {HandoffReason::kBotCannotAnswer, "bot_cannot_answer"},
@@ -288,7 +284,9 @@ PALAVER_ENUM_NAMES(ErasureRegulation, 3, {ErasureRegulation::kGdpr, "gdpr"},
 
 // True for the enums listed above.
 template <class E>
-concept NamedEnum = std::is_enum_v<E> && requires { EnumNames<E>::kValues; };
+concept NamedEnum = std::is_enum_v<E> && requires {
+  EnumNames<E>::kValues;
+};
 
 // The stable name of `value`; empty when this build does not know the value.
 template <NamedEnum E>

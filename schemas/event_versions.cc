@@ -21,10 +21,18 @@ MessagePosted Upcast(MessagePostedV1 v1) {
     v2.delivery_route = DeliveryRoute::kInboxOnly;
   } else {
     switch (v1.channel) {
-      case Channel::kWebChat: v2.delivery_route = DeliveryRoute::kLiveChat; break;
-      case Channel::kSms: v2.delivery_route = DeliveryRoute::kSms; break;
-      case Channel::kEmail: v2.delivery_route = DeliveryRoute::kEmail; break;
-      case Channel::kShopApp: v2.delivery_route = DeliveryRoute::kShopApp; break;
+      case Channel::kWebChat:
+        v2.delivery_route = DeliveryRoute::kLiveChat;
+        break;
+      case Channel::kSms:
+        v2.delivery_route = DeliveryRoute::kSms;
+        break;
+      case Channel::kEmail:
+        v2.delivery_route = DeliveryRoute::kEmail;
+        break;
+      case Channel::kShopApp:
+        v2.delivery_route = DeliveryRoute::kShopApp;
+        break;
     }
   }
   return v2;

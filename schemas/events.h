@@ -202,11 +202,11 @@ struct MessagePosted {
   std::string customer_id;  // the conversation's customer
   Channel channel = Channel::kWebChat;
   MessageKind kind = MessageKind::kText;
-  std::optional<ImageRef> image;          // kImage only
-  std::vector<std::string> product_ids;   // kProductShare: 1 to 3 products
-  std::string discount_code;              // kDiscountShare: an active code
-  std::string macro_id;                   // kMacro
-  std::string faq_id;                     // kFaqAnswer
+  std::optional<ImageRef> image;            // kImage only
+  std::vector<std::string> product_ids;     // kProductShare: 1 to 3 products
+  std::string discount_code;                // kDiscountShare: an active code
+  std::string macro_id;                     // kMacro
+  std::string faq_id;                       // kFaqAnswer
   std::optional<AutoReplyKind> auto_reply;  // kAutomaticReply
   DeliveryRoute delivery_route = DeliveryRoute::kLiveChat;
   // The text as the shopper sees it (rendered macro, FAQ answer, caption...).
@@ -561,7 +561,7 @@ struct WelcomeMessageSetting {
 
 struct LegalLinksSetting {
   static constexpr std::string_view kName = "legal_links";
-  std::string terms_url;    // empty = not shown
+  std::string terms_url;  // empty = not shown
   std::string privacy_url;
 
   bool operator==(const LegalLinksSetting&) const = default;
@@ -611,7 +611,7 @@ struct OfficeHoursRange {
 // No ranges = no office hours, and then no automatic replies.
 struct OfficeHoursSetting {
   static constexpr std::string_view kName = "office_hours";
-  std::string time_zone;  // IANA, e.g. "America/New_York"
+  std::string time_zone;                 // IANA, e.g. "America/New_York"
   std::vector<OfficeHoursRange> ranges;  // several per day allowed
   std::string during_hours_reply;        // automatic reply to a new inquiry during hours
   std::string outside_hours_reply;       // ... and outside hours
@@ -727,8 +727,8 @@ struct LanguageDetected {
   static constexpr EventType kType = EventType::kLanguageDetected;
   static constexpr uint16_t kVersion = 1;
 
-  std::string language;  // BCP 47, e.g. "de"
-  double confidence = 0;  // 0..1
+  std::string language;    // BCP 47, e.g. "de"
+  double confidence = 0;   // 0..1
   std::string message_id;  // the message it was detected from
 
   bool operator==(const LanguageDetected&) const = default;
@@ -816,10 +816,10 @@ using EventBody =
     std::variant<ConversationStarted, ConversationStatusChanged, ConversationAssigned,
                  ConversationUnassigned, ConversationMarkedUnread, MessagePosted, MessagesRead,
                  InternalNoteAdded, InternalNoteEdited, InternalNoteDeleted, CustomerNoteAdded,
-                 CustomerNoteEdited, CustomerNoteDeleted, CartUpdated, PresenceChanged,
-                 OrderPlaced, OrderUpdated, CustomerProfileUpserted, ProductUpserted,
-                 DiscountUpserted, SettingsChanged, TopicsClassified, LanguageDetected,
-                 CsatSubmitted, TranscriptRequested, HandoffRequested, CustomerErased>;
+                 CustomerNoteEdited, CustomerNoteDeleted, CartUpdated, PresenceChanged, OrderPlaced,
+                 OrderUpdated, CustomerProfileUpserted, ProductUpserted, DiscountUpserted,
+                 SettingsChanged, TopicsClassified, LanguageDetected, CsatSubmitted,
+                 TranscriptRequested, HandoffRequested, CustomerErased>;
 
 // One event: the envelope and the body. envelope.type and
 // envelope.schema_version are set from the body by EncodeEvent (schemas/codec.h).

@@ -8,10 +8,10 @@
 namespace palaver {
 namespace {
 
-using nlohmann::json;
 using body_codec_internal::IsOptional;
 using body_codec_internal::IsVariant;
 using body_codec_internal::IsVector;
+using nlohmann::json;
 
 // ---------------------------------------------------------------- writing
 
@@ -154,10 +154,9 @@ template <class Variant>
 std::string VariantChoices() {
   std::string out;
   [&]<size_t... I>(std::index_sequence<I...>) {
-    ((out += (I == 0 ? "" : ", "),
-      out += std::variant_alternative_t<I, Variant>::kName),
-     ...);
-  }(std::make_index_sequence<std::variant_size_v<Variant>>());
+    ((out += (I == 0 ? "" : ", "), out += std::variant_alternative_t<I, Variant>::kName), ...);
+  }
+  (std::make_index_sequence<std::variant_size_v<Variant>>());
   return out;
 }
 
@@ -207,7 +206,8 @@ Status FromJson(const json& j, V& out, const std::string& path) {
     bool known = false;
     [&]<size_t... I>(std::index_sequence<I...>) {
       ((known = known || std::variant_alternative_t<I, V>::kName == name), ...);
-    }(std::make_index_sequence<std::variant_size_v<V>>());
+    }
+    (std::make_index_sequence<std::variant_size_v<V>>());
     if (!known) return Violation(path + "/kind", "must be one of: " + VariantChoices<V>());
     return VariantFromJson(j, name, out, path);
   } else if constexpr (HasFields<V>) {
@@ -238,9 +238,9 @@ struct EnvelopeReader {
 
 const std::set<std::string_view>& EnvelopeKeys() {
   static const std::set<std::string_view> kKeys = {
-      "event_id",       "type",           "schema_version", "tenant",
-      "conversation_id", "actor_kind",    "actor_id",       "occurred_at_us",
-      "recorded_at_us", "correlation_id", "idempotency_key", "body"};
+      "event_id",        "type",           "schema_version",  "tenant",
+      "conversation_id", "actor_kind",     "actor_id",        "occurred_at_us",
+      "recorded_at_us",  "correlation_id", "idempotency_key", "body"};
   return kKeys;
 }
 
@@ -268,10 +268,12 @@ Result<Event> FromJsonOrStatus(const json& j) {
   reader.Field("idempotency_key", envelope.idempotency_key, false);
   PALAVER_RETURN_IF_ERROR(reader.status);
   const std::optional<EventType> type = EventTypeFromName(type_name);
-  if (!type) return Violation("/type", "names no event type known to this build: \"" + type_name + "\"");
+  if (!type)
+    return Violation("/type", "names no event type known to this build: \"" + type_name + "\"");
   envelope.type = *type;
   const std::optional<ActorKind> kind = ActorKindFromName(actor_kind);
-  if (!kind) return Violation("/actor_kind", "must be one of: shopper, agent, storefront, system, bot");
+  if (!kind)
+    return Violation("/actor_kind", "must be one of: shopper, agent, storefront, system, bot");
   envelope.actor_kind = *kind;
   auto body_json = j.find("body");
   if (body_json == j.end()) return Violation("/body", "is required");

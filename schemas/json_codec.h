@@ -31,8 +31,9 @@
 // Pure functions; thread-safe; they never throw.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <string_view>
+
+#include <nlohmann/json.hpp>
 
 #include "schemas/events.h"
 #include "schemas/status.h"

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
+
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
@@ -130,7 +131,8 @@ Result<std::unique_ptr<JsonSchemaSet>> JsonSchemaSet::FromTexts(
     auto entry = std::make_unique<Entry>();
     entry->document = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (entry->document.is_discarded()) {
-      return Status::Error(ErrorCode::kInvalidArgument, "schema file " + name + " is not valid JSON");
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "schema file " + name + " is not valid JSON");
     }
     try {
       valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);

@@ -11,9 +11,10 @@
 
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "schemas/envelope.h"
 #include "schemas/status.h"

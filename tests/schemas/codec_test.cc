@@ -1,12 +1,12 @@
 #include "schemas/codec.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "schemas/body_codec.h"
 #include "tests/schemas/sample_events.h"
@@ -170,9 +170,9 @@ TEST(CodecTest, GoldenMessagePostedV1DecodesAndUpcasts) {
 // sample per aspect, tests/golden/settings.changed.v1.<aspect>.bin.
 TEST(CodecTest, GoldenSettingsAspectsDecode) {
   for (const Event& event : testing::SampleSettingsChangedEvents()) {
-    const std::string_view aspect = std::visit(
-        [](const auto& a) { return std::decay_t<decltype(a)>::kName; },
-        std::get<SettingsChanged>(event.body).aspect);
+    const std::string_view aspect =
+        std::visit([](const auto& a) { return std::decay_t<decltype(a)>::kName; },
+                   std::get<SettingsChanged>(event.body).aspect);
     const fs::path path = kGoldenDir / ("settings.changed.v1." + std::string(aspect) + ".bin");
     std::optional<std::string> golden = Golden(path, MustEncode(event));
     ASSERT_TRUE(golden) << path;
@@ -265,8 +265,8 @@ TEST(CodecTest, DamagedBodiesNeverCrash) {
     ASSERT_TRUE(frame.ok());
     for (int i = 0; i < 200; ++i) {
       Frame damaged = *frame;
-      std::string& part = (i % 3 == 0 && !damaged.personal.empty()) ? damaged.personal
-                                                                     : damaged.body;
+      std::string& part =
+          (i % 3 == 0 && !damaged.personal.empty()) ? damaged.personal : damaged.body;
       if (part.empty()) continue;
       const int flips = 1 + static_cast<int>(rng() % 4);
       for (int k = 0; k < flips; ++k) part[rng() % part.size()] = static_cast<char>(rng());

@@ -1,8 +1,8 @@
 #include "schemas/envelope.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 namespace palaver {
 namespace {

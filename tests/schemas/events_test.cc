@@ -1,9 +1,9 @@
 #include "schemas/events.h"
 
-#include <gtest/gtest.h>
-
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/schemas/sample_events.h"
 
@@ -81,8 +81,12 @@ TEST(EventsTest, NewEventIdIsAUuidV7) {
 
 TEST(EventsTest, NewEventIdIsUniqueAcrossThreads) {
   std::vector<std::string> a, b;
-  std::thread ta([&] { for (int i = 0; i < 1000; ++i) a.push_back(NewEventId()); });
-  std::thread tb([&] { for (int i = 0; i < 1000; ++i) b.push_back(NewEventId()); });
+  std::thread ta([&] {
+    for (int i = 0; i < 1000; ++i) a.push_back(NewEventId());
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 1000; ++i) b.push_back(NewEventId());
+  });
   ta.join();
   tb.join();
   std::set<std::string> all(a.begin(), a.end());

@@ -1,8 +1,8 @@
 #include "schemas/frame.h"
 
-#include <gtest/gtest.h>
-
 #include <random>
+
+#include <gtest/gtest.h>
 
 namespace palaver {
 namespace {
@@ -53,8 +53,7 @@ TEST(FrameTest, RefusesEveryTruncation) {
 }
 
 TEST(FrameTest, RefusesTrailingBytes) {
-  EXPECT_EQ(DecodeFrame(EncodeFrame(SampleFrame()) + "x").status().code(),
-            ErrorCode::kCorruption);
+  EXPECT_EQ(DecodeFrame(EncodeFrame(SampleFrame()) + "x").status().code(), ErrorCode::kCorruption);
 }
 
 TEST(FrameTest, RefusesHugeLengthPrefixWithoutAllocating) {

@@ -133,8 +133,8 @@ TEST(JsonCodecTest, RefusesMissingRequiredFields) {
 
 TEST(JsonCodecTest, OptionalEnvelopeFieldsStringsAndArraysMayBeOmitted) {
   json document = CartJson();
-  for (const char* key : {"event_id", "conversation_id", "recorded_at_us", "correlation_id",
-                          "idempotency_key"}) {
+  for (const char* key :
+       {"event_id", "conversation_id", "recorded_at_us", "correlation_id", "idempotency_key"}) {
     document.erase(key);
   }
   document["body"].erase("changed_product_id");

@@ -1,10 +1,10 @@
 #include "schemas/json_schema.h"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "schemas/json_codec.h"
 #include "tests/schemas/sample_events.h"
@@ -15,9 +15,9 @@ namespace {
 using nlohmann::json;
 
 const std::vector<EventType> kStorefrontTypes = {
-    EventType::kMessagePosted,        EventType::kCartUpdated,   EventType::kPresenceChanged,
-    EventType::kOrderPlaced,          EventType::kOrderUpdated,  EventType::kCustomerProfileUpserted,
-    EventType::kProductUpserted,      EventType::kDiscountUpserted};
+    EventType::kMessagePosted,   EventType::kCartUpdated,     EventType::kPresenceChanged,
+    EventType::kOrderPlaced,     EventType::kOrderUpdated,    EventType::kCustomerProfileUpserted,
+    EventType::kProductUpserted, EventType::kDiscountUpserted};
 
 const JsonSchemaSet& Schemas() { return JsonSchemaSet::Embedded(); }
 

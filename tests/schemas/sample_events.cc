@@ -135,8 +135,8 @@ std::vector<Event> SampleEvents() {
   order.financial_status = FinancialStatus::kPaid;
   order.placed_at_us = kT0 - 10000000;
   order.personal.shipping_name = "Ana Ribeiro";
-  order.personal.shipping_address = {"Rua das Flores 12", "2º esq.", "Porto",
-                                     "Porto", "4050-262", "PT"};
+  order.personal.shipping_address = {"Rua das Flores 12", "2º esq.", "Porto", "Porto",
+                                     "4050-262",          "PT"};
   add(ActorKind::kStorefront, "order-service", "", order);
 
   OrderUpdated order_updated;
@@ -227,12 +227,17 @@ std::vector<Event> SampleSettingsChangedEvents() {
                    {"faq-2", "Do you ship abroad?", "Yes, to the EU and the UK.", false}}},
       OfficeHours(),
       MacrosSetting{{{"macro-1", "Tracking", "Here is your tracking link: {{tracking_url}}"}}},
-      AgentsSetting{{{"agent-lea", "Léa", "lea@acme.example.com",
-                      {Permission::kChat, Permission::kViewReports}, {"fr", "en"}},
-                     {"agent-admin", "Sam", "sam@acme.example.com",
-                      {Permission::kManageSettings, Permission::kManageAgents,
-                       Permission::kExportData},
-                      {}}}},
+      AgentsSetting{
+          {{"agent-lea",
+            "Léa",
+            "lea@acme.example.com",
+            {Permission::kChat, Permission::kViewReports},
+            {"fr", "en"}},
+           {"agent-admin",
+            "Sam",
+            "sam@acme.example.com",
+            {Permission::kManageSettings, Permission::kManageAgents, Permission::kExportData},
+            {}}}},
       OverdueTargetSetting{300},
   };
   std::vector<Event> events;
