@@ -3,7 +3,7 @@
 //
 // Shape (JSON Schema files for the storefront-facing types are in schemas/json/):
 //   {
-//     "event_id": "0190f5b2-...",        optional; palaver assigns one when absent or ""
+//     "event_id": "0190f5b2-...",        optional; if empty, the connector assigns NewEventId()
 //     "type": "cart.updated",            required; EventTypeName()
 //     "schema_version": 1,               required; older versions are upcast on decode
 //     "tenant": "shop-123",              required
