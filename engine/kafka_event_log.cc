@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -174,10 +173,15 @@ void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque)
 
 // ---- topic management -------------------------------------------------------
 
-// The topic's partition count, nullopt when the topic does not exist (or has
-// no partitions visible yet). kUnavailable when no broker answers.
-Result<std::optional<int32_t>> DescribeTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
-                                             const EventLogOptions& options, int timeout_ms) {
+// What metadata says about the topic.
+struct TopicState {
+  int32_t partitions = 0;    // 0 when the topic does not exist (yet)
+  bool all_leaders = false;  // every partition has a leader
+};
+
+// Describes the topic. kUnavailable when no broker answers.
+Result<TopicState> DescribeTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
+                                 const EventLogOptions& options, int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -186,13 +190,20 @@ Result<std::optional<int32_t>> DescribeTopic(rd_kafka_t* rk, rd_kafka_topic_t* r
                              std::to_string(options.kafka_timeout.count()) +
                              " ms (" + rd_kafka_err2str(err) + ")");
   }
-  std::optional<int32_t> partitions;
+  TopicState state;
   Status status;
   for (int i = 0; i < md->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& topic = md->topics[i];
     if (options.topic != topic.topic) continue;
     if (topic.err == RD_KAFKA_RESP_ERR_NO_ERROR && topic.partition_cnt > 0) {
-      partitions = topic.partition_cnt;
+      state.partitions = topic.partition_cnt;
+      state.all_leaders = true;
+      for (int p = 0; p < topic.partition_cnt; ++p) {
+        if (topic.partitions[p].leader < 0 ||
+            topic.partitions[p].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          state.all_leaders = false;
+        }
+      }
     } else if (topic.err != RD_KAFKA_RESP_ERR_NO_ERROR &&
                topic.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
                topic.err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
@@ -203,7 +214,7 @@ Result<std::optional<int32_t>> DescribeTopic(rd_kafka_t* rk, rd_kafka_topic_t* r
   }
   rd_kafka_metadata_destroy(md);
   if (!status.ok()) return status;
-  return partitions;
+  return state;
 }
 
 Status CreateTopic(rd_kafka_t* rk, const EventLogOptions& options, int timeout_ms) {
@@ -272,11 +283,13 @@ Result<int32_t> EnsureTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
   const Clock::time_point deadline = Clock::now() + options.kafka_timeout;
   bool created = false;
   while (true) {
-    Result<std::optional<int32_t>> described =
+    Result<TopicState> described =
         DescribeTopic(rk, rkt, options, std::max(RemainingMs(deadline), 1));
     if (!described.ok()) return described.status();
-    if (described->has_value()) {
-      const int32_t partitions = **described;
+    // A topic this call created is used once every partition has a leader,
+    // so the first appends and watermark queries do not race its creation.
+    if (described->partitions > 0 && (!created || described->all_leaders)) {
+      const int32_t partitions = described->partitions;
       if (partitions != options.partitions) {
         spdlog::warn(
             "kafka.partitions_mismatch topic={} existing={} configured={} using=existing",
@@ -504,9 +517,16 @@ class KafkaEventLog final : public EventLog {
     if (partition < 0 || partition >= partitions_) return PartitionOutOfRange(partition);
     int64_t low = 0;
     int64_t high = 0;
-    const rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(producer_.get(), options_.topic.c_str(), partition, &low,
-                                         &high, TimeoutMs(options_.kafka_timeout));
+    const Clock::time_point deadline = Clock::now() + options_.kafka_timeout;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    // A leader that is moving or not yet known makes the query fail fast;
+    // retry within the bound like an append would.
+    while (true) {
+      err = rd_kafka_query_watermark_offsets(producer_.get(), options_.topic.c_str(), partition,
+                                             &low, &high, std::max(RemainingMs(deadline), 1));
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR || Clock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       return Status::Error(ErrorCode::kUnavailable, "cannot query the end of Kafka partition " +
                                                         options_.topic + "/" +
@@ -654,6 +674,9 @@ Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& optio
       {"message.max.bytes", std::to_string(kMaxKafkaMessageBytes)},
       {"allow.auto.create.topics", "false"},
       {"socket.nagle.disable", "true"},
+      // Appends are bounded by kafka_timeout: reconnect to a returning broker
+      // well within it (the default backoff grows to 10 s).
+      {"reconnect.backoff.max.ms", "1000"},
   });
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), OnDelivery);
