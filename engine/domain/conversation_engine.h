@@ -1,0 +1,119 @@
+// ConversationEngine: the command side of palaver.
+//
+// Execute(command) loads the shop's state, checks the rules, decides the
+// events and appends them to the EventLog in one AppendBatch. It returns the
+// appended events with their log positions, or a Status whose code() is the
+// coarse ErrorCode and whose reason() is the stable domain reason listed in
+// engine/domain/README.md (e.g. "discount_inactive"). A refused command
+// appends nothing.
+//
+// Single writer per partition: commands of the shops in one partition are
+// serialised by that partition's lock. Under the lock the engine first
+// catches up from the log (reading every record between its cursor and the
+// partition's end offset), so the state it decides on is complete even when
+// another process appended; then it decides and appends. Two agents replying
+// at once therefore both land, one after the other.
+//
+// Idempotency: a command with meta.idempotency_key stamps every event it
+// appends with envelope.idempotency_key = the key and envelope.correlation_id
+// = Fingerprint(command) (16 hex digits) followed by ":" and the caller's
+// correlation id when one was given. Replaying the log rebuilds the key ->
+// original result table, so a retry after a restart still returns the
+// original events and positions and appends nothing; the same key with
+// another body is refused with kConflict / "idempotency_key_reused". A
+// refused command leaves no trace, so its key stays free.
+//
+// Time comes only from the injected Clock: office hours, snooze expiry and
+// identity expiry are decided at clock.NowMicros().
+//
+// Thread safety: every public member may be called from any thread
+// concurrently. The EventLog and the Clock must outlive the engine.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/domain/commands.h"
+#include "engine/domain/shop_state.h"
+#include "engine/event_log.h"
+#include "engine/rules/clock.h"
+#include "schemas/status.h"
+
+namespace palaver::domain {
+
+struct ConversationEngineOptions {
+  // The shops this engine serves, answering each shop's identity secret (the
+  // HMAC key storefronts sign shopper identities with). nullopt = unknown
+  // shop: every command for it is refused with kNotFound / "not_found.shop".
+  // Secrets stay out of the log. Called under a partition lock; must be
+  // thread-safe and fast.
+  std::function<std::optional<std::string>(std::string_view tenant)> shop_secret;
+  // Bound on catching up with the log before deciding.
+  std::chrono::milliseconds catch_up_timeout{30000};
+};
+
+struct AppendedEvent {
+  Event event;
+  LogPosition position;
+};
+
+struct CommandResult {
+  // The conversation the command concerned or created (empty for commands
+  // not about one conversation). For a shopper message on a closed web chat
+  // this is the new conversation.
+  std::string conversation_id;
+  // Message or note created by the command, when it created one.
+  std::string created_id;
+  // Appended events in log order. Empty when the command had nothing to
+  // append (StartWebChat returning the shopper's open chat).
+  std::vector<AppendedEvent> events;
+  // True when this is the original result of an earlier command with the
+  // same idempotency key (nothing was appended now).
+  bool replayed = false;
+};
+
+class ConversationEngine {
+ public:
+  // `log` and `clock` must outlive the engine.
+  ConversationEngine(EventLog& log, const rules::Clock& clock, ConversationEngineOptions options);
+  ~ConversationEngine();
+  ConversationEngine(const ConversationEngine&) = delete;
+  ConversationEngine& operator=(const ConversationEngine&) = delete;
+
+  // Executes one command. Errors: the refusals of engine/domain/README.md
+  // (nothing appended), or the log's kUnavailable / kTimeout when an append
+  // could not be confirmed (it may have landed; a retry with the same
+  // idempotency key is then safe).
+  Result<CommandResult> Execute(const Command& command);
+
+  // Reopens every snoozed conversation of the shops this engine has loaded
+  // whose snooze ended at or before the clock's now (status_changed, reason
+  // snooze_expired). Returns how many were reopened. A timer calls it; the
+  // commands touching a conversation also expire its snooze first.
+  Result<int> ExpireSnoozes();
+
+  // Published FAQs of `tenant` matching `query` (see SearchFaqs). A query:
+  // appends nothing. Errors: kNotFound / "not_found.shop".
+  Result<std::vector<Faq>> SearchFaqs(std::string_view tenant, std::string_view query);
+
+  // A copy of the shop's state after catching up with the log (tests, tools).
+  Result<ShopState> Snapshot(std::string_view tenant);
+
+ private:
+  class PartitionWriter;
+  PartitionWriter& WriterFor(std::string_view tenant);
+
+  EventLog& log_;
+  const rules::Clock& clock_;
+  const ConversationEngineOptions options_;
+  // One per partition, created in the constructor; never reassigned.
+  std::vector<std::unique_ptr<PartitionWriter>> writers_;
+};
+
+}  // namespace palaver::domain

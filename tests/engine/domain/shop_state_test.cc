@@ -1,0 +1,146 @@
+#include "engine/domain/shop_state.h"
+
+#include <gtest/gtest.h>
+
+namespace palaver::domain {
+namespace {
+
+constexpr int64_t kSecondUs = 1000000;
+constexpr int64_t kDayUs = int64_t{24} * 3600 * kSecondUs;
+
+Event MakeEvent(std::string conversation, ActorKind actor, EventBody body, int64_t at = 0,
+                std::string key = {}, std::string correlation = {}) {
+  Event e;
+  e.envelope.tenant = "acme";
+  e.envelope.conversation_id = std::move(conversation);
+  e.envelope.actor_kind = actor;
+  e.envelope.occurred_at_us = at;
+  e.envelope.idempotency_key = std::move(key);
+  e.envelope.correlation_id = std::move(correlation);
+  e.body = std::move(body);
+  return e;
+}
+
+TEST(ShopStateTest, AppliesConversationLifecycle) {
+  ShopState s;
+  ConversationStarted started;
+  started.customer_id = "c1";
+  started.channel = Channel::kWebChat;
+  started.personal.email = "c1@example.com";
+  s.Apply(MakeEvent("k1", ActorKind::kShopper, started, 10), {0, 0});
+  ASSERT_NE(s.FindConversation("k1"), nullptr);
+  EXPECT_EQ(s.FindConversation("k1")->email, "c1@example.com");
+  EXPECT_EQ((s.latest_conversation[{"c1", Channel::kWebChat}]), "k1");
+
+  ConversationStatusChanged snooze;
+  snooze.to = ConversationStatus::kSnoozed;
+  snooze.snoozed_until_us = 99;
+  s.Apply(MakeEvent("k1", ActorKind::kAgent, snooze), {0, 1});
+  EXPECT_EQ(s.FindConversation("k1")->status, ConversationStatus::kSnoozed);
+  EXPECT_EQ(s.FindConversation("k1")->snoozed_until_us, 99);
+
+  s.Apply(MakeEvent("k1", ActorKind::kAgent, ConversationAssigned{"bob", "", {}}), {0, 2});
+  EXPECT_EQ(s.FindConversation("k1")->assignee, "bob");
+  s.Apply(MakeEvent("k1", ActorKind::kAgent, ConversationUnassigned{"bob"}), {0, 3});
+  EXPECT_EQ(s.FindConversation("k1")->assignee, "");
+}
+
+TEST(ShopStateTest, RebuildsIdempotencyOutcomesFromEnvelopes) {
+  ShopState s;
+  s.Apply(MakeEvent("", ActorKind::kAgent, CustomerNoteDeleted{"n", "c"}, 0, "key-1",
+                    "0123456789abcdef:corr"),
+          {2, 7});
+  ASSERT_TRUE(s.idempotency.contains("key-1"));
+  EXPECT_EQ(s.idempotency["key-1"].fingerprint, "0123456789abcdef");
+  ASSERT_EQ(s.idempotency["key-1"].events.size(), 1u);
+  EXPECT_EQ(s.idempotency["key-1"].events[0].second, (LogPosition{2, 7}));
+}
+
+TEST(ShopStateTest, OverdueWhenWaitingLongerThanTarget) {
+  ConversationState c;
+  c.status = ConversationStatus::kOpen;
+  EXPECT_FALSE(IsOverdue(c, 1000 * kSecondUs, 300)) << "not waiting";
+  c.waiting_since_us = 0;
+  EXPECT_FALSE(IsOverdue(c, 300 * kSecondUs, 300)) << "exactly at the target";
+  EXPECT_TRUE(IsOverdue(c, 300 * kSecondUs + 1, 300));
+  c.status = ConversationStatus::kSnoozed;
+  EXPECT_FALSE(IsOverdue(c, 1000 * kSecondUs, 300)) << "snoozed is not waiting";
+  EXPECT_EQ(ShopState{}.overdue_target_seconds, 300) << "default target is 5 minutes";
+}
+
+TEST(ShopStateTest, WaitingStartsWithTheCustomerAndEndsWithAnAgentReply) {
+  ShopState s;
+  ConversationStarted started;
+  started.customer_id = "c1";
+  s.Apply(MakeEvent("k1", ActorKind::kShopper, started), {0, 0});
+  MessagePosted m;
+  m.message_id = "m1";
+  s.Apply(MakeEvent("k1", ActorKind::kShopper, m, 100), {0, 1});
+  m.message_id = "m2";
+  s.Apply(MakeEvent("k1", ActorKind::kShopper, m, 200), {0, 2});
+  EXPECT_EQ(s.FindConversation("k1")->waiting_since_us, 100);
+  m.message_id = "m3";
+  s.Apply(MakeEvent("k1", ActorKind::kSystem, m, 300), {0, 3});
+  EXPECT_EQ(s.FindConversation("k1")->waiting_since_us, 100) << "an automatic reply is no answer";
+  m.message_id = "m4";
+  s.Apply(MakeEvent("k1", ActorKind::kAgent, m, 400), {0, 4});
+  EXPECT_FALSE(s.FindConversation("k1")->waiting_since_us.has_value());
+}
+
+TEST(ShopStateTest, RecentOrdersKeepsThreeWithinSixtyDaysOrOpen) {
+  CustomerState c;
+  const int64_t now = 100 * kDayUs;
+  c.orders["old-closed"] = {"old-closed", now - 61 * kDayUs, OrderStatus::kClosed};
+  c.orders["old-open"] = {"old-open", now - 90 * kDayUs, OrderStatus::kOpen};
+  c.orders["a"] = {"a", now - 1 * kDayUs, OrderStatus::kClosed};
+  c.orders["b"] = {"b", now - 59 * kDayUs, OrderStatus::kClosed};
+  std::vector<CustomerState::Order> recent = RecentOrders(c, now);
+  ASSERT_EQ(recent.size(), 3u);
+  EXPECT_EQ(recent[0].order_id, "a");
+  EXPECT_EQ(recent[1].order_id, "b");
+  EXPECT_EQ(recent[2].order_id, "old-open");
+  c.orders["c"] = {"c", now - 2 * kDayUs, OrderStatus::kClosed};
+  recent = RecentOrders(c, now);
+  ASSERT_EQ(recent.size(), 3u);
+  EXPECT_EQ(recent[2].order_id, "b") << "the three most recent";
+}
+
+TEST(ShopStateTest, CartDescriptionShowsNamesShorterThan41Characters) {
+  CartUpdated cart;
+  cart.change = CartChange::kItemAdded;
+  cart.changed_product_id = "p";
+  cart.currency = "EUR";
+  const std::string forty(40, 'x');
+  cart.line_items = {{"p", "", forty, 1, 999}};
+  cart.subtotal_minor = 999;
+  EXPECT_EQ(DescribeCartUpdate(cart),
+            "Added " + forty + " to the cart. 1 item (1 unit), subtotal 9.99 EUR.");
+  cart.line_items[0].name = forty + "y";
+  EXPECT_EQ(DescribeCartUpdate(cart), "Added a product to the cart. 1 item (1 unit), subtotal 9.99 EUR.");
+  // Characters, not bytes: 40 emoji are shown.
+  std::string emoji;
+  for (int i = 0; i < 40; ++i) emoji += "☕";
+  cart.line_items[0].name = emoji;
+  EXPECT_NE(DescribeCartUpdate(cart).find(emoji), std::string::npos);
+  cart.change = CartChange::kCleared;
+  cart.line_items.clear();
+  cart.subtotal_minor = 0;
+  EXPECT_EQ(DescribeCartUpdate(cart), "Cleared the cart. 0 items (0 units), subtotal 0.00 EUR.");
+}
+
+TEST(ShopStateTest, SearchFaqsMatchesEveryWordOfPublishedFaqs) {
+  std::vector<Faq> faqs = {{"1", "How long is shipping?", "2 days", true},
+                           {"2", "Returns", "Within 30 days of shipping", true},
+                           {"3", "Shipping to Mars?", "No", false}};
+  std::vector<Faq> hits = SearchFaqs(faqs, "shipping");
+  ASSERT_EQ(hits.size(), 2u);
+  EXPECT_EQ(hits[0].faq_id, "1");
+  hits = SearchFaqs(faqs, "  SHIPPING   days 30 ");
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].faq_id, "2");
+  EXPECT_EQ(SearchFaqs(faqs, "").size(), 2u);
+  EXPECT_TRUE(SearchFaqs(faqs, "mars").empty()) << "unpublished FAQs are never found";
+}
+
+}  // namespace
+}  // namespace palaver::domain
