@@ -1,0 +1,146 @@
+// The inbox view. Keys (under "inbox/"):
+//   conv\0<shop>\0<conversation>           the row of a conversation (JSON, see RowFields below)
+//   idx\0<shop>\0<~activity be64>\0<conv>  the same row, ordered newest activity first
+//   msg\0<shop>\0<conversation>\0<message> the message's sequence number in its conversation
+//   presence\0<shop>\0<customer>           {"online": bool}
+//   shop\0<shop>                           {"overdue_target_s": n}
+//
+// A row holds: id, customer_id, name, channel, preview, status, snoozed_until,
+// assignee ("" = unassigned), topics (at most two, latest first), activity_us,
+// started_us, waiting_since (null when not waiting on an agent), msg_seq (messages
+// so far), last_inbound_seq (sequence of the shopper's last message),
+// marked_unread_offset (log offset of the last "mark unread", -1 when none) and
+// reads {agent: [read_seq, read_offset]}. The unread dot and the overdue flag
+// are computed from these at query time (see queries.cc), as "overdue" depends
+// on the clock.
+#include <algorithm>
+
+#include "engine/rules/text.h"
+#include "projections/view_codec.h"
+
+namespace palaver::projections::internal {
+namespace {
+
+constexpr size_t kPreviewChars = 100;
+
+std::string IndexKey(const std::string& shop, const Json& row) {
+  const int64_t activity = row.value("activity_us", int64_t{0});
+  return Key({"idx", shop, BigEndian64(~OrderedSigned(activity)),
+              row.value("id", std::string())});
+}
+
+class InboxProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "inbox"; }
+
+  Status Apply(const Event& event, const LogRecord& record, ViewWriter& view) override {
+    const Envelope& env = event.envelope;
+    const std::string& shop = env.tenant;
+    if (const auto* presence = std::get_if<PresenceChanged>(&event.body)) {
+      PutJson(view, Key({"presence", shop, presence->customer_id}),
+              Json{{"online", presence->presence == Presence::kOnline}});
+      return Status::Ok();
+    }
+    if (const auto* settings = std::get_if<SettingsChanged>(&event.body)) {
+      if (const auto* overdue = std::get_if<OverdueTargetSetting>(&settings->aspect))
+        PutJson(view, Key({"shop", shop}), Json{{"overdue_target_s", overdue->seconds}});
+      return Status::Ok();
+    }
+    if (env.conversation_id.empty()) return Status::Ok();
+    const std::string conv_key = Key({"conv", shop, env.conversation_id});
+
+    if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
+      Json row = {{"id", env.conversation_id},
+                  {"customer_id", started->customer_id},
+                  {"name", started->personal.name},
+                  {"channel", Name(started->channel)},
+                  {"preview", ""},
+                  {"status", Name(ConversationStatus::kOpen)},
+                  {"snoozed_until", nullptr},
+                  {"assignee", ""},
+                  {"topics", Json::array()},
+                  {"activity_us", env.occurred_at_us},
+                  {"started_us", env.occurred_at_us},
+                  {"waiting_since", nullptr},
+                  {"msg_seq", 0},
+                  {"last_inbound_seq", 0},
+                  {"marked_unread_offset", -1},
+                  {"reads", Json::object()}};
+      auto old = GetJson(view, conv_key);
+      if (!old.ok()) return old.status();
+      if (!old->is_null()) view.Delete(IndexKey(shop, *old));  // a repeated start replaces the row
+      Store(view, shop, conv_key, row);
+      return Status::Ok();
+    }
+
+    auto loaded = GetJson(view, conv_key);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->is_null()) return Status::Ok();  // events of a conversation never started
+    Json row = std::move(loaded).value();
+    const std::string old_index = IndexKey(shop, row);
+
+    if (const auto* status = std::get_if<ConversationStatusChanged>(&event.body)) {
+      row["status"] = Name(status->to);
+      row["snoozed_until"] =
+          status->snoozed_until_us ? Json(*status->snoozed_until_us) : Json(nullptr);
+      row["activity_us"] = std::max(row.value("activity_us", int64_t{0}), env.occurred_at_us);
+    } else if (const auto* assigned = std::get_if<ConversationAssigned>(&event.body)) {
+      row["assignee"] = assigned->agent_id;
+    } else if (std::get_if<ConversationUnassigned>(&event.body)) {
+      row["assignee"] = "";
+    } else if (std::get_if<ConversationMarkedUnread>(&event.body)) {
+      row["marked_unread_offset"] = record.offset;
+    } else if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
+      const int64_t seq = row.value("msg_seq", int64_t{0}) + 1;
+      row["msg_seq"] = seq;
+      PutJson(view, Key({"msg", shop, env.conversation_id, message->message_id}), Json(seq));
+      if (message->delivery_route != DeliveryRoute::kInboxOnly)
+        row["preview"] = rules::Preview(message->personal.text, kPreviewChars);
+      row["activity_us"] = std::max(row.value("activity_us", int64_t{0}), env.occurred_at_us);
+      if (env.actor_kind == ActorKind::kShopper) {
+        row["last_inbound_seq"] = seq;
+        if (row["waiting_since"].is_null()) row["waiting_since"] = env.occurred_at_us;
+      } else if (env.actor_kind == ActorKind::kAgent) {
+        row["waiting_since"] = nullptr;
+        row["reads"][env.actor_id] = Json::array({seq, record.offset});  // the author has read it
+      }
+    } else if (const auto* read = std::get_if<MessagesRead>(&event.body)) {
+      if (env.actor_kind != ActorKind::kAgent) return Status::Ok();
+      auto seq = GetJson(view, Key({"msg", shop, env.conversation_id, read->up_to_message_id}));
+      if (!seq.ok()) return seq.status();
+      if (!seq->is_number_integer()) return Status::Ok();  // an unknown message
+      Json& reads = row["reads"];
+      int64_t previous = 0;
+      if (reads.contains(env.actor_id)) previous = reads[env.actor_id][0].get<int64_t>();
+      reads[env.actor_id] = Json::array({std::max(previous, seq->get<int64_t>()), record.offset});
+    } else if (const auto* topics = std::get_if<TopicsClassified>(&event.body)) {
+      Json latest = Json::array();
+      for (const TopicScore& score : topics->topics)
+        if (score.confidence >= 0.9) latest.push_back(Name(score.topic));
+      if (latest.empty()) return Status::Ok();
+      for (const Json& t : row["topics"])
+        if (std::find(latest.begin(), latest.end(), t) == latest.end()) latest.push_back(t);
+      while (latest.size() > 2) latest.erase(latest.end() - 1);
+      row["topics"] = latest;
+    } else {
+      return Status::Ok();
+    }
+    view.Delete(old_index);
+    Store(view, shop, conv_key, row);
+    return Status::Ok();
+  }
+
+ private:
+  static void Store(ViewWriter& view, const std::string& shop, const std::string& conv_key,
+                    const Json& row) {
+    const std::string packed = Pack(row);
+    view.Put(conv_key, packed);
+    view.Put(IndexKey(shop, row), packed);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> NewInboxProjection() { return std::make_unique<InboxProjection>(); }
+
+}  // namespace palaver::projections::internal

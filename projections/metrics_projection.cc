@@ -1,0 +1,212 @@
+// The metrics view. Keys (under "metrics/"):
+//   hours\0<shop>                 the shop's office hours (time_zone, ranges [[weekday 1-7, start, end]])
+//   conv\0<shop>\0<conversation>  per conversation: channel, started_at, day, topics,
+//                                 frt_wall_us / frt_office_us (first response), res_wall_us /
+//                                 res_office_us (resolution: start to the latest close), csat
+//   day\0<shop>\0<YYYY-MM-DD>     per UTC day: "started" and "by_channel" (conversations
+//                                 started), "by_topic" (conversations labelled), "by_agent"
+//                                 (agent messages), and for conversations STARTED that day
+//                                 "frt", "res" {count, wall_sum_us, office_count,
+//                                 office_sum_us} and "csat" {count, sum}
+//
+// First response: from the start of the conversation to the first message by
+// an agent. It is set once: reopening never changes it. Resolution: from the
+// start to the latest close; closing again replaces the value in the
+// aggregates. "Office" values count only time inside the shop's office hours
+// (rules::OfficeHours::OpenMicrosBetween) as configured when the value is
+// computed; they are null when the shop has no office hours.
+#include <map>
+#include <mutex>
+
+#include "engine/rules/office_hours.h"
+#include "projections/view_codec.h"
+
+namespace palaver::projections::internal {
+namespace {
+
+class MetricsProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "metrics"; }
+
+  Status Apply(const Event& event, const LogRecord&, ViewWriter& view) override {
+    const Envelope& env = event.envelope;
+    const std::string& shop = env.tenant;
+
+    if (const auto* settings = std::get_if<SettingsChanged>(&event.body)) {
+      if (const auto* hours = std::get_if<OfficeHoursSetting>(&settings->aspect)) {
+        Json ranges = Json::array();
+        for (const auto& r : hours->ranges)
+          ranges.push_back(Json::array(
+              {static_cast<int>(r.weekday), r.start_minute, r.end_minute}));
+        PutJson(view, Key({"hours", shop}),
+                Json{{"time_zone", hours->time_zone}, {"ranges", ranges}});
+      }
+      return Status::Ok();
+    }
+    if (env.conversation_id.empty()) return Status::Ok();
+    const std::string conv_key = Key({"conv", shop, env.conversation_id});
+
+    if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
+      const std::string day = UtcDay(env.occurred_at_us);
+      PutJson(view, conv_key,
+              Json{{"channel", Name(started->channel)},
+                   {"started_at", env.occurred_at_us},
+                   {"day", day},
+                   {"topics", Json::array()},
+                   {"frt_wall_us", nullptr},
+                   {"frt_office_us", nullptr},
+                   {"res_wall_us", nullptr},
+                   {"res_office_us", nullptr},
+                   {"csat", nullptr}});
+      return UpdateDay(view, shop, day, [&](Json& d) {
+        d["started"] = d.value("started", int64_t{0}) + 1;
+        Bump(d["by_channel"], Name(started->channel), 1);
+      });
+    }
+
+    auto loaded = GetJson(view, conv_key);
+    if (!loaded.ok()) return loaded.status();
+    if (loaded->is_null()) return Status::Ok();
+    Json conv = std::move(loaded).value();
+    const int64_t started_at = conv.value("started_at", int64_t{0});
+    const std::string start_day = conv.value("day", std::string());
+
+    if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
+      if (env.actor_kind != ActorKind::kAgent) return Status::Ok();
+      PALAVER_RETURN_IF_ERROR(UpdateDay(view, shop, UtcDay(env.occurred_at_us),
+                                        [&](Json& d) { Bump(d["by_agent"], env.actor_id, 1); }));
+      if (!conv["frt_wall_us"].is_null() || message->kind == MessageKind::kAutomaticReply ||
+          message->kind == MessageKind::kSystem)
+        return Status::Ok();
+      auto office = OfficeMicros(view, shop, started_at, env.occurred_at_us);
+      if (!office.ok()) return office.status();
+      conv["frt_wall_us"] = env.occurred_at_us - started_at;
+      conv["frt_office_us"] = *office;
+      PutJson(view, conv_key, conv);
+      return UpdateDay(view, shop, start_day, [&](Json& d) {
+        AddDuration(d["frt"], conv["frt_wall_us"], conv["frt_office_us"], 1);
+      });
+    }
+    if (const auto* status = std::get_if<ConversationStatusChanged>(&event.body)) {
+      if (status->to != ConversationStatus::kClosed) return Status::Ok();
+      auto office = OfficeMicros(view, shop, started_at, env.occurred_at_us);
+      if (!office.ok()) return office.status();
+      const Json old_wall = conv["res_wall_us"];
+      const Json old_office = conv["res_office_us"];
+      conv["res_wall_us"] = env.occurred_at_us - started_at;
+      conv["res_office_us"] = *office;
+      PutJson(view, conv_key, conv);
+      return UpdateDay(view, shop, start_day, [&](Json& d) {
+        if (!old_wall.is_null()) AddDuration(d["res"], old_wall, old_office, -1);
+        AddDuration(d["res"], conv["res_wall_us"], conv["res_office_us"], 1);
+      });
+    }
+    if (const auto* csat = std::get_if<CsatSubmitted>(&event.body)) {
+      const Json old = conv["csat"];
+      conv["csat"] = csat->rating;
+      PutJson(view, conv_key, conv);
+      return UpdateDay(view, shop, start_day, [&](Json& d) {
+        Json& c = d["csat"];
+        if (!c.is_object()) c = Json::object();
+        if (!old.is_null()) {
+          c["count"] = c.value("count", int64_t{0}) - 1;
+          c["sum"] = c.value("sum", int64_t{0}) - old.get<int64_t>();
+        }
+        c["count"] = c.value("count", int64_t{0}) + 1;
+        c["sum"] = c.value("sum", int64_t{0}) + csat->rating;
+      });
+    }
+    if (const auto* topics = std::get_if<TopicsClassified>(&event.body)) {
+      std::vector<std::string> fresh;
+      for (const TopicScore& score : topics->topics) {
+        const std::string topic = Name(score.topic);
+        if (score.confidence < 0.9) continue;
+        bool seen = false;
+        for (const Json& t : conv["topics"]) seen = seen || t == topic;
+        if (!seen) {
+          conv["topics"].push_back(topic);
+          fresh.push_back(topic);
+        }
+      }
+      if (fresh.empty()) return Status::Ok();
+      PutJson(view, conv_key, conv);
+      return UpdateDay(view, shop, UtcDay(env.occurred_at_us), [&](Json& d) {
+        for (const auto& t : fresh) Bump(d["by_topic"], t, 1);
+      });
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static void Bump(Json& counters, const std::string& name, int64_t by) {
+    if (!counters.is_object()) counters = Json::object();
+    counters[name] = counters.value(name, int64_t{0}) + by;
+  }
+
+  static void AddDuration(Json& agg, const Json& wall, const Json& office, int64_t sign) {
+    if (!agg.is_object()) agg = Json::object();
+    agg["count"] = agg.value("count", int64_t{0}) + sign;
+    agg["wall_sum_us"] = agg.value("wall_sum_us", int64_t{0}) + sign * wall.get<int64_t>();
+    if (!office.is_null()) {
+      agg["office_count"] = agg.value("office_count", int64_t{0}) + sign;
+      agg["office_sum_us"] = agg.value("office_sum_us", int64_t{0}) + sign * office.get<int64_t>();
+    }
+  }
+
+  template <class F>
+  static Status UpdateDay(ViewWriter& view, const std::string& shop, const std::string& day,
+                          F&& change) {
+    const std::string key = Key({"day", shop, day});
+    auto current = GetJson(view, key);
+    if (!current.ok()) return current.status();
+    Json d = current->is_null() ? Json::object() : std::move(current).value();
+    change(d);
+    PutJson(view, key, d);
+    return Status::Ok();
+  }
+
+  // Office-hours time in [from, to) under the shop's current hours; null
+  // when the shop has none (or they do not validate).
+  Result<Json> OfficeMicros(ViewWriter& view, const std::string& shop, int64_t from, int64_t to) {
+    auto stored = view.Get(Key({"hours", shop}));
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return Json();
+    const rules::OfficeHours* hours = nullptr;
+    std::lock_guard lock(cache_mu_);
+    {
+      auto it = cache_.find(**stored);
+      if (it == cache_.end()) {
+        Json spec_json = Unpack(**stored);
+        rules::OfficeHoursSpec spec;
+        spec.time_zone = spec_json.value("time_zone", std::string());
+        if (spec_json.contains("ranges"))
+          for (const Json& r : spec_json["ranges"]) {
+            const int weekday = r[0].get<int>() - 1;
+            if (weekday < 0 || weekday >= rules::kDaysPerWeek) continue;
+            spec.weekly[static_cast<size_t>(weekday)].push_back(
+                rules::MinuteRange{r[1].get<int>(), r[2].get<int>()});
+          }
+        auto created = rules::OfficeHours::Create(std::move(spec));
+        std::optional<rules::OfficeHours> value;
+        if (created.ok() && created->has_hours()) value = std::move(created).value();
+        if (cache_.size() > 1024) cache_.clear();  // bound memory; entries are pure functions
+        it = cache_.emplace(**stored, std::move(value)).first;
+      }
+      if (it->second) hours = &*it->second;
+      // Computed under the lock: another partition's thread may clear the cache.
+      if (!hours) return Json();
+      return Json(hours->OpenMicrosBetween(from, to));
+    }
+  }
+
+  // Validated office hours by their stored bytes; nullopt = no usable hours.
+  // Only a cache of a pure function, so it cannot make two runs differ.
+  std::mutex cache_mu_;
+  std::map<std::string, std::optional<rules::OfficeHours>, std::less<>> cache_;  // guarded by cache_mu_
+};
+
+}  // namespace
+
+std::unique_ptr<Projection> NewMetricsProjection() { return std::make_unique<MetricsProjection>(); }
+
+}  // namespace palaver::projections::internal

@@ -1,0 +1,400 @@
+#include "projections/projector.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+#include <spdlog/spdlog.h>
+
+#include "projections/view_codec.h"
+#include "schemas/codec.h"
+
+namespace palaver::projections {
+namespace {
+
+using internal::BigEndian64;
+using internal::ReadBigEndian64;
+
+constexpr std::string_view kCheckpointPrefix = "checkpoint/";
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  return Status::Error(ErrorCode::kIoError, std::string(what) + ": " + s.ToString());
+}
+
+std::string CheckpointKey(std::string_view projection, int32_t partition) {
+  std::string key(kCheckpointPrefix);
+  key.append(projection);
+  key.push_back('/');
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06d", partition);
+  key.append(buf);
+  return key;
+}
+
+// The smallest string greater than every string starting with `prefix`;
+// empty when there is none (prefix all 0xff).
+std::string PrefixSuccessor(std::string_view prefix) {
+  std::string s(prefix);
+  while (!s.empty()) {
+    auto& c = reinterpret_cast<unsigned char&>(s.back());
+    if (c != 0xff) {
+      ++c;
+      return s;
+    }
+    s.pop_back();
+  }
+  return s;
+}
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name == "checkpoint") return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}
+
+class BatchViewWriter final : public ViewWriter {
+ public:
+  BatchViewWriter(rocksdb::WriteBatchWithIndex& batch, rocksdb::DB& db, std::string prefix)
+      : batch_(batch), db_(db), prefix_(std::move(prefix)) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = batch_.GetFromBatchAndDB(&db_, rocksdb::ReadOptions(), Full(key), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "projection read");
+    return std::optional<std::string>(std::move(value));
+  }
+  void Put(std::string_view key, std::string_view value) override {
+    batch_.Put(Full(key), rocksdb::Slice(value.data(), value.size()));
+  }
+  void Delete(std::string_view key) override { batch_.Delete(Full(key)); }
+
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    const std::string full = prefix_ + std::string(prefix);
+    std::unique_ptr<rocksdb::Iterator> base(db_.NewIterator(rocksdb::ReadOptions()));
+    std::unique_ptr<rocksdb::Iterator> it(batch_.NewIteratorWithBase(base.release()));
+    for (it->Seek(full); it->Valid(); it->Next()) {
+      rocksdb::Slice k = it->key();
+      if (!k.starts_with(full)) break;
+      rocksdb::Slice v = it->value();
+      if (!visit(std::string_view(k.data() + prefix_.size(), k.size() - prefix_.size()),
+                 std::string_view(v.data(), v.size())))
+        break;
+    }
+    return FromRocks(it->status(), "projection scan");
+  }
+
+ private:
+  std::string Full(std::string_view key) const { return prefix_ + std::string(key); }
+
+  rocksdb::WriteBatchWithIndex& batch_;
+  rocksdb::DB& db_;
+  const std::string prefix_;
+};
+
+}  // namespace
+
+struct Projector::Impl {
+  ProjectorOptions options;
+  EventLog* log = nullptr;
+  std::vector<std::unique_ptr<Projection>> projections;
+  std::unique_ptr<rocksdb::DB> db;
+
+  struct Partition {
+    std::mutex poll_mu;  // serialises PollOnce on this partition
+    // Guarded by poll_mu:
+    std::unique_ptr<LogReader> reader;
+    std::vector<int64_t> checkpoints;  // per projection: last applied offset, -1 = none
+  };
+  std::vector<std::unique_ptr<Partition>> partitions;
+
+  mutable std::mutex applied_mu;
+  std::condition_variable applied_cv;
+  std::vector<int64_t> applied;  // guarded by applied_mu: min checkpoint per partition
+};
+
+Projector::Projector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Projector::~Projector() { Stop(); }
+
+Result<std::unique_ptr<Projector>> Projector::Open(
+    ProjectorOptions options, EventLog& log, std::vector<std::unique_ptr<Projection>> projections) {
+  if (projections.empty())
+    return Status::Error(ErrorCode::kInvalidArgument, "a projector needs at least one projection");
+  for (size_t i = 0; i < projections.size(); ++i) {
+    if (!ValidName(projections[i]->name()))
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "projection name '" + std::string(projections[i]->name()) +
+                               "' must be lower-case letters and '_'");
+    for (size_t j = 0; j < i; ++j)
+      if (projections[j]->name() == projections[i]->name())
+        return Status::Error(ErrorCode::kInvalidArgument,
+                             "two projections are named '" + std::string(projections[i]->name()) + "'");
+  }
+  if (options.max_batch_events == 0) options.max_batch_events = 1;
+
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.IncreaseParallelism(2);
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  table.cache_index_and_filter_blocks = true;  // memory stays bounded by the block cache
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, options.db_path, &raw);
+  if (!s.ok()) return FromRocks(s, "opening projection database " + options.db_path);
+
+  auto impl = std::make_unique<Impl>();
+  impl->db.reset(raw);
+  impl->options = std::move(options);
+  impl->log = &log;
+  impl->projections = std::move(projections);
+  const int32_t count = log.PartitionCount();
+  impl->applied.assign(static_cast<size_t>(count), -1);
+  for (int32_t p = 0; p < count; ++p) {
+    auto part = std::make_unique<Impl::Partition>();
+    int64_t min_checkpoint = INT64_MAX;
+    for (const auto& projection : impl->projections) {
+      std::string value;
+      rocksdb::Status g =
+          impl->db->Get(rocksdb::ReadOptions(), CheckpointKey(projection->name(), p), &value);
+      int64_t checkpoint = -1;
+      if (g.ok() && value.size() == 8) {
+        checkpoint = static_cast<int64_t>(ReadBigEndian64(value));
+      } else if (!g.ok() && !g.IsNotFound()) {
+        return FromRocks(g, "reading checkpoints");
+      }
+      part->checkpoints.push_back(checkpoint);
+      min_checkpoint = std::min(min_checkpoint, checkpoint);
+    }
+    impl->applied[static_cast<size_t>(p)] = min_checkpoint;
+    impl->partitions.push_back(std::move(part));
+  }
+  return std::unique_ptr<Projector>(new Projector(std::move(impl)));
+}
+
+Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
+                                   std::chrono::milliseconds wait) {
+  if (partition < 0 || static_cast<size_t>(partition) >= impl_->partitions.size())
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "partition " + std::to_string(partition) + " is out of range");
+  Impl::Partition& part = *impl_->partitions[static_cast<size_t>(partition)];
+  std::lock_guard lock(part.poll_mu);
+  const int64_t resume_after =
+      *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
+  if (!part.reader) {
+    auto reader = impl_->log->OpenReader(partition, resume_after + 1);
+    if (!reader.ok()) return reader.status();
+    part.reader = std::move(reader).value();
+  }
+  auto records = part.reader->Next(max_records, wait);
+  if (!records.ok()) {
+    part.reader.reset();
+    return records.status();
+  }
+  if (records->empty()) return size_t{0};
+
+  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  std::vector<int64_t> checkpoints = part.checkpoints;
+  int64_t last = resume_after;
+  std::vector<std::string> prefixes;
+  for (const auto& projection : impl_->projections)
+    prefixes.push_back(std::string(projection->name()) + "/");
+  for (const LogRecord& record : *records) {
+    if (record.offset <= last) continue;  // a redelivery; already applied
+    last = record.offset;
+    Result<Event> event = DecodeEvent(record.value);
+    if (!event.ok()) {
+      undecodable_.fetch_add(1);
+      spdlog::error("projector: skipping undecodable record partition={} offset={} error=\"{}\"",
+                    record.partition, record.offset, event.status().ToString());
+      continue;
+    }
+    for (size_t i = 0; i < impl_->projections.size(); ++i) {
+      if (checkpoints[i] >= record.offset) continue;
+      batch.SetSavePoint();
+      BatchViewWriter writer(batch, *impl_->db, prefixes[i]);
+      Status applied;
+      try {
+        applied = impl_->projections[i]->Apply(*event, record, writer);
+      } catch (const std::exception& e) {
+        // A bug in a projection (e.g. a JSON type error) must not stop the partition.
+        applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
+      }
+      if (!applied.ok()) {
+        batch.RollbackToSavePoint();
+        failed_applies_.fetch_add(1);
+        spdlog::error("projector: projection={} failed partition={} offset={} error=\"{}\"",
+                      impl_->projections[i]->name(), record.partition, record.offset,
+                      applied.ToString());
+      } else {
+        batch.PopSavePoint();
+      }
+    }
+  }
+  for (size_t i = 0; i < impl_->projections.size(); ++i) {
+    if (checkpoints[i] < last) {
+      checkpoints[i] = last;
+      batch.Put(CheckpointKey(impl_->projections[i]->name(), partition),
+                BigEndian64(static_cast<uint64_t>(last)));
+    }
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = impl_->options.sync_writes;
+  rocksdb::Status s = impl_->db->Write(write_options, batch.GetWriteBatch());
+  if (!s.ok()) {
+    part.reader.reset();  // re-read the batch from the checkpoint next time
+    return FromRocks(s, "committing projection batch");
+  }
+  part.checkpoints = std::move(checkpoints);
+  {
+    std::lock_guard applied_lock(impl_->applied_mu);
+    impl_->applied[static_cast<size_t>(partition)] =
+        *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
+  }
+  impl_->applied_cv.notify_all();
+  return records->size();
+}
+
+Status Projector::CatchUp(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (int32_t p = 0; p < static_cast<int32_t>(impl_->partitions.size()); ++p) {
+    auto end = impl_->log->EndOffset(p);
+    if (!end.ok()) return end.status();
+    while (AppliedOffset(p) < *end - 1) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return Status::Error(ErrorCode::kTimeout,
+                             "partition " + std::to_string(p) + " did not reach offset " +
+                                 std::to_string(*end - 1) + " in time");
+      auto n = PollOnce(p, impl_->options.max_batch_events, std::chrono::milliseconds(100));
+      if (!n.ok()) return n.status();
+    }
+  }
+  return Status::Ok();
+}
+
+void Projector::Start() {
+  std::lock_guard lock(start_mu_);
+  if (!threads_.empty()) return;
+  stop_ = false;
+  for (int32_t p = 0; p < static_cast<int32_t>(impl_->partitions.size()); ++p)
+    threads_.emplace_back([this, p] { RunPartition(p); });
+}
+
+void Projector::Stop() {
+  std::lock_guard lock(start_mu_);
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+}
+
+void Projector::RunPartition(int32_t partition) {
+  while (!stop_) {
+    auto n = PollOnce(partition, impl_->options.max_batch_events, impl_->options.poll_wait);
+    if (!n.ok()) {
+      spdlog::warn("projector: partition={} poll failed, retrying: {}", partition,
+                   n.status().ToString());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+Status Projector::WaitForPosition(int32_t partition, int64_t offset,
+                                  std::chrono::milliseconds timeout) {
+  if (partition < 0 || static_cast<size_t>(partition) >= impl_->partitions.size())
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "partition " + std::to_string(partition) + " is out of range");
+  std::unique_lock lock(impl_->applied_mu);
+  const bool reached = impl_->applied_cv.wait_for(lock, timeout, [&] {
+    return impl_->applied[static_cast<size_t>(partition)] >= offset;
+  });
+  if (reached) return Status::Ok();
+  return Status::Error(ErrorCode::kTimeout,
+                       "projections have applied partition " + std::to_string(partition) +
+                           " up to offset " +
+                           std::to_string(impl_->applied[static_cast<size_t>(partition)]) +
+                           ", not yet " + std::to_string(offset) + "; retry later");
+}
+
+int64_t Projector::AppliedOffset(int32_t partition) const {
+  std::lock_guard lock(impl_->applied_mu);
+  if (partition < 0 || static_cast<size_t>(partition) >= impl_->applied.size()) return -1;
+  return impl_->applied[static_cast<size_t>(partition)];
+}
+
+std::string Projector::DumpAll() const {
+  std::string out;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (k.starts_with(rocksdb::Slice(kCheckpointPrefix.data(), kCheckpointPrefix.size()))) continue;
+    for (size_t i = 0; i < k.size(); ++i) {
+      const auto c = static_cast<unsigned char>(k[i]);
+      if (c >= 0x20 && c < 0x7f && c != '\\') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        out.append(buf);
+      }
+    }
+    out.append(" = ");
+    rocksdb::Slice v = it->value();
+    internal::Json json = internal::Unpack(std::string_view(v.data(), v.size()));
+    if (json.is_discarded()) {
+      out.append("<");
+      out.append(std::to_string(v.size()));
+      out.append(" bytes>");
+    } else {
+      out.append(json.dump(-1, ' ', false, internal::Json::error_handler_t::replace));
+    }
+    out.push_back('\n');
+  }
+  return out;
+}
+
+Result<std::optional<std::string>> Projector::Get(std::string_view key) const {
+  std::string value;
+  rocksdb::Status s =
+      impl_->db->Get(rocksdb::ReadOptions(), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "view read");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Projector::Scan(
+    std::string_view prefix, std::string_view start, bool reverse,
+    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  rocksdb::ReadOptions read_options;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options));
+  const rocksdb::Slice pre(prefix.data(), prefix.size());
+  if (!reverse) {
+    it->Seek(start.empty() || start < prefix ? pre : rocksdb::Slice(start.data(), start.size()));
+  } else if (!start.empty()) {
+    it->SeekForPrev(rocksdb::Slice(start.data(), start.size()));
+  } else {
+    const std::string successor = PrefixSuccessor(prefix);
+    if (successor.empty()) {
+      it->SeekToLast();
+    } else {
+      it->SeekForPrev(successor);
+      if (it->Valid() && it->key() == rocksdb::Slice(successor)) it->Prev();
+    }
+  }
+  for (; it->Valid(); reverse ? it->Prev() : it->Next()) {
+    rocksdb::Slice k = it->key();
+    if (!k.starts_with(pre)) break;
+    rocksdb::Slice v = it->value();
+    if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  return FromRocks(it->status(), "view scan");
+}
+
+}  // namespace palaver::projections

@@ -1,0 +1,165 @@
+// Projector and Projection: turning palaver.events into RocksDB read models.
+//
+// A Projector owns one RocksDB database holding every projection's view,
+// each under its own key prefix "<projection name>/" (one keyspace, so one
+// WriteBatch spans all projections), plus one checkpoint per projection and
+// partition under "checkpoint/<projection>/<partition>" holding the offset of
+// the last record that projection has applied (8 bytes, big-endian).
+//
+// Exactly-once application: records are applied in batches (up to
+// ProjectorOptions::max_batch_events per batch, one partition per batch), and
+// a batch's view changes and its checkpoints are committed in the SAME
+// WriteBatch with the WAL on. After any crash the projector resumes from the
+// checkpoints: no record is applied twice or skipped.
+//
+// Records that do not decode (kCorruption, kUnsupportedVersion) are logged,
+// counted (undecodable_records()) and skipped; a projection whose Apply fails
+// has that event's changes rolled back, the failure logged and counted
+// (failed_applies()), and carries on. Neither ever stalls the partition.
+//
+// Threads: Projection::Apply is called by one thread per partition at a time
+// (several partitions may be applied concurrently after Start(); every view
+// key starts with the shop, and a shop lives in one partition, so partitions
+// never touch the same keys). Every public member of Projector is safe to call
+// from any thread, except that PollOnce/CatchUp must not run concurrently with
+// Start() for the same partition.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/event_log.h"
+#include "schemas/events.h"
+#include "schemas/status.h"
+
+namespace palaver::projections {
+
+// A projection's access to the database while it applies one event. Keys are
+// relative to the projection's prefix. Reads see the projection's own pending
+// (not yet committed) writes of the current batch. Not thread-safe; valid
+// only during the Apply call it was passed to.
+class ViewWriter {
+ public:
+  virtual ~ViewWriter() = default;
+  // The value at `key`, or nullopt when absent. Errors: kIoError.
+  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  virtual void Put(std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view key) = 0;
+  // Calls `visit` for every key starting with `prefix`, in key order, until
+  // it returns false. Sees pending writes. Errors: kIoError.
+  virtual Status Scan(std::string_view prefix,
+                      const std::function<bool(std::string_view key, std::string_view value)>&
+                          visit) = 0;
+};
+
+// One read model. Implementations must be deterministic functions of the
+// event sequence (no wall clock, no randomness): a rebuild from offset zero
+// must produce the same bytes as incremental application.
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  // Lower-case letters and '_' only; the key prefix of the view. Never changes.
+  virtual std::string_view name() const = 0;
+  // Applies `event`, read from `record` (partition, offset, log timestamp).
+  // A non-OK status rolls back this event's writes (see the file comment).
+  virtual Status Apply(const Event& event, const LogRecord& record, ViewWriter& view) = 0;
+};
+
+struct ProjectorOptions {
+  std::string db_path;              // created when missing
+  size_t max_batch_events = 1000;   // records per WriteBatch
+  size_t block_cache_bytes = 64u << 20;
+  bool sync_writes = false;         // fsync the WAL on each commit (the WAL is always on)
+  std::chrono::milliseconds poll_wait{100};  // how long a partition thread waits for records
+};
+
+// Read access to committed views, for queries (projections/queries.h).
+class ViewReader {
+ public:
+  virtual ~ViewReader() = default;
+  // Absolute keys ("inbox/..."). nullopt when absent. Errors: kIoError.
+  virtual Result<std::optional<std::string>> Get(std::string_view key) const = 0;
+  // Visits keys with `prefix`, starting at `start` (forward: the first key >=
+  // start; reverse: the last key <= start; empty start = the prefix's edge),
+  // until `visit` returns false. One consistent snapshot per call.
+  virtual Status Scan(std::string_view prefix, std::string_view start, bool reverse,
+                      const std::function<bool(std::string_view key, std::string_view value)>&
+                          visit) const = 0;
+};
+
+class Projector : public ViewReader {
+ public:
+  // Opens (creating when missing) the database at options.db_path and reads
+  // the checkpoints. `log` is not owned and must outlive the Projector.
+  // Errors: kIoError when RocksDB cannot open the directory; kInvalidArgument
+  // for no projections or a bad name.
+  static Result<std::unique_ptr<Projector>> Open(ProjectorOptions options, EventLog& log,
+                                                 std::vector<std::unique_ptr<Projection>> projections);
+  ~Projector() override;  // stops the partition threads
+  Projector(const Projector&) = delete;
+  Projector& operator=(const Projector&) = delete;
+
+  // Reads up to `max_records` records of `partition` (waiting up to `wait`
+  // for the first) and applies them as one batch. Returns how many records
+  // were consumed (applied or skipped). Errors: kUnavailable from the log,
+  // kIoError when the commit fails (nothing of the batch is then applied).
+  Result<size_t> PollOnce(int32_t partition, size_t max_records, std::chrono::milliseconds wait);
+
+  // Applies every record that is in the log when called, partition by
+  // partition. Errors: as PollOnce; kTimeout when the log does not deliver
+  // the records it reported within `timeout`.
+  Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+  // Starts one thread per partition that applies records as they arrive.
+  // Stop() (or the destructor) joins them. Errors are logged and retried.
+  void Start();
+  void Stop();
+
+  // Read-your-writes: returns OK once the record at (`partition`, `offset`)
+  // has been applied by every projection, kTimeout when that has not
+  // happened within `timeout`, kInvalidArgument for a bad partition.
+  Status WaitForPosition(int32_t partition, int64_t offset, std::chrono::milliseconds timeout);
+
+  // The offset of the last record applied in `partition`; -1 when none.
+  int64_t AppliedOffset(int32_t partition) const;
+
+  // Every view key and value, sorted, one line each: "<key> = <json>",
+  // with binary bytes of keys shown as \xNN. Checkpoints are left out, so two
+  // databases that applied the same events dump identically.
+  std::string DumpAll() const;
+
+  uint64_t undecodable_records() const { return undecodable_.load(); }
+  uint64_t failed_applies() const { return failed_applies_.load(); }
+
+  // ViewReader.
+  Result<std::optional<std::string>> Get(std::string_view key) const override;
+  Status Scan(std::string_view prefix, std::string_view start, bool reverse,
+              const std::function<bool(std::string_view key, std::string_view value)>& visit)
+      const override;
+
+  struct Impl;  // private
+
+ private:
+  explicit Projector(std::unique_ptr<Impl> impl);
+  void RunPartition(int32_t partition);
+
+  const std::unique_ptr<Impl> impl_;
+  std::atomic<uint64_t> undecodable_{0};
+  std::atomic<uint64_t> failed_applies_{0};
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;  // touched only by Start/Stop
+  std::mutex start_mu_;               // serialises Start/Stop
+};
+
+}  // namespace palaver::projections

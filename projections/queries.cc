@@ -1,0 +1,465 @@
+#include "projections/queries.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include <date/tz.h>
+
+#include "projections/view_codec.h"
+
+namespace palaver::projections {
+namespace {
+
+using internal::BigEndian64;
+using internal::Json;
+using internal::Key;
+using internal::Prefix;
+using internal::ReadBigEndian64;
+using internal::Unpack;
+
+constexpr int64_t kDefaultOverdueSeconds = 240;
+constexpr int64_t kRecentOrderWindowUs = 60LL * 86'400'000'000LL;
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out.push_back(kDigits[c >> 4]);
+    out.push_back(kDigits[c & 15]);
+  }
+  return out;
+}
+std::optional<std::string> Unhex(std::string_view text) {
+  if (text.size() % 2) return std::nullopt;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::string out;
+  for (size_t i = 0; i < text.size(); i += 2) {
+    const int hi = digit(text[i]), lo = digit(text[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
+
+template <class E>
+E EnumOr(const Json& j, const char* field, E fallback) {
+  auto v = EnumFromName<E>(j.value(field, std::string()));
+  return v ? *v : fallback;
+}
+
+Result<Json> GetView(const ViewReader& views, const std::string& key) {
+  auto bytes = views.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return Json();
+  Json j = Unpack(**bytes);
+  return j.is_discarded() ? Json() : j;
+}
+
+bool UnreadFor(const Json& row, const std::string& agent_id) {
+  int64_t read_seq = 0, read_offset = -1;
+  const Json& reads = row["reads"];
+  if (reads.is_object() && reads.contains(agent_id)) {
+    read_seq = reads[agent_id][0].get<int64_t>();
+    read_offset = reads[agent_id][1].get<int64_t>();
+  }
+  return row.value("last_inbound_seq", int64_t{0}) > read_seq ||
+         row.value("marked_unread_offset", int64_t{-1}) > read_offset;
+}
+
+bool OverdueAt(const Json& row, int64_t now_us, int64_t target_s) {
+  if (row.value("status", std::string()) != EnumName(ConversationStatus::kOpen)) return false;
+  const Json& since = row["waiting_since"];
+  return since.is_number_integer() && now_us - since.get<int64_t>() > target_s * 1'000'000;
+}
+
+Status NotFound(const std::string& what) {
+  return Status::Error(ErrorCode::kNotFound, what + " was not found").WithReason("not_found");
+}
+
+}  // namespace
+
+std::vector<std::unique_ptr<Projection>> DefaultProjections() {
+  std::vector<std::unique_ptr<Projection>> out;
+  out.push_back(internal::NewInboxProjection());
+  out.push_back(internal::NewReceiptsProjection());
+  out.push_back(internal::NewHistoryProjection());
+  out.push_back(internal::NewProfileProjection());
+  out.push_back(internal::NewMetricsProjection());
+  return out;
+}
+
+Status Queries::Wait(const Consistency& c) const {
+  if (!c.min_position) return Status::Ok();
+  if (projector_ == nullptr)
+    return Status::Error(ErrorCode::kInternal, "read-your-writes needs a projector");
+  return projector_->WaitForPosition(c.min_position->partition, c.min_position->offset,
+                                     c.wait_timeout);
+}
+
+Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  if (q.limit == 0 || q.limit > 200)
+    return Status::Error(ErrorCode::kInvalidArgument, "limit must be between 1 and 200", "limit");
+  const std::string prefix = "inbox/" + Prefix({"idx", q.shop});
+  std::string start;
+  if (!q.cursor.empty()) {
+    auto key = Unhex(q.cursor);
+    if (!key || key->rfind(prefix, 0) != 0)
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "the cursor is not one this inbox returned; start from the first page",
+                           "cursor");
+    start = *key;
+  }
+  auto shop = GetView(views_, "inbox/" + Key({"shop", q.shop}));
+  if (!shop.ok()) return shop.status();
+  const int64_t target_s = shop->is_object()
+                               ? shop->value("overdue_target_s", kDefaultOverdueSeconds)
+                               : kDefaultOverdueSeconds;
+  InboxPage page;
+  std::string last_key;
+  bool more = false;
+  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view value) {
+    if (key == start) return true;  // the cursor row itself was on the previous page
+    if (page.rows.size() == q.limit) {
+      more = true;
+      return false;
+    }
+    Json row = Unpack(value);
+    if (row.is_discarded()) return true;
+    const auto status = EnumOr(row, "status", ConversationStatus::kOpen);
+    if (!q.statuses.empty() &&
+        std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
+      return true;
+    const std::string assignee = row.value("assignee", std::string());
+    if (q.assignee == AssigneeFilter::kMe && assignee != q.agent_id) return true;
+    if (q.assignee == AssigneeFilter::kUnassigned && !assignee.empty()) return true;
+    const auto channel = EnumOr(row, "channel", Channel::kWebChat);
+    if (q.channel && *q.channel != channel) return true;
+    std::vector<Topic> topics;
+    for (const Json& t : row["topics"])
+      if (auto topic = EnumFromName<Topic>(t.get<std::string>())) topics.push_back(*topic);
+    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return true;
+    const bool unread = UnreadFor(row, q.agent_id);
+    if (q.unread_only && !unread) return true;
+    const bool overdue = OverdueAt(row, q.now_us, target_s);
+    if (q.overdue_only && !overdue) return true;
+    InboxRow out;
+    out.conversation_id = row.value("id", std::string());
+    out.customer_id = row.value("customer_id", std::string());
+    out.customer_name = row.value("name", std::string());
+    out.channel = channel;
+    out.preview = row.value("preview", std::string());
+    out.unread = unread;
+    out.assignee = assignee;
+    out.status = status;
+    out.topics = std::move(topics);
+    if (row["waiting_since"].is_number_integer())
+      out.waiting_since_us = row["waiting_since"].get<int64_t>();
+    out.overdue = overdue;
+    out.last_activity_us = row.value("activity_us", int64_t{0});
+    page.rows.push_back(std::move(out));
+    last_key.assign(key);
+    return true;
+  });
+  PALAVER_RETURN_IF_ERROR(scan);
+  for (InboxRow& row : page.rows) {
+    auto presence = GetView(views_, "inbox/" + Key({"presence", q.shop, row.customer_id}));
+    if (!presence.ok()) return presence.status();
+    row.customer_online = presence->is_object() && presence->value("online", false);
+  }
+  if (more) page.next_cursor = Hex(last_key);
+  return page;
+}
+
+Result<int64_t> Queries::BadgeCount(const std::string& shop, const std::string& agent_id,
+                                    const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  int64_t count = 0;
+  PALAVER_RETURN_IF_ERROR(views_.Scan("inbox/" + Prefix({"idx", shop}), "", false,
+                                      [&](std::string_view, std::string_view value) {
+                                        Json row = Unpack(value);
+                                        if (row.is_discarded()) return true;
+                                        if (row.value("status", std::string()) == "open" &&
+                                            UnreadFor(row, agent_id))
+                                          ++count;
+                                        return true;
+                                      }));
+  return count;
+}
+
+Result<Receipts> Queries::ReadReceipts(const std::string& shop, const std::string& conversation_id,
+                                       const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  auto conv = GetView(views_, "receipts/" + Key({"conv", shop, conversation_id}));
+  if (!conv.ok()) return conv.status();
+  if (conv->is_null()) return NotFound("conversation " + conversation_id);
+  Receipts out;
+  int64_t shopper_seq = 0;
+  const std::string read_prefix = "receipts/" + Prefix({"read", shop, conversation_id});
+  PALAVER_RETURN_IF_ERROR(
+      views_.Scan(read_prefix, "", false, [&](std::string_view key, std::string_view value) {
+        Json j = Unpack(value);
+        if (j.is_discarded()) return true;
+        Receipt r;
+        r.participant.assign(key.substr(read_prefix.size()));
+        r.last_read_message_id = j.value("message_id", std::string());
+        r.read_at_us = j.value("at", int64_t{0});
+        if (r.participant.rfind("shopper:", 0) == 0)
+          shopper_seq = std::max(shopper_seq, j.value("seq", int64_t{0}));
+        out.participants.push_back(std::move(r));
+        return true;
+      }));
+  const std::string msg_prefix = "receipts/" + Prefix({"agentmsg", shop, conversation_id});
+  PALAVER_RETURN_IF_ERROR(
+      views_.Scan(msg_prefix, "", false, [&](std::string_view key, std::string_view value) {
+        Json j = Unpack(value);
+        if (j.is_discarded() || key.size() < msg_prefix.size() + 8) return true;
+        const auto seq = static_cast<int64_t>(ReadBigEndian64(key.substr(msg_prefix.size())));
+        out.agent_messages.push_back({j.value("message_id", std::string()),
+                                      j.value("agent_id", std::string()), seq <= shopper_seq});
+        return true;
+      }));
+  return out;
+}
+
+Result<TimelinePage> Queries::Timeline(const TimelineQuery& q, const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  if (q.limit == 0 || q.limit > 500)
+    return Status::Error(ErrorCode::kInvalidArgument, "limit must be between 1 and 500", "limit");
+  auto conv = GetView(views_, "history/" + Key({"conv", q.shop, q.conversation_id}));
+  if (!conv.ok()) return conv.status();
+  const std::string customer = conv->is_object() ? conv->value("customer_id", std::string()) : "";
+  // A shopper asking for someone else's conversation learns nothing about it.
+  if (conv->is_null() || (q.viewer == TimelineViewer::kShopper && customer != q.shopper_customer_id))
+    return NotFound("conversation " + q.conversation_id);
+  const int64_t last_seq = conv->value("seq", int64_t{0});
+  int64_t cursor = q.backward ? last_seq + 1 : 0;
+  if (!q.cursor.empty()) {
+    try {
+      size_t used = 0;
+      cursor = std::stoll(q.cursor, &used);
+      if (used != q.cursor.size() || cursor < 0) throw std::invalid_argument("cursor");
+    } catch (const std::exception&) {
+      return Status::Error(ErrorCode::kInvalidArgument, "the cursor is not a timeline position",
+                           "cursor");
+    }
+  }
+  const std::string prefix = "history/" + Prefix({"tl", q.shop, q.conversation_id});
+  TimelinePage page;
+  if ((q.backward && cursor <= 1) || (!q.backward && cursor >= last_seq)) return page;
+  const std::string start =
+      prefix + BigEndian64(static_cast<uint64_t>(q.backward ? cursor - 1 : cursor + 1));
+  PALAVER_RETURN_IF_ERROR(
+      views_.Scan(prefix, start, q.backward, [&](std::string_view key, std::string_view value) {
+        Json entry = Unpack(value);
+        if (entry.is_discarded()) return true;
+        if (q.viewer == TimelineViewer::kShopper) {
+          if (entry.value("agents_only", false)) return true;
+          const std::string about = entry.value("customer_id", std::string());
+          if (!about.empty() && about != customer) return true;
+        }
+        page.entries.push_back(
+            {static_cast<int64_t>(ReadBigEndian64(key.substr(prefix.size()))), entry.dump()});
+        return page.entries.size() < q.limit;
+      }));
+  if (q.backward) std::reverse(page.entries.begin(), page.entries.end());
+  if (!page.entries.empty()) {
+    if (page.entries.front().seq > 1) page.older_cursor = std::to_string(page.entries.front().seq);
+    if (page.entries.back().seq < last_seq)
+      page.newer_cursor = std::to_string(page.entries.back().seq);
+  }
+  return page;
+}
+
+Result<std::vector<PreviousConversation>> Queries::PreviousConversations(
+    const std::string& shop, const std::string& customer_id,
+    const std::string& except_conversation_id, const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  std::vector<PreviousConversation> out;
+  PALAVER_RETURN_IF_ERROR(views_.Scan(
+      "history/" + Prefix({"byc", shop, customer_id}), "", false,
+      [&](std::string_view, std::string_view value) {
+        Json j = Unpack(value);
+        if (j.is_discarded()) return true;
+        PreviousConversation p;
+        p.conversation_id = j.value("conversation_id", std::string());
+        if (p.conversation_id == except_conversation_id) return true;
+        p.channel = EnumOr(j, "channel", Channel::kWebChat);
+        p.started_at_us = j.value("started_at", int64_t{0});
+        out.push_back(std::move(p));
+        return true;
+      }));
+  for (auto& p : out) {
+    auto conv = GetView(views_, "history/" + Key({"conv", shop, p.conversation_id}));
+    if (!conv.ok()) return conv.status();
+    if (conv->is_object()) p.status = conv->value("status", std::string());
+  }
+  return out;
+}
+
+Result<CustomerProfile> Queries::Profile(const std::string& shop, const std::string& customer_id,
+                                         int64_t now_us, const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  auto stored = GetView(views_, "profile/" + Key({"cust", shop, customer_id}));
+  if (!stored.ok()) return stored.status();
+  if (stored->is_null()) return NotFound("customer " + customer_id);
+  const Json& p = *stored;
+  CustomerProfile out;
+  out.customer_id = customer_id;
+  out.name = p.value("name", std::string());
+  out.email = p.value("email", std::string());
+  out.phone = p.value("phone", std::string());
+  out.returning = p.value("orders_count", int64_t{0}) > 0 || p.value("conversations", int64_t{0}) > 1;
+  if (p["location"].is_object()) {
+    for (const char* part : {"city", "region", "country_code"}) {
+      const std::string v = p["location"].value(part, std::string());
+      if (v.empty()) continue;
+      if (!out.location.empty()) out.location += ", ";
+      out.location += v;
+    }
+  }
+  out.time_zone = p.value("time_zone", std::string());
+  if (!out.time_zone.empty()) {
+    try {
+      const auto* zone = date::locate_zone(out.time_zone);
+      const auto local = zone->to_local(
+          std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(now_us)));
+      out.local_time = date::format("%H:%M", std::chrono::floor<std::chrono::minutes>(local));
+    } catch (const std::exception&) {
+      out.local_time.clear();  // an unknown zone: no local time rather than a wrong one
+    }
+  }
+  if (p["customer_since"].is_number_integer())
+    out.customer_since_us = p["customer_since"].get<int64_t>();
+  out.amount_spent_minor = p.value("amount_spent_minor", int64_t{0});
+  out.currency = p.value("currency", std::string());
+  out.erased = p.value("erased", false);
+  if (p["current"].is_object()) {
+    out.current_conversation_id = p["current"].value("conversation_id", std::string());
+    out.conversation_started_us = p["current"].value("started_at", int64_t{0});
+    out.platform = p["current"].value("platform", std::string());
+  }
+  PALAVER_RETURN_IF_ERROR(views_.Scan(
+      "profile/" + Prefix({"order", shop, customer_id}), "", false,
+      [&](std::string_view, std::string_view value) {
+        Json o = Unpack(value);
+        if (o.is_discarded()) return true;
+        OrderSummary s;
+        s.order_id = o.value("order_id", std::string());
+        s.order_number = o.value("order_number", std::string());
+        if (o["placed_at"].is_number_integer()) s.placed_at_us = o["placed_at"].get<int64_t>();
+        s.status = o.value("status", std::string());
+        s.financial_status = o.value("financial_status", std::string());
+        s.fulfillment_status = o.value("fulfillment_status", std::string());
+        s.total_minor = o.value("total_minor", int64_t{0});
+        s.currency = o.value("currency", std::string());
+        const bool recent = s.placed_at_us && *s.placed_at_us >= now_us - kRecentOrderWindowUs;
+        if (recent || s.status == "open") out.recent_orders.push_back(std::move(s));
+        return true;
+      }));
+  std::sort(out.recent_orders.begin(), out.recent_orders.end(),
+            [](const OrderSummary& a, const OrderSummary& b) {
+              const int64_t ta = a.placed_at_us.value_or(INT64_MIN);
+              const int64_t tb = b.placed_at_us.value_or(INT64_MIN);
+              return ta != tb ? ta > tb : a.order_id < b.order_id;
+            });
+  if (out.recent_orders.size() > 3) out.recent_orders.resize(3);
+  const std::string note_prefix = "profile/" + Prefix({"note", shop, customer_id});
+  PALAVER_RETURN_IF_ERROR(
+      views_.Scan(note_prefix, "", false, [&](std::string_view key, std::string_view value) {
+        Json n = Unpack(value);
+        if (n.is_discarded()) return true;
+        out.notes.push_back({std::string(key.substr(note_prefix.size())),
+                             n.value("text", std::string()), n.value("author", std::string()),
+                             n.value("at", int64_t{0})});
+        return true;
+      }));
+  std::sort(out.notes.begin(), out.notes.end(),
+            [](const CustomerNote& a, const CustomerNote& b) {
+              return a.at_us != b.at_us ? a.at_us > b.at_us : a.note_id < b.note_id;
+            });
+  return out;
+}
+
+Result<ConversationMetrics> Queries::MetricsFor(const std::string& shop,
+                                                const std::string& conversation_id,
+                                                const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  auto conv = GetView(views_, "metrics/" + Key({"conv", shop, conversation_id}));
+  if (!conv.ok()) return conv.status();
+  if (conv->is_null()) return NotFound("conversation " + conversation_id);
+  auto opt = [&](const char* field) -> std::optional<int64_t> {
+    const Json& v = (*conv)[field];
+    if (v.is_number_integer()) return v.get<int64_t>();
+    return std::nullopt;
+  };
+  ConversationMetrics m;
+  m.first_response_wall_us = opt("frt_wall_us");
+  m.first_response_office_us = opt("frt_office_us");
+  m.resolution_wall_us = opt("res_wall_us");
+  m.resolution_office_us = opt("res_office_us");
+  if (auto csat = opt("csat")) m.csat = static_cast<int>(*csat);
+  return m;
+}
+
+Result<MetricsReport> Queries::Metrics(const std::string& shop, const std::string& from_day,
+                                       const std::string& to_day, const Consistency& c) const {
+  PALAVER_RETURN_IF_ERROR(Wait(c));
+  const std::string prefix = "metrics/" + Prefix({"day", shop});
+  MetricsReport report;
+  struct Sums {
+    int64_t count = 0, wall = 0, office_count = 0, office = 0;
+  } frt, res;
+  int64_t csat_sum = 0;
+  auto add = [](Sums& s, const Json& j) {
+    if (!j.is_object()) return;
+    s.count += j.value("count", int64_t{0});
+    s.wall += j.value("wall_sum_us", int64_t{0});
+    s.office_count += j.value("office_count", int64_t{0});
+    s.office += j.value("office_sum_us", int64_t{0});
+  };
+  auto counters = [](const std::string& day, const Json& j,
+                     std::vector<std::tuple<std::string, std::string, int64_t>>& out) {
+    if (!j.is_object()) return;
+    for (auto it = j.begin(); it != j.end(); ++it)
+      out.emplace_back(day, it.key(), it.value().get<int64_t>());
+  };
+  PALAVER_RETURN_IF_ERROR(views_.Scan(
+      prefix, prefix + from_day, false, [&](std::string_view key, std::string_view value) {
+        const std::string day(key.substr(prefix.size()));
+        if (day > to_day) return false;
+        Json d = Unpack(value);
+        if (d.is_discarded()) return true;
+        add(frt, d["frt"]);
+        add(res, d["res"]);
+        if (d["csat"].is_object()) {
+          report.csat_count += d["csat"].value("count", int64_t{0});
+          csat_sum += d["csat"].value("sum", int64_t{0});
+        }
+        report.conversations_started += d.value("started", int64_t{0});
+        counters(day, d["by_channel"], report.by_channel);
+        counters(day, d["by_topic"], report.by_topic);
+        counters(day, d["by_agent"], report.by_agent);
+        return true;
+      }));
+  auto stats = [](const Sums& s) {
+    DurationStats d;
+    d.count = s.count;
+    d.wall_avg_us = s.count ? s.wall / s.count : 0;
+    d.office_count = s.office_count;
+    d.office_avg_us = s.office_count ? s.office / s.office_count : 0;
+    return d;
+  };
+  report.first_response = stats(frt);
+  report.resolution = stats(res);
+  report.csat_average =
+      report.csat_count ? static_cast<double>(csat_sum) / static_cast<double>(report.csat_count) : 0;
+  return report;
+}
+
+}  // namespace palaver::projections

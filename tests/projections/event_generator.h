@@ -1,0 +1,43 @@
+// Random but plausible event sequences for projection tests and benchmarks:
+// a few shops, customers, agents and conversations, every event type the
+// projections read, in an order the engine could have written them.
+// Deterministic: the same seed gives the same events.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/event_log.h"
+#include "schemas/events.h"
+#include "schemas/status.h"
+
+namespace palaver::testing {
+
+struct EventGeneratorOptions {
+  int shops = 3;
+  int customers_per_shop = 6;
+  int agents_per_shop = 3;
+  int64_t start_us = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
+};
+
+class EventGenerator {
+ public:
+  EventGenerator(uint64_t seed, EventGeneratorOptions options = {});
+  ~EventGenerator();
+  EventGenerator(const EventGenerator&) = delete;
+  EventGenerator& operator=(const EventGenerator&) = delete;
+
+  // The next `count` events (envelopes complete, ids unique).
+  std::vector<Event> Next(size_t count);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Encodes `events` and appends them to `log` in chunks of `chunk` frames.
+Status AppendEvents(EventLog& log, const std::vector<Event>& events, size_t chunk = 500);
+
+}  // namespace palaver::testing

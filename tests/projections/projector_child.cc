@@ -1,0 +1,43 @@
+// projector_child <log dir> <db dir> <batch size>: projects every record of an
+// embedded log into the projection database, then prints "done" and exits 0.
+// The crash-safety test kills it with SIGKILL at random points and restarts it.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "engine/event_log.h"
+#include "projections/projector.h"
+#include "projections/queries.h"
+
+int main(int argc, char** argv) {
+  using namespace palaver;
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: projector_child <log dir> <db dir> <batch size>\n");
+    return 2;
+  }
+  EventLogOptions log_options;
+  log_options.kind = EventLogOptions::Kind::kEmbedded;
+  log_options.embedded_dir = argv[1];
+  log_options.sync_writes = false;
+  auto log = OpenEventLog(log_options);
+  if (!log.ok()) {
+    std::fprintf(stderr, "open log: %s\n", log.status().ToString().c_str());
+    return 1;
+  }
+  projections::ProjectorOptions options;
+  options.db_path = argv[2];
+  options.max_batch_events = static_cast<size_t>(std::atoi(argv[3]));
+  auto projector =
+      projections::Projector::Open(options, **log, projections::DefaultProjections());
+  if (!projector.ok()) {
+    std::fprintf(stderr, "open projector: %s\n", projector.status().ToString().c_str());
+    return 1;
+  }
+  Status caught_up = (*projector)->CatchUp(std::chrono::minutes(5));
+  if (!caught_up.ok()) {
+    std::fprintf(stderr, "catch up: %s\n", caught_up.ToString().c_str());
+    return 1;
+  }
+  std::printf("done\n");
+  return 0;
+}

@@ -1,0 +1,132 @@
+#include "projections/projector.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/engine/event_log_test_util.h"
+#include "tests/projections/event_generator.h"
+#include "tests/projections/projection_test_util.h"
+
+namespace palaver::testing {
+namespace {
+
+using projections::Projection;
+using projections::Projector;
+using projections::ViewWriter;
+
+// Counts the events it sees per shop: applying one twice would show.
+class CountingProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "counting"; }
+  Status Apply(const Event& event, const LogRecord&, ViewWriter& view) override {
+    const std::string key = "n/" + event.envelope.tenant;
+    auto current = view.Get(key);
+    if (!current.ok()) return current.status();
+    const int n = current->has_value() ? std::stoi(**current) : 0;
+    view.Put(key, std::to_string(n + 1));  // read back within the batch by the next event
+    if (event.envelope.tenant == "shop-1" && fail_shop_1) return Status::Error(ErrorCode::kInternal, "boom");
+    return Status::Ok();
+  }
+  bool fail_shop_1 = false;
+};
+
+std::vector<std::unique_ptr<Projection>> Counting(bool fail_shop_1 = false) {
+  auto p = std::make_unique<CountingProjection>();
+  p->fail_shop_1 = fail_shop_1;
+  std::vector<std::unique_ptr<Projection>> out;
+  out.push_back(std::move(p));
+  return out;
+}
+
+int CountOf(const Projector& projector, const std::string& shop) {
+  auto v = projector.Get("counting/n/" + shop);
+  if (!v.ok() || !v->has_value()) return 0;
+  return std::stoi(**v);
+}
+
+TEST(ProjectorTest, CommitsCheckpointsWithBatchesAndResumesWithoutReapplying) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  const auto events = EventGenerator(7, {.shops = 2}).Next(500);
+  ASSERT_TRUE(AppendEvents(*log, events).ok());
+  int expected = 0;
+  for (const auto& e : events) expected += e.envelope.tenant == "shop-0";
+
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  options.max_batch_events = 64;
+  {
+    auto projector = Projector::Open(options, *log, Counting());
+    ASSERT_TRUE(projector.ok());
+    EXPECT_EQ((*projector)->AppliedOffset(0), -1);
+    auto n = (*projector)->PollOnce(0, 100, std::chrono::milliseconds(0));
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(*n, 100u);
+    EXPECT_EQ((*projector)->AppliedOffset(0), 99);
+  }
+  auto projector = Projector::Open(options, *log, Counting());
+  ASSERT_TRUE(projector.ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0), 99);  // read back from the checkpoint
+  ASSERT_TRUE((*projector)->CatchUp().ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0), 499);
+  EXPECT_EQ(CountOf(**projector, "shop-0"), expected);
+  // The dump leaves the checkpoints out.
+  EXPECT_EQ((*projector)->DumpAll().find("checkpoint/"), std::string::npos);
+}
+
+TEST(ProjectorTest, FailedApplyIsRolledBackCountedAndDoesNotStall) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(3, {.shops = 2}).Next(200)).ok());
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  auto projector = Projector::Open(options, *log, Counting(/*fail_shop_1=*/true));
+  ASSERT_TRUE(projector.ok());
+  ASSERT_TRUE((*projector)->CatchUp().ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0), 199);
+  EXPECT_EQ(CountOf(**projector, "shop-1"), 0);  // every shop-1 write rolled back
+  EXPECT_GT(CountOf(**projector, "shop-0"), 0);
+  EXPECT_GT((*projector)->failed_applies(), 0u);
+}
+
+TEST(ProjectorTest, WaitForPositionTimesOutThenSucceeds) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 2);
+  auto projector = OpenProjector(dir.path() + "/db", *log);
+  const Status early = projector->WaitForPosition(0, 0, std::chrono::milliseconds(20));
+  EXPECT_EQ(early.code(), ErrorCode::kTimeout);
+  EXPECT_EQ(projector->WaitForPosition(9, 0, std::chrono::milliseconds(1)).code(),
+            ErrorCode::kInvalidArgument);
+  projector->Start();
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(1).Next(50)).ok());
+  for (int32_t p = 0; p < 2; ++p) {
+    const int64_t end = log->EndOffset(p).value();
+    if (end > 0) {
+      EXPECT_TRUE(projector->WaitForPosition(p, end - 1, std::chrono::seconds(10)).ok());
+    }
+  }
+  projector->Stop();
+}
+
+TEST(ProjectorTest, RefusesBadProjectionNames) {
+  class Named final : public Projection {
+   public:
+    explicit Named(std::string n) : n_(std::move(n)) {}
+    std::string_view name() const override { return n_; }
+    Status Apply(const Event&, const LogRecord&, ViewWriter&) override { return Status::Ok(); }
+    std::string n_;
+  };
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  for (const char* bad : {"", "checkpoint", "Inbox", "a/b"}) {
+    std::vector<std::unique_ptr<Projection>> list;
+    list.push_back(std::make_unique<Named>(bad));
+    projections::ProjectorOptions options;
+    options.db_path = dir.path() + "/db";
+    EXPECT_EQ(Projector::Open(options, *log, std::move(list)).status().code(),
+              ErrorCode::kInvalidArgument)
+        << bad;
+  }
+}
+
+}  // namespace
+}  // namespace palaver::testing

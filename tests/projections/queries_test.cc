@@ -1,0 +1,367 @@
+#include "projections/queries.h"
+
+#include <gtest/gtest.h>
+
+#include "schemas/codec.h"
+#include "tests/engine/event_log_test_util.h"
+#include "tests/projections/projection_test_util.h"
+
+namespace palaver::testing {
+namespace {
+
+using namespace projections;
+
+constexpr int64_t kSecond = 1'000'000;
+// Friday 2026-01-02 15:00:00 UTC = 16:00 in Berlin.
+constexpr int64_t kT0 = 1'767'366'000LL * kSecond;
+
+class QueriesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    log_ = OpenEmbeddedLog(dir_.path() + "/log", 2);
+    projector_ = OpenProjector(dir_.path() + "/db", *log_);
+    queries_ = std::make_unique<Queries>(*projector_, projector_.get());
+  }
+
+  LogPosition Emit(const std::string& conv, ActorKind actor, const std::string& actor_id,
+                   int64_t at, EventBody body, const std::string& shop = "s1") {
+    Event e;
+    e.envelope.event_id = NewEventId();
+    e.envelope.tenant = shop;
+    e.envelope.conversation_id = conv;
+    e.envelope.actor_kind = actor;
+    e.envelope.actor_id = actor_id;
+    e.envelope.occurred_at_us = at;
+    e.envelope.recorded_at_us = at;
+    e.body = std::move(body);
+    auto position = log_->Append(EncodeEvent(e).value());
+    EXPECT_TRUE(position.ok()) << position.status().ToString();
+    return position.ok() ? *position : LogPosition{};
+  }
+  void Start(const std::string& conv, const std::string& customer, Channel channel, int64_t at,
+             const std::string& name) {
+    ConversationStarted s;
+    s.customer_id = customer;
+    s.channel = channel;
+    s.platform = "web";
+    s.personal.name = name;
+    Emit(conv, ActorKind::kShopper, customer, at, s);
+  }
+  void Message(const std::string& conv, ActorKind actor, const std::string& who,
+               const std::string& id, int64_t at, const std::string& text,
+               const std::string& customer = "c1") {
+    MessagePosted m;
+    m.message_id = id;
+    m.customer_id = customer;
+    m.personal.text = text;
+    Emit(conv, actor, who, at, m);
+  }
+  void SetStatus(const std::string& conv, ConversationStatus from, ConversationStatus to, int64_t at) {
+    ConversationStatusChanged s;
+    s.from = from;
+    s.to = to;
+    Emit(conv, ActorKind::kAgent, "a1", at, s);
+  }
+  void Topics(const std::string& conv, Topic topic, double confidence, int64_t at) {
+    TopicsClassified t;
+    t.topics = {{topic, confidence}};
+    Emit(conv, ActorKind::kSystem, "classifier", at, t);
+  }
+
+  // The scenario most tests read: k1 (web chat, c1, answered, closed, reopened,
+  // closed again) and k2 (SMS, c2, waiting).
+  void Scenario() {
+    Start("k1", "c1", Channel::kWebChat, kT0, "Alice");
+    Message("k1", ActorKind::kShopper, "c1", "m1", kT0 + 10 * kSecond, "Hi there");
+    Start("k2", "c2", Channel::kSms, kT0 + 20 * kSecond, "Bob");
+    Message("k2", ActorKind::kShopper, "c2", "m2", kT0 + 30 * kSecond, "Where is my order?", "c2");
+    Topics("k1", Topic::kShipping, 0.95, kT0 + 40 * kSecond);
+    Topics("k1", Topic::kCheckout, 0.5, kT0 + 41 * kSecond);  // below 90%: ignored
+    Topics("k1", Topic::kOrderStatus, 0.99, kT0 + 42 * kSecond);
+    Topics("k1", Topic::kWholesale, 0.92, kT0 + 43 * kSecond);
+    ConversationAssigned a;
+    a.agent_id = "a1";
+    Emit("k1", ActorKind::kAgent, "a1", kT0 + 50 * kSecond, a);
+    Message("k1", ActorKind::kAgent, "a1", "m3", kT0 + 100 * kSecond, "Hello Alice 😀");
+    PresenceChanged p;
+    p.customer_id = "c1";
+    p.presence = Presence::kOnline;
+    Emit("", ActorKind::kStorefront, "presence", kT0 + 101 * kSecond, p);
+    MessagesRead r;
+    r.up_to_message_id = "m3";
+    Emit("k1", ActorKind::kShopper, "c1", kT0 + 102 * kSecond, r);
+    InternalNoteAdded note;
+    note.note_id = "n1";
+    note.customer_id = "c1";
+    note.personal.text = "VIP";
+    Emit("k1", ActorKind::kAgent, "a1", kT0 + 103 * kSecond, note);
+    CartUpdated cart;
+    cart.customer_id = "c1";
+    cart.change = CartChange::kItemAdded;
+    cart.changed_product_id = "p-long";
+    cart.line_items = {{"p-short", "", "Mug", 2, 500},
+                       {"p-long", "", std::string(41, 'x'), 1, 1000}};
+    cart.subtotal_minor = 2000;
+    cart.currency = "EUR";
+    Emit("", ActorKind::kStorefront, "cart", kT0 + 104 * kSecond, cart);
+    SetStatus("k1", ConversationStatus::kOpen, ConversationStatus::kClosed, kT0 + 200 * kSecond);
+    SetStatus("k1", ConversationStatus::kClosed, ConversationStatus::kOpen, kT0 + 300 * kSecond);
+    Message("k1", ActorKind::kAgent, "a1", "m4", kT0 + 310 * kSecond, "Anything else?");
+    SetStatus("k1", ConversationStatus::kOpen, ConversationStatus::kClosed, kT0 + 400 * kSecond);
+    CsatSubmitted csat;
+    csat.customer_id = "c1";
+    csat.rating = 4;
+    last_ = Emit("k1", ActorKind::kShopper, "c1", kT0 + 500 * kSecond, csat);
+  }
+
+  Consistency AfterLast() const { return Consistency{last_, std::chrono::seconds(10)}; }
+
+  TempDir dir_;
+  std::unique_ptr<EventLog> log_;
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<Queries> queries_;
+  LogPosition last_;
+};
+
+std::vector<std::string> Ids(const InboxPage& page) {
+  std::vector<std::string> ids;
+  for (const auto& r : page.rows) ids.push_back(r.conversation_id);
+  return ids;
+}
+
+TEST_F(QueriesTest, InboxRowsFiltersAndPagination) {
+  Scenario();
+  projector_->Start();
+  InboxQuery q;
+  q.shop = "s1";
+  q.agent_id = "a1";
+  q.now_us = kT0 + 31 * kSecond;
+  auto page = queries_->Inbox(q, AfterLast());
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(Ids(*page), (std::vector<std::string>{"k1", "k2"}));  // newest activity first
+  const InboxRow& k1 = page->rows[0];
+  EXPECT_EQ(k1.customer_name, "Alice");
+  EXPECT_EQ(k1.channel, Channel::kWebChat);
+  EXPECT_EQ(k1.preview, "Anything else?");
+  EXPECT_EQ(k1.assignee, "a1");
+  EXPECT_EQ(k1.status, ConversationStatus::kClosed);
+  EXPECT_EQ(k1.topics, (std::vector<Topic>{Topic::kWholesale, Topic::kOrderStatus}));
+  EXPECT_TRUE(k1.customer_online);
+  EXPECT_FALSE(k1.unread);  // a1 answered after the shopper's last message
+  const InboxRow& k2 = page->rows[1];
+  EXPECT_TRUE(k2.unread);
+  EXPECT_EQ(k2.waiting_since_us, kT0 + 30 * kSecond);
+  EXPECT_FALSE(k2.overdue);
+  EXPECT_FALSE(k2.customer_online);
+
+  q.now_us = kT0 + 30 * kSecond + 241 * kSecond;  // default target: 240 s
+  q.overdue_only = true;
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k2"});
+  q.overdue_only = false;
+  q.assignee = AssigneeFilter::kMe;
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k1"});
+  q.assignee = AssigneeFilter::kUnassigned;
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k2"});
+  q.assignee = AssigneeFilter::kAnyone;
+  q.statuses = {ConversationStatus::kOpen};
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k2"});
+  q.statuses.clear();
+  q.channel = Channel::kWebChat;
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k1"});
+  q.channel.reset();
+  q.topic = Topic::kWholesale;
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k1"});
+  q.topic.reset();
+  q.unread_only = true;
+  EXPECT_EQ(Ids(queries_->Inbox(q).value()), std::vector<std::string>{"k2"});
+  q.unread_only = false;
+
+  q.limit = 1;
+  auto first = queries_->Inbox(q).value();
+  EXPECT_EQ(Ids(first), std::vector<std::string>{"k1"});
+  ASSERT_FALSE(first.next_cursor.empty());
+  q.cursor = first.next_cursor;
+  auto second = queries_->Inbox(q).value();
+  EXPECT_EQ(Ids(second), std::vector<std::string>{"k2"});
+  EXPECT_TRUE(second.next_cursor.empty());
+  q.cursor = "zz";
+  EXPECT_EQ(queries_->Inbox(q).status().code(), ErrorCode::kInvalidArgument);
+
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1").value(), 1);  // k2; k1 is closed
+  EXPECT_EQ(queries_->BadgeCount("s1", "a2").value(), 1);
+  ConversationMarkedUnread unread;
+  SetStatus("k1", ConversationStatus::kClosed, ConversationStatus::kOpen, kT0 + 600 * kSecond);
+  auto pos = Emit("k1", ActorKind::kAgent, "a2", kT0 + 601 * kSecond, unread);
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1", Consistency{pos, std::chrono::seconds(10)}).value(), 2);
+  projector_->Stop();
+}
+
+TEST_F(QueriesTest, ReadReceiptsBothWays) {
+  Scenario();
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  auto receipts = queries_->ReadReceipts("s1", "k1");
+  ASSERT_TRUE(receipts.ok());
+  ASSERT_EQ(receipts->participants.size(), 2u);
+  EXPECT_EQ(receipts->participants[0].participant, "agent:a1");
+  EXPECT_EQ(receipts->participants[0].last_read_message_id, "m4");
+  EXPECT_EQ(receipts->participants[1].participant, "shopper:c1");
+  EXPECT_EQ(receipts->participants[1].last_read_message_id, "m3");
+  ASSERT_EQ(receipts->agent_messages.size(), 2u);
+  EXPECT_EQ(receipts->agent_messages[0].message_id, "m3");
+  EXPECT_TRUE(receipts->agent_messages[0].seen_by_shopper);
+  EXPECT_EQ(receipts->agent_messages[1].message_id, "m4");
+  EXPECT_FALSE(receipts->agent_messages[1].seen_by_shopper);
+  EXPECT_EQ(queries_->ReadReceipts("s1", "nope").status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(QueriesTest, TimelineAgentAndShopperViewsPaginateBothWays) {
+  Scenario();
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  TimelineQuery q;
+  q.shop = "s1";
+  q.conversation_id = "k1";
+  q.limit = 100;
+  auto agent = queries_->Timeline(q).value();
+  std::string all;
+  for (const auto& e : agent.entries) all += e.json + "\n";
+  EXPECT_NE(all.find("\"VIP\""), std::string::npos);
+  EXPECT_NE(all.find("\"type\":\"cart\""), std::string::npos);
+  EXPECT_NE(all.find("\"name\":\"Mug\""), std::string::npos);
+  EXPECT_EQ(all.find(std::string(41, 'x')), std::string::npos);  // names of 41+ characters are left out
+  EXPECT_NE(all.find("\"subtotal_minor\":2000"), std::string::npos);
+  EXPECT_NE(all.find("\"quantity\":2"), std::string::npos);
+  EXPECT_NE(all.find("\"rating\":4"), std::string::npos);
+  for (size_t i = 1; i < agent.entries.size(); ++i)
+    EXPECT_LT(agent.entries[i - 1].seq, agent.entries[i].seq);
+
+  q.viewer = TimelineViewer::kShopper;
+  q.shopper_customer_id = "c1";
+  auto shopper = queries_->Timeline(q).value();
+  EXPECT_EQ(shopper.entries.size() + 1, agent.entries.size());  // without the note
+  for (const auto& e : shopper.entries) EXPECT_EQ(e.json.find("VIP"), std::string::npos);
+  q.shopper_customer_id = "c2";
+  EXPECT_EQ(queries_->Timeline(q).status().code(), ErrorCode::kNotFound);
+
+  q.viewer = TimelineViewer::kAgent;
+  q.backward = true;
+  q.limit = 3;
+  auto last3 = queries_->Timeline(q).value();
+  ASSERT_EQ(last3.entries.size(), 3u);
+  EXPECT_EQ(last3.entries.back().seq, agent.entries.back().seq);
+  EXPECT_TRUE(last3.newer_cursor.empty());
+  q.cursor = last3.older_cursor;
+  auto before = queries_->Timeline(q).value();
+  ASSERT_EQ(before.entries.size(), 3u);
+  EXPECT_EQ(before.entries.back().seq + 1, last3.entries.front().seq);
+  q.backward = false;
+  q.cursor = before.newer_cursor;
+  auto forward = queries_->Timeline(q).value();
+  ASSERT_FALSE(forward.entries.empty());
+  EXPECT_EQ(forward.entries.front().seq, before.entries.back().seq + 1);
+
+  Start("k3", "c1", Channel::kEmail, kT0 + 900 * kSecond, "Alice");
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  auto previous = queries_->PreviousConversations("s1", "c1", "k3").value();
+  ASSERT_EQ(previous.size(), 1u);
+  EXPECT_EQ(previous[0].conversation_id, "k1");
+  EXPECT_EQ(previous[0].status, "closed");
+}
+
+TEST_F(QueriesTest, CustomerProfile) {
+  Scenario();
+  CustomerProfileUpserted profile;
+  profile.customer_id = "c1";
+  profile.customer_since_us = kT0 - 1000 * kSecond;
+  profile.orders_count = 2;
+  profile.amount_spent_minor = 12345;
+  profile.currency = "EUR";
+  profile.time_zone = "Europe/Paris";
+  profile.personal.name = "Alice Martin";
+  profile.personal.email = "alice@example.com";
+  profile.personal.location.city = "Lyon";
+  profile.personal.location.country_code = "FR";
+  Emit("", ActorKind::kStorefront, "customers", kT0, profile);
+  const int64_t day = 86'400 * kSecond;
+  for (int i = 0; i < 5; ++i) {
+    OrderPlaced o;
+    o.order_id = "o" + std::to_string(i);
+    o.customer_id = "c1";
+    o.placed_at_us = kT0 - (100 - 20 * i) * day;  // o0 100 days ago ... o4 20 days ago
+    Emit("", ActorKind::kStorefront, "orders", kT0, o);
+  }
+  OrderUpdated closed;
+  closed.order_id = "o4";
+  closed.customer_id = "c1";
+  closed.status = OrderStatus::kClosed;
+  Emit("", ActorKind::kStorefront, "orders", kT0, closed);
+  CustomerNoteAdded note;
+  note.note_id = "cn1";
+  note.customer_id = "c1";
+  note.personal.text = "prefers email";
+  auto pos = Emit("", ActorKind::kAgent, "a1", kT0, note);
+  auto p = queries_->Profile("s1", "c1", kT0, Consistency{pos, std::chrono::seconds(0)});
+  EXPECT_EQ(p.status().code(), ErrorCode::kTimeout);  // not projected yet
+  projector_->Start();
+  p = queries_->Profile("s1", "c1", kT0, Consistency{pos, std::chrono::seconds(10)});
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->name, "Alice Martin");
+  EXPECT_TRUE(p->returning);
+  EXPECT_EQ(p->location, "Lyon, FR");
+  EXPECT_EQ(p->local_time, "16:00");  // 15:00 UTC in Paris in January
+  EXPECT_EQ(p->amount_spent_minor, 12345);
+  // Placed in the last 60 days, or still open: o4, o3 (40 days), then o2 (60
+  // days, open) ... all open except o4; newest three.
+  ASSERT_EQ(p->recent_orders.size(), 3u);
+  EXPECT_EQ(p->recent_orders[0].order_id, "o4");
+  EXPECT_EQ(p->recent_orders[1].order_id, "o3");
+  EXPECT_EQ(p->recent_orders[2].order_id, "o2");
+  ASSERT_EQ(p->notes.size(), 1u);
+  EXPECT_EQ(p->notes[0].text, "prefers email");
+  EXPECT_EQ(p->current_conversation_id, "k1");
+  EXPECT_EQ(p->platform, "web");
+  EXPECT_EQ(p->conversation_started_us, kT0);
+  projector_->Stop();
+}
+
+TEST_F(QueriesTest, MetricsWallClockOfficeHoursAndReopen) {
+  SettingsChanged hours;
+  OfficeHoursSetting setting;
+  setting.time_zone = "Europe/Berlin";
+  for (int d = 1; d <= 5; ++d) setting.ranges.push_back({static_cast<Weekday>(d), 540, 1020});
+  hours.aspect = setting;
+  Emit("", ActorKind::kAgent, "a1", kT0 - kSecond, hours);
+  Scenario();
+  // k2 answered Monday 10:00 Berlin: 1 h of office time on Friday, 1 h on Monday.
+  const int64_t monday_10 = kT0 + (2 * 24 + 18) * 3600 * kSecond;
+  Message("k2", ActorKind::kAgent, "a2", "m5", monday_10, "Sorry for the wait", "c2");
+  ASSERT_TRUE(projector_->CatchUp().ok());
+
+  auto k1 = queries_->MetricsFor("s1", "k1").value();
+  EXPECT_EQ(k1.first_response_wall_us, 100 * kSecond);  // the reopen did not change it
+  EXPECT_EQ(k1.first_response_office_us, 100 * kSecond);  // all inside Friday 16:00-17:00
+  EXPECT_EQ(k1.resolution_wall_us, 400 * kSecond);      // to the latest close
+  EXPECT_EQ(k1.csat, 4);
+  auto k2 = queries_->MetricsFor("s1", "k2").value();
+  EXPECT_EQ(k2.first_response_wall_us, monday_10 - (kT0 + 20 * kSecond));
+  EXPECT_EQ(k2.first_response_office_us, 2 * 3600 * kSecond - 20 * kSecond);
+
+  auto report = queries_->Metrics("s1", "2026-01-01", "2026-01-31").value();
+  EXPECT_EQ(report.conversations_started, 2);
+  EXPECT_EQ(report.first_response.count, 2);
+  EXPECT_EQ(report.resolution.count, 1);
+  EXPECT_EQ(report.resolution.wall_avg_us, 400 * kSecond);
+  EXPECT_EQ(report.csat_count, 1);
+  EXPECT_DOUBLE_EQ(report.csat_average, 4.0);
+  EXPECT_EQ(report.by_channel.size(), 2u);
+  bool a1_found = false;
+  for (const auto& [day, agent, n] : report.by_agent)
+    if (agent == "a1" && day == "2026-01-02") {
+      EXPECT_EQ(n, 2);
+      a1_found = true;
+    }
+  EXPECT_TRUE(a1_found);
+  EXPECT_EQ(report.by_topic.size(), 3u);  // shipping, order_status, wholesale
+}
+
+}  // namespace
+}  // namespace palaver::testing
