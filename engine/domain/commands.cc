@@ -67,34 +67,62 @@ class Hasher {
 
 template <class T>
 constexpr std::string_view NameOf() {
-  if constexpr (std::is_same_v<T, StartWebChat>) return "start_web_chat";
-  else if constexpr (std::is_same_v<T, PostShopperMessage>) return "post_shopper_message";
-  else if constexpr (std::is_same_v<T, MarkRead>) return "mark_read";
-  else if constexpr (std::is_same_v<T, EndChat>) return "end_chat";
-  else if constexpr (std::is_same_v<T, TakeFaqAnswer>) return "take_faq_answer";
-  else if constexpr (std::is_same_v<T, AskForHuman>) return "ask_for_human";
-  else if constexpr (std::is_same_v<T, SubmitCsat>) return "submit_csat";
-  else if constexpr (std::is_same_v<T, RequestTranscript>) return "request_transcript";
-  else if constexpr (std::is_same_v<T, AgentReply>) return "agent_reply";
-  else if constexpr (std::is_same_v<T, AddInternalNote>) return "add_internal_note";
-  else if constexpr (std::is_same_v<T, EditInternalNote>) return "edit_internal_note";
-  else if constexpr (std::is_same_v<T, DeleteInternalNote>) return "delete_internal_note";
-  else if constexpr (std::is_same_v<T, MarkUnread>) return "mark_unread";
-  else if constexpr (std::is_same_v<T, Assign>) return "assign";
-  else if constexpr (std::is_same_v<T, Unassign>) return "unassign";
-  else if constexpr (std::is_same_v<T, ChangeStatus>) return "change_status";
-  else if constexpr (std::is_same_v<T, AddCustomerNote>) return "add_customer_note";
-  else if constexpr (std::is_same_v<T, EditCustomerNote>) return "edit_customer_note";
-  else if constexpr (std::is_same_v<T, DeleteCustomerNote>) return "delete_customer_note";
-  else if constexpr (std::is_same_v<T, UpdateCart>) return "update_cart";
-  else if constexpr (std::is_same_v<T, ChangePresence>) return "change_presence";
-  else if constexpr (std::is_same_v<T, RecordOrderPlaced>) return "record_order_placed";
-  else if constexpr (std::is_same_v<T, RecordOrderUpdated>) return "record_order_updated";
-  else if constexpr (std::is_same_v<T, UpsertCustomerProfile>) return "upsert_customer_profile";
-  else if constexpr (std::is_same_v<T, UpsertProduct>) return "upsert_product";
-  else if constexpr (std::is_same_v<T, UpsertDiscount>) return "upsert_discount";
-  else if constexpr (std::is_same_v<T, ReceiveInboundMessage>) return "receive_inbound_message";
-  else if constexpr (std::is_same_v<T, UpdateSettings>) return "update_settings";
+  if constexpr (std::is_same_v<T, StartWebChat>)
+    return "start_web_chat";
+  else if constexpr (std::is_same_v<T, PostShopperMessage>)
+    return "post_shopper_message";
+  else if constexpr (std::is_same_v<T, MarkRead>)
+    return "mark_read";
+  else if constexpr (std::is_same_v<T, EndChat>)
+    return "end_chat";
+  else if constexpr (std::is_same_v<T, TakeFaqAnswer>)
+    return "take_faq_answer";
+  else if constexpr (std::is_same_v<T, AskForHuman>)
+    return "ask_for_human";
+  else if constexpr (std::is_same_v<T, SubmitCsat>)
+    return "submit_csat";
+  else if constexpr (std::is_same_v<T, RequestTranscript>)
+    return "request_transcript";
+  else if constexpr (std::is_same_v<T, AgentReply>)
+    return "agent_reply";
+  else if constexpr (std::is_same_v<T, AddInternalNote>)
+    return "add_internal_note";
+  else if constexpr (std::is_same_v<T, EditInternalNote>)
+    return "edit_internal_note";
+  else if constexpr (std::is_same_v<T, DeleteInternalNote>)
+    return "delete_internal_note";
+  else if constexpr (std::is_same_v<T, MarkUnread>)
+    return "mark_unread";
+  else if constexpr (std::is_same_v<T, Assign>)
+    return "assign";
+  else if constexpr (std::is_same_v<T, Unassign>)
+    return "unassign";
+  else if constexpr (std::is_same_v<T, ChangeStatus>)
+    return "change_status";
+  else if constexpr (std::is_same_v<T, AddCustomerNote>)
+    return "add_customer_note";
+  else if constexpr (std::is_same_v<T, EditCustomerNote>)
+    return "edit_customer_note";
+  else if constexpr (std::is_same_v<T, DeleteCustomerNote>)
+    return "delete_customer_note";
+  else if constexpr (std::is_same_v<T, UpdateCart>)
+    return "update_cart";
+  else if constexpr (std::is_same_v<T, ChangePresence>)
+    return "change_presence";
+  else if constexpr (std::is_same_v<T, RecordOrderPlaced>)
+    return "record_order_placed";
+  else if constexpr (std::is_same_v<T, RecordOrderUpdated>)
+    return "record_order_updated";
+  else if constexpr (std::is_same_v<T, UpsertCustomerProfile>)
+    return "upsert_customer_profile";
+  else if constexpr (std::is_same_v<T, UpsertProduct>)
+    return "upsert_product";
+  else if constexpr (std::is_same_v<T, UpsertDiscount>)
+    return "upsert_discount";
+  else if constexpr (std::is_same_v<T, ReceiveInboundMessage>)
+    return "receive_inbound_message";
+  else if constexpr (std::is_same_v<T, UpdateSettings>)
+    return "update_settings";
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 #include "engine/domain/conversation_engine.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <mutex>
 #include <set>
 #include <type_traits>
 #include <utility>
+
+#include <spdlog/spdlog.h>
 
 #include "engine/rules/office_hours.h"
 #include "engine/rules/shopper_identity.h"
@@ -27,8 +27,8 @@ Status Refuse(ErrorCode code, std::string reason, std::string message, std::stri
 // Text of a message or note: each failure has its own reason.
 Status CheckText(std::string_view text, std::string field = "text") {
   if (text.empty()) {
-    return Refuse(ErrorCode::kInvalidArgument, "text_empty", "the message is empty; write something",
-                  field);
+    return Refuse(ErrorCode::kInvalidArgument, "text_empty",
+                  "the message is empty; write something", field);
   }
   Status s = rules::ValidateMessageText(text);
   if (s.ok()) return s;
@@ -48,9 +48,12 @@ DeliveryRoute RouteFor(const ShopState& shop, const ConversationState& conv) {
       const bool offline = it != shop.customers.end() && it->second.presence == Presence::kOffline;
       return offline && !conv.email.empty() ? DeliveryRoute::kEmail : DeliveryRoute::kLiveChat;
     }
-    case Channel::kSms: return DeliveryRoute::kSms;
-    case Channel::kEmail: return DeliveryRoute::kEmail;
-    case Channel::kShopApp: return DeliveryRoute::kShopApp;
+    case Channel::kSms:
+      return DeliveryRoute::kSms;
+    case Channel::kEmail:
+      return DeliveryRoute::kEmail;
+    case Channel::kShopApp:
+      return DeliveryRoute::kShopApp;
   }
   return DeliveryRoute::kLiveChat;
 }
@@ -111,10 +114,10 @@ struct Decision {
   Result<const ConversationState*> Conversation(std::string_view id) const {
     const ConversationState* c = id.empty() ? nullptr : shop.FindConversation(id);
     if (c == nullptr) {
-      return Refuse(ErrorCode::kNotFound, "not_found.conversation",
-                    "conversation '" + std::string(id) + "' does not exist in shop '" +
-                        meta.tenant + "'",
-                    "conversation_id");
+      return Refuse(
+          ErrorCode::kNotFound, "not_found.conversation",
+          "conversation '" + std::string(id) + "' does not exist in shop '" + meta.tenant + "'",
+          "conversation_id");
     }
     return c;
   }
@@ -138,8 +141,7 @@ struct Decision {
     if (meta.actor.kind != kind) {
       return Refuse(ErrorCode::kPermissionDenied, "wrong_actor",
                     std::string(command) + " is a " + std::string(ActorKindName(kind)) +
-                        " command; it was sent by a " +
-                        std::string(ActorKindName(meta.actor.kind)),
+                        " command; it was sent by a " + std::string(ActorKindName(meta.actor.kind)),
                     "actor");
     }
     return Status::Ok();
@@ -230,8 +232,8 @@ struct Decision {
     if (prev != shop.latest_conversation.end() && channel == Channel::kWebChat) {
       started.previous_conversation_id = prev->second;
     }
-    Emit(c.conversation_id, meta.actor.kind == ActorKind::kStorefront ? ActorKind::kShopper
-                                                                       : meta.actor.kind,
+    Emit(c.conversation_id,
+         meta.actor.kind == ActorKind::kStorefront ? ActorKind::kShopper : meta.actor.kind,
          customer_id, std::move(started));
     conversation_id = c.conversation_id;
     return c;
@@ -288,9 +290,8 @@ Status Decide(const StartWebChat& cmd, Decision& d, const std::string& secret) {
   ConversationState c = d.StartConversation(customer, Channel::kWebChat, std::move(started));
   // The chat's opening: the welcome message, then the terms and privacy links.
   if (!d.shop.welcome_message.empty()) {
-    MessagePosted& m = d.PostMessage(c, ActorKind::kSystem, "palaver",
-                                     MessageKind::kAutomaticReply, d.shop.welcome_message,
-                                     DeliveryRoute::kLiveChat);
+    MessagePosted& m = d.PostMessage(c, ActorKind::kSystem, "palaver", MessageKind::kAutomaticReply,
+                                     d.shop.welcome_message, DeliveryRoute::kLiveChat);
     m.auto_reply = AutoReplyKind::kWelcome;
   }
   if (!d.shop.terms_url.empty() || !d.shop.privacy_url.empty()) {
@@ -338,11 +339,9 @@ Status Decide(const PostShopperMessage& cmd, Decision& d) {
     b.reason = StatusChangeReason::kShopperWrote;
     d.Emit(c.conversation_id, d.meta.actor.kind, d.meta.actor.id, b);
   }
-  MessagePosted& m = d.PostMessage(target, ActorKind::kShopper, target.customer_id,
-                                   MessageKind::kText, cmd.text,
-                                   target.channel == Channel::kWebChat
-                                       ? std::optional(DeliveryRoute::kLiveChat)
-                                       : std::nullopt);
+  MessagePosted& m = d.PostMessage(
+      target, ActorKind::kShopper, target.customer_id, MessageKind::kText, cmd.text,
+      target.channel == Channel::kWebChat ? std::optional(DeliveryRoute::kLiveChat) : std::nullopt);
   d.created_id = m.message_id;
   if (new_inquiry) d.OfficeHoursReply(target);
   return Status::Ok();
@@ -494,7 +493,9 @@ Status Decide(const AgentReply& cmd, Decision& d) {
 
   std::string text = cmd.text;
   switch (cmd.kind) {
-    case MessageKind::kText: PALAVER_RETURN_IF_ERROR(CheckText(text)); break;
+    case MessageKind::kText:
+      PALAVER_RETURN_IF_ERROR(CheckText(text));
+      break;
     case MessageKind::kImage:
       if (!cmd.image) {
         return Refuse(ErrorCode::kInvalidArgument, "image_required",
@@ -546,8 +547,10 @@ Status Decide(const AgentReply& cmd, Decision& d) {
         if (!titles.empty()) titles += ", ";
         titles += p->second.title;
       }
-      if (text.empty()) text = titles;
-      else PALAVER_RETURN_IF_ERROR(CheckText(text));
+      if (text.empty())
+        text = titles;
+      else
+        PALAVER_RETURN_IF_ERROR(CheckText(text));
       break;
     }
     case MessageKind::kDiscountShare: {
@@ -563,8 +566,10 @@ Status Decide(const AgentReply& cmd, Decision& d) {
                           "' is not active now; only active codes can be shared",
                       "discount_code");
       }
-      if (text.empty()) text = "Use the code " + cmd.discount_code + " at checkout.";
-      else PALAVER_RETURN_IF_ERROR(CheckText(text));
+      if (text.empty())
+        text = "Use the code " + cmd.discount_code + " at checkout.";
+      else
+        PALAVER_RETURN_IF_ERROR(CheckText(text));
       break;
     }
     default:
@@ -736,10 +741,9 @@ Status Decide(const ChangeStatus& cmd, Decision& d) {
     default:
       return Refuse(ErrorCode::kInvalidArgument, "invalid_status", "unknown status", "to");
   }
-  const bool closing_reason = cmd.reason == StatusChangeReason::kResolved ||
-                              cmd.reason == StatusChangeReason::kSpam ||
-                              cmd.reason == StatusChangeReason::kHandedOff ||
-                              cmd.reason == StatusChangeReason::kInactivity;
+  const bool closing_reason =
+      cmd.reason == StatusChangeReason::kResolved || cmd.reason == StatusChangeReason::kSpam ||
+      cmd.reason == StatusChangeReason::kHandedOff || cmd.reason == StatusChangeReason::kInactivity;
   if (cmd.reason != StatusChangeReason::kAgentAction &&
       !(closing_reason && cmd.to == ConversationStatus::kClosed)) {
     return Refuse(ErrorCode::kInvalidArgument, "invalid_reason",
@@ -805,8 +809,9 @@ Status RequireId(const std::string& value, std::string field) {
 }
 
 Status CheckCurrency(const std::string& currency, std::string field = "currency") {
-  const bool ok = currency.size() == 3 && std::all_of(currency.begin(), currency.end(),
-                                                      [](char ch) { return ch >= 'A' && ch <= 'Z'; });
+  const bool ok =
+      currency.size() == 3 &&
+      std::all_of(currency.begin(), currency.end(), [](char ch) { return ch >= 'A' && ch <= 'Z'; });
   if (!ok) {
     return Refuse(ErrorCode::kInvalidArgument, "invalid_currency",
                   "'" + rules::Preview(currency, 16) + "' is not an ISO 4217 code such as EUR",
@@ -922,10 +927,10 @@ Status Decide(const UpsertDiscount& cmd, Decision& d) {
   auto other = d.shop.discounts_by_code.find(cmd.discount.code);
   if (other != d.shop.discounts_by_code.end() &&
       other->second.discount_id != cmd.discount.discount_id) {
-    return Refuse(ErrorCode::kAlreadyExists, "discount_code_taken",
-                  "code '" + cmd.discount.code + "' belongs to discount '" +
-                      other->second.discount_id + "'",
-                  "code");
+    return Refuse(
+        ErrorCode::kAlreadyExists, "discount_code_taken",
+        "code '" + cmd.discount.code + "' belongs to discount '" + other->second.discount_id + "'",
+        "code");
   }
   d.EmitAsActor("", cmd.discount);
   return Status::Ok();
@@ -944,9 +949,9 @@ Status Decide(const ReceiveInboundMessage& cmd, Decision& d) {
   ConversationState target;
   bool new_inquiry = false;
   auto latest = d.shop.latest_conversation.find({cmd.customer_id, cmd.channel});
-  const ConversationState* existing =
-      latest == d.shop.latest_conversation.end() ? nullptr
-                                                 : d.shop.FindConversation(latest->second);
+  const ConversationState* existing = latest == d.shop.latest_conversation.end()
+                                          ? nullptr
+                                          : d.shop.FindConversation(latest->second);
   if (existing == nullptr) {
     ConversationStarted started;
     started.personal.name = cmd.name;
@@ -967,8 +972,8 @@ Status Decide(const ReceiveInboundMessage& cmd, Decision& d) {
     }
     new_inquiry = existing->shopper_messages == 0;
   }
-  MessagePosted& m = d.PostMessage(target, ActorKind::kShopper, cmd.customer_id,
-                                   MessageKind::kText, cmd.text);
+  MessagePosted& m =
+      d.PostMessage(target, ActorKind::kShopper, cmd.customer_id, MessageKind::kText, cmd.text);
   d.created_id = m.message_id;
   if (new_inquiry) d.OfficeHoursReply(target);
   return Status::Ok();
@@ -1098,8 +1103,7 @@ class ConversationEngine::PartitionWriter {
     }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (cursor_ < *end) {
-      Result<std::vector<LogRecord>> records =
-          reader_->Next(1024, std::chrono::milliseconds(100));
+      Result<std::vector<LogRecord>> records = reader_->Next(1024, std::chrono::milliseconds(100));
       if (!records.ok()) return records.status().WithContext("catching up with the log");
       for (const LogRecord& record : *records) {
         Result<Event> event = DecodeEvent(record.value);
@@ -1147,7 +1151,12 @@ class ConversationEngine::PartitionWriter {
     if (!positions.ok()) return positions.status();
     std::vector<AppendedEvent> out;
     out.reserve(events.size());
-    const bool contiguous = !positions->empty() && positions->front().offset == cursor_;
+    // Our records follow the cursor directly unless another writer appended
+    // in between (a stale owner); then the log order is read back instead.
+    bool contiguous = positions->size() == events.size();
+    for (size_t i = 0; contiguous && i < positions->size(); ++i) {
+      contiguous = (*positions)[i].offset == cursor_ + static_cast<int64_t>(i);
+    }
     for (size_t i = 0; i < events.size(); ++i) {
       out.push_back({std::move(events[i]), (*positions)[i]});
     }
@@ -1168,8 +1177,8 @@ class ConversationEngine::PartitionWriter {
  private:
   EventLog& log_;
   const int32_t partition_;
-  int64_t cursor_ = 0;                  // guarded by mu: next offset to apply
-  std::unique_ptr<LogReader> reader_;   // guarded by mu
+  int64_t cursor_ = 0;                      // guarded by mu: next offset to apply
+  std::unique_ptr<LogReader> reader_;       // guarded by mu
   std::map<std::string, ShopState> shops_;  // guarded by mu
 };
 
@@ -1237,9 +1246,10 @@ Result<CommandResult> ConversationEngine::Execute(const Command& command) {
   }
 
   Decision d{shop, meta, clock_.NowMicros(), {}, {}, {}, {}};
-  d.correlation_id = meta.idempotency_key.empty()
-                         ? (meta.correlation_id.empty() ? NewEventId() : meta.correlation_id)
-                         : fingerprint + (meta.correlation_id.empty() ? "" : ":" + meta.correlation_id);
+  d.correlation_id =
+      meta.idempotency_key.empty()
+          ? (meta.correlation_id.empty() ? NewEventId() : meta.correlation_id)
+          : fingerprint + (meta.correlation_id.empty() ? "" : ":" + meta.correlation_id);
   Status decided = std::visit(
       [&](const auto& c) -> Status {
         using T = std::decay_t<decltype(c)>;

@@ -121,22 +121,21 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
             discounts_by_code[b.code] = b;
           },
           [&](const SettingsChanged& b) {
-            std::visit(Overloaded{
-                           [&](const VisibilitySetting& a) { visibility = a.visibility; },
-                           [&](const WelcomeMessageSetting& a) { welcome_message = a.text; },
-                           [&](const LegalLinksSetting& a) {
-                             terms_url = a.terms_url;
-                             privacy_url = a.privacy_url;
-                           },
-                           [&](const FaqsSetting& a) { faqs = a.faqs; },
-                           [&](const OfficeHoursSetting& a) { office_hours = a; },
-                           [&](const MacrosSetting& a) { macros = a.macros; },
-                           [&](const AgentsSetting& a) { agents = a.agents; },
-                           [&](const OverdueTargetSetting& a) {
-                             overdue_target_seconds = a.seconds;
-                           },
-                       },
-                       b.aspect);
+            std::visit(
+                Overloaded{
+                    [&](const VisibilitySetting& a) { visibility = a.visibility; },
+                    [&](const WelcomeMessageSetting& a) { welcome_message = a.text; },
+                    [&](const LegalLinksSetting& a) {
+                      terms_url = a.terms_url;
+                      privacy_url = a.privacy_url;
+                    },
+                    [&](const FaqsSetting& a) { faqs = a.faqs; },
+                    [&](const OfficeHoursSetting& a) { office_hours = a; },
+                    [&](const MacrosSetting& a) { macros = a.macros; },
+                    [&](const AgentsSetting& a) { agents = a.agents; },
+                    [&](const OverdueTargetSetting& a) { overdue_target_seconds = a.seconds; },
+                },
+                b.aspect);
           },
           [&](const TopicsClassified&) {},
           [&](const LanguageDetected&) {},
@@ -199,8 +198,8 @@ bool IsOverdue(const ConversationState& conversation, int64_t now_us, int32_t ta
 std::vector<CustomerState::Order> RecentOrders(const CustomerState& customer, int64_t now_us) {
   std::vector<CustomerState::Order> out;
   for (const auto& [id, order] : customer.orders) {
-    const bool in_window = order.placed_at_us > now_us - kRecentOrderWindowMicros &&
-                           order.placed_at_us <= now_us;
+    const bool in_window =
+        order.placed_at_us > now_us - kRecentOrderWindowMicros && order.placed_at_us <= now_us;
     if (in_window || order.status == OrderStatus::kOpen) out.push_back(order);
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
@@ -217,7 +216,8 @@ std::string DescribeCartUpdate(const CartUpdated& cart, std::string_view changed
     if (rules::ShowProductNameInCartEvent(changed_product_name)) product = changed_product_name;
   } else {
     for (const LineItem& item : cart.line_items) {
-    if (item.product_id == cart.changed_product_id && rules::ShowProductNameInCartEvent(item.name)) {
+      if (item.product_id == cart.changed_product_id &&
+          rules::ShowProductNameInCartEvent(item.name)) {
         product = item.name;
         break;
       }
@@ -225,15 +225,24 @@ std::string DescribeCartUpdate(const CartUpdated& cart, std::string_view changed
   }
   std::string out;
   switch (cart.change) {
-    case CartChange::kItemAdded: out = "Added " + product + " to the cart."; break;
-    case CartChange::kItemRemoved: out = "Removed " + product + " from the cart."; break;
-    case CartChange::kQuantityChanged: out = "Changed the quantity of " + product + "."; break;
-    case CartChange::kCleared: out = "Cleared the cart."; break;
+    case CartChange::kItemAdded:
+      out = "Added " + product + " to the cart.";
+      break;
+    case CartChange::kItemRemoved:
+      out = "Removed " + product + " from the cart.";
+      break;
+    case CartChange::kQuantityChanged:
+      out = "Changed the quantity of " + product + ".";
+      break;
+    case CartChange::kCleared:
+      out = "Cleared the cart.";
+      break;
   }
   int64_t units = 0;
   for (const LineItem& item : cart.line_items) units += item.quantity;
   const int64_t major = cart.subtotal_minor / 100;
-  const int64_t minor = (cart.subtotal_minor < 0 ? -cart.subtotal_minor : cart.subtotal_minor) % 100;
+  const int64_t minor =
+      (cart.subtotal_minor < 0 ? -cart.subtotal_minor : cart.subtotal_minor) % 100;
   char amount[64];
   std::snprintf(amount, sizeof amount, "%lld.%02lld", static_cast<long long>(major),
                 static_cast<long long>(minor));

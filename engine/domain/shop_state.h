@@ -78,7 +78,7 @@ struct ShopState {
   int32_t overdue_target_seconds = kDefaultOverdueTargetSeconds;
 
   // Catalogue.
-  std::map<std::string, ProductUpserted> products;           // by product id
+  std::map<std::string, ProductUpserted> products;            // by product id
   std::map<std::string, DiscountUpserted> discounts_by_code;  // by code
 
   std::map<std::string, ConversationState> conversations;  // by id

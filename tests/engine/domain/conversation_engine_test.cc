@@ -3,11 +3,11 @@
 // (EngineHarness::Refused).
 #include "engine/domain/conversation_engine.h"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "engine/rules/shopper_identity.h"
 #include "engine/rules/text.h"
@@ -95,8 +95,8 @@ TEST_F(ConversationEngineTest, MessageTextIsValidated) {
 
 TEST_F(ConversationEngineTest, InvalidUtf8OutsideMessageTextIsRefusedByTheCodec) {
   const int64_t before = h().EndOffset();
-  Result<CommandResult> r = h().engine().Execute(
-      StartWebChat{h().Shopper("c1"), h().Token("c1"), "web\xFF", ""});
+  Result<CommandResult> r =
+      h().engine().Execute(StartWebChat{h().Shopper("c1"), h().Token("c1"), "web\xFF", ""});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().reason(), "invalid_utf8") << r.status().ToString();
   EXPECT_EQ(h().EndOffset(), before);
@@ -150,11 +150,11 @@ TEST_F(ConversationEngineTest, StartingIsIdempotentPerShopperAndChannel) {
   EXPECT_EQ(h().EndOffset(), end);
   EXPECT_NE(h().StartChat("c2"), conv);
   // An SMS conversation of the same customer is another conversation, both open.
-  CommandResult sms = h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1",
-                                                   "+15550100", "", "hi by sms"});
+  CommandResult sms = h().Ok(
+      ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1", "+15550100", "", "hi by sms"});
   EXPECT_NE(sms.conversation_id, conv);
-  CommandResult sms2 = h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1",
-                                                    "+15550100", "", "again"});
+  CommandResult sms2 = h().Ok(
+      ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1", "+15550100", "", "again"});
   EXPECT_EQ(sms2.conversation_id, sms.conversation_id);
   EXPECT_EQ(BodiesOf<MessagePosted>(sms2).size(), 1u) << "no office-hours reply to a follow-up";
   h().Refused(ReceiveInboundMessage{h().Storefront(), Channel::kWebChat, "c1", "x", "", "hi"},
@@ -188,8 +188,9 @@ TEST_F(ConversationEngineTest, TwoAgentsReplyingAtOnceBothLandInOneOrder) {
   for (int a = 0; a < 2; ++a) {
     agents[a] = std::thread([&, a] {
       for (int i = 0; i < kReplies; ++i) {
-        Result<CommandResult> r = h().engine().Execute(AgentReply{
-            EngineHarness::Agent(names[a]), conv, MessageKind::kText, "reply " + std::to_string(i)});
+        Result<CommandResult> r =
+            h().engine().Execute(AgentReply{EngineHarness::Agent(names[a]), conv,
+                                            MessageKind::kText, "reply " + std::to_string(i)});
         if (!r.ok()) {
           ++failures;
           continue;
@@ -227,13 +228,13 @@ TEST_F(ConversationEngineTest, ClosedWebChatNeverReopensButOtherChannelsDo) {
   EXPECT_NE(again.conversation_id, conv);
   EXPECT_EQ(BodiesOf<ConversationStarted>(again)[0].previous_conversation_id, conv);
 
-  CommandResult sms = h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1",
-                                                   "+15550100", "", "hi"});
+  CommandResult sms =
+      h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1", "+15550100", "", "hi"});
   h().Ok(ChangeStatus{h().Agent("ann"), sms.conversation_id, ConversationStatus::kClosed});
   h().Refused(EndChat{h().Shopper("c1"), sms.conversation_id}, "not_web_chat");
   // The customer writing again reopens a closed SMS conversation.
-  CommandResult wrote = h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1",
-                                                     "+15550100", "", "me again"});
+  CommandResult wrote = h().Ok(
+      ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c1", "+15550100", "", "me again"});
   EXPECT_EQ(wrote.conversation_id, sms.conversation_id);
   EXPECT_EQ(BodiesOf<ConversationStatusChanged>(wrote)[0].reason,
             StatusChangeReason::kShopperWrote);
@@ -280,7 +281,8 @@ TEST_F(ConversationEngineTest, SnoozeEndsWhenItsTimePassesOnTheNextCommand) {
 TEST_F(ConversationEngineTest, ExpireSnoozesLeavesFutureSnoozesAlone) {
   const std::string a = h().StartChat("c1");
   const std::string b = h().StartChat("c2");
-  h().Ok(ChangeStatus{h().Agent("bob"), a, ConversationStatus::kSnoozed, kMondayMorningUs + kHourUs});
+  h().Ok(
+      ChangeStatus{h().Agent("bob"), a, ConversationStatus::kSnoozed, kMondayMorningUs + kHourUs});
   h().Ok(ChangeStatus{h().Agent("bob"), b, ConversationStatus::kSnoozed,
                       kMondayMorningUs + 3 * kHourUs});
   h().clock().AdvanceMicros(2 * kHourUs);
@@ -325,8 +327,8 @@ TEST_F(ConversationEngineTest, NoHoursNoAutomaticReply) {
   const std::string conv = h().StartChat("c1");
   CommandResult r = h().Ok(PostShopperMessage{h().Shopper("c1"), conv, MessageKind::kText, "hi"});
   EXPECT_EQ(BodiesOf<MessagePosted>(r).size(), 1u);
-  CommandResult sms = h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c9",
-                                                   "+15550100", "", "hi"});
+  CommandResult sms =
+      h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kSms, "c9", "+15550100", "", "hi"});
   EXPECT_EQ(BodiesOf<MessagePosted>(sms).size(), 1u);
 }
 
@@ -468,17 +470,37 @@ TEST_F(ConversationEngineTest, StorefrontRecordsAreValidated) {
               "customer_id_required");
   h().Refused(UpdateCart{h().Storefront(), "c1", "cart", CartChange::kItemAdded, "", {}, "EUR"},
               "changed_product_id_required");
-  h().Refused(UpdateCart{h().Storefront(), "c1", "cart", CartChange::kItemAdded, "p1",
-                         {{"p1", "", "Mug", 0, 100}}, "EUR"},
+  h().Refused(UpdateCart{h().Storefront(),
+                         "c1",
+                         "cart",
+                         CartChange::kItemAdded,
+                         "p1",
+                         {{"p1", "", "Mug", 0, 100}},
+                         "EUR"},
               "invalid_quantity");
-  h().Refused(UpdateCart{h().Storefront(), "c1", "cart", CartChange::kItemAdded, "p1",
-                         {{"p1", "", "Mug", 1, -1}}, "EUR"},
+  h().Refused(UpdateCart{h().Storefront(),
+                         "c1",
+                         "cart",
+                         CartChange::kItemAdded,
+                         "p1",
+                         {{"p1", "", "Mug", 1, -1}},
+                         "EUR"},
               "invalid_price");
-  h().Refused(UpdateCart{h().Storefront(), "c1", "cart", CartChange::kItemAdded, "p1",
-                         {{"p1", "", "Mug", 1, 100}}, "euro"},
+  h().Refused(UpdateCart{h().Storefront(),
+                         "c1",
+                         "cart",
+                         CartChange::kItemAdded,
+                         "p1",
+                         {{"p1", "", "Mug", 1, 100}},
+                         "euro"},
               "invalid_currency");
-  CommandResult cart = h().Ok(UpdateCart{h().Storefront(), "c1", "cart", CartChange::kItemAdded,
-                                         "p1", {{"p1", "", "Mug", 3, 250}}, "EUR"});
+  CommandResult cart = h().Ok(UpdateCart{h().Storefront(),
+                                         "c1",
+                                         "cart",
+                                         CartChange::kItemAdded,
+                                         "p1",
+                                         {{"p1", "", "Mug", 3, 250}},
+                                         "EUR"});
   EXPECT_EQ(BodiesOf<CartUpdated>(cart)[0].subtotal_minor, 750);
   EXPECT_EQ(cart.events[0].event.envelope.conversation_id, "") << "no open chat";
 
@@ -516,7 +538,8 @@ TEST_F(ConversationEngineTest, StorefrontRecordsAreValidated) {
 TEST_F(ConversationEngineTest, PresenceDecidesTheWebChatRoute) {
   const std::string conv = h().StartChat("c1");
   h().Ok(ChangePresence{h().Storefront(), "c1", Presence::kOffline, ""});
-  CommandResult offline_again = h().Ok(ChangePresence{h().Storefront(), "c1", Presence::kOffline, ""});
+  CommandResult offline_again =
+      h().Ok(ChangePresence{h().Storefront(), "c1", Presence::kOffline, ""});
   EXPECT_TRUE(BodiesOf<MessagePosted>(offline_again).empty()) << "told once";
   CommandResult r = h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "hi"});
   EXPECT_EQ(BodiesOf<MessagePosted>(r).back().delivery_route, DeliveryRoute::kEmail);
@@ -618,9 +641,9 @@ TEST_F(ConversationEngineTest, CatchesUpWithAppendsOfAnotherWriter) {
   ConversationEngineOptions options;
   options.shop_secret = [](std::string_view) { return std::optional<std::string>(kSecret); };
   ConversationEngine other(h().log(), h().clock(), options);
-  ASSERT_TRUE(other.Execute(ChangeStatus{EngineHarness::Agent("bob"), conv,
-                                         ConversationStatus::kClosed})
-                  .ok());
+  ASSERT_TRUE(
+      other.Execute(ChangeStatus{EngineHarness::Agent("bob"), conv, ConversationStatus::kClosed})
+          .ok());
   h().Refused(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "hi"}, "conversation_closed");
 }
 

@@ -117,26 +117,29 @@ int64_t EngineHarness::EndOffset() {
 void EngineHarness::ConfigureShop() {
   AgentsSetting agents;
   agents.agents = {
-      {"ann", "Ann", "ann@acme.test", {Permission::kChat, Permission::kManageSettings,
-                                       Permission::kManageAgents}, {"en", "de"}},
+      {"ann",
+       "Ann",
+       "ann@acme.test",
+       {Permission::kChat, Permission::kManageSettings, Permission::kManageAgents},
+       {"en", "de"}},
       {"bob", "Bob", "bob@acme.test", {Permission::kChat}, {"en"}},
       {"carl", "Carl", "carl@acme.test", {Permission::kViewReports}, {"en"}},
   };
   Ok(UpdateSettings{System(), agents});
   Ok(UpdateSettings{System(), VisibilitySetting{ChatVisibility::kAllUsers}});
   Ok(UpdateSettings{System(), WelcomeMessageSetting{"Hi 👋 How can we help?"}});
-  Ok(UpdateSettings{System(), LegalLinksSetting{"https://acme.test/terms",
-                                                "https://acme.test/privacy"}});
+  Ok(UpdateSettings{System(),
+                    LegalLinksSetting{"https://acme.test/terms", "https://acme.test/privacy"}});
   FaqsSetting faqs;
-  faqs.faqs = {{"faq-shipping", "How long does shipping take?",
-                "Orders ship within 2 business days.", true},
-               {"faq-returns", "Can I return an item?", "Yes, within 30 days.", true},
-               {"faq-draft", "Wholesale?", "Not yet.", false}};
+  faqs.faqs = {
+      {"faq-shipping", "How long does shipping take?", "Orders ship within 2 business days.", true},
+      {"faq-returns", "Can I return an item?", "Yes, within 30 days.", true},
+      {"faq-draft", "Wholesale?", "Not yet.", false}};
   Ok(UpdateSettings{System(), faqs});
   OfficeHoursSetting hours;
   hours.time_zone = "Europe/Berlin";
-  for (Weekday day : {Weekday::kMonday, Weekday::kTuesday, Weekday::kWednesday,
-                      Weekday::kThursday, Weekday::kFriday}) {
+  for (Weekday day : {Weekday::kMonday, Weekday::kTuesday, Weekday::kWednesday, Weekday::kThursday,
+                      Weekday::kFriday}) {
     hours.ranges.push_back({day, 9 * 60, 17 * 60});
   }
   hours.during_hours_reply = "We usually reply within minutes.";

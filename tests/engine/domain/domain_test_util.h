@@ -2,11 +2,11 @@
 // stories, an engine on a log with a manual clock, and command builders.
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "engine/domain/conversation_engine.h"
 #include "engine/event_log.h"

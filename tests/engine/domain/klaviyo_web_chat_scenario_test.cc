@@ -55,8 +55,8 @@ TEST_P(KlaviyoWebChatScenarioTest, FromWelcomeToCsatAndANewTicket) {
   EXPECT_EQ(BodiesOf<HandoffRequested>(human)[0].reason, HandoffReason::kShopperAsked);
 
   // The first message is a new inquiry: Monday 10:00 in Berlin gets the during-hours reply.
-  CommandResult first =
-      h.Ok(PostShopperMessage{h.Shopper(customer), conv, MessageKind::kText, "Where is my order? 📦"});
+  CommandResult first = h.Ok(
+      PostShopperMessage{h.Shopper(customer), conv, MessageKind::kText, "Where is my order? 📦"});
   auto first_messages = BodiesOf<MessagePosted>(first);
   ASSERT_EQ(first_messages.size(), 2u);
   EXPECT_EQ(first_messages[0].personal.text, "Where is my order? 📦");

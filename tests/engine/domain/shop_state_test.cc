@@ -116,7 +116,8 @@ TEST(ShopStateTest, CartDescriptionShowsNamesShorterThan41Characters) {
   EXPECT_EQ(DescribeCartUpdate(cart),
             "Added " + forty + " to the cart. 1 item (1 unit), subtotal 9.99 EUR.");
   cart.line_items[0].name = forty + "y";
-  EXPECT_EQ(DescribeCartUpdate(cart), "Added a product to the cart. 1 item (1 unit), subtotal 9.99 EUR.");
+  EXPECT_EQ(DescribeCartUpdate(cart),
+            "Added a product to the cart. 1 item (1 unit), subtotal 9.99 EUR.");
   // Characters, not bytes: 40 emoji are shown.
   std::string emoji;
   for (int i = 0; i < 40; ++i) emoji += "☕";

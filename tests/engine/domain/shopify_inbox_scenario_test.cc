@@ -20,9 +20,13 @@ TEST_P(ShopifyInboxScenarioTest, CartProductsDiscountsAssignmentAndChannels) {
       "Organic Cotton Oversized Hoodie with Embroidered Logo — Forest Green";
 
   // Cart: add a short-named product, then a long-named one, then remove the first.
-  CommandResult add_short = h.Ok(UpdateCart{h.Storefront(), customer, "cart-1",
-                                            CartChange::kItemAdded, "p1",
-                                            {{"p1", "", "Mug 1", 2, 1200}}, "EUR"});
+  CommandResult add_short = h.Ok(UpdateCart{h.Storefront(),
+                                            customer,
+                                            "cart-1",
+                                            CartChange::kItemAdded,
+                                            "p1",
+                                            {{"p1", "", "Mug 1", 2, 1200}},
+                                            "EUR"});
   auto cart1 = BodiesOf<CartUpdated>(add_short);
   ASSERT_EQ(cart1.size(), 1u);
   EXPECT_EQ(add_short.events[0].event.envelope.conversation_id, conv);
@@ -30,9 +34,14 @@ TEST_P(ShopifyInboxScenarioTest, CartProductsDiscountsAssignmentAndChannels) {
   EXPECT_EQ(DescribeCartUpdate(cart1[0]),
             "Added Mug 1 to the cart. 1 item (2 units), subtotal 24.00 EUR.");
 
-  CommandResult add_long = h.Ok(UpdateCart{
-      h.Storefront(), customer, "cart-1", CartChange::kItemAdded, "p4",
-      {{"p1", "", "Mug 1", 2, 1200}, {"p4", "", long_name, 1, 4800}}, "EUR"});
+  CommandResult add_long =
+      h.Ok(UpdateCart{h.Storefront(),
+                      customer,
+                      "cart-1",
+                      CartChange::kItemAdded,
+                      "p4",
+                      {{"p1", "", "Mug 1", 2, 1200}, {"p4", "", long_name, 1, 4800}},
+                      "EUR"});
   auto cart2 = BodiesOf<CartUpdated>(add_long);
   ASSERT_EQ(cart2.size(), 1u);
   EXPECT_EQ(cart2[0].subtotal_minor, 7200);
@@ -41,9 +50,13 @@ TEST_P(ShopifyInboxScenarioTest, CartProductsDiscountsAssignmentAndChannels) {
   EXPECT_EQ(DescribeCartUpdate(cart2[0]),
             "Added a product to the cart. 2 items (3 units), subtotal 72.00 EUR.");
 
-  CommandResult remove = h.Ok(UpdateCart{h.Storefront(), customer, "cart-1",
-                                         CartChange::kItemRemoved, "p1",
-                                         {{"p4", "", long_name, 1, 4800}}, "EUR"});
+  CommandResult remove = h.Ok(UpdateCart{h.Storefront(),
+                                         customer,
+                                         "cart-1",
+                                         CartChange::kItemRemoved,
+                                         "p1",
+                                         {{"p4", "", long_name, 1, 4800}},
+                                         "EUR"});
   auto cart3 = BodiesOf<CartUpdated>(remove);
   EXPECT_EQ(cart3[0].subtotal_minor, 4800);
   EXPECT_EQ(cart3[0].line_items.size(), 1u);
