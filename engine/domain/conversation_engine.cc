@@ -363,6 +363,7 @@ Status Decide(const MarkRead& cmd, Decision& d) {
                   "up_to_message_id");
   }
   d.conversation_id = c.conversation_id;
+  d.ExpireSnoozeIfDue(c);
   d.EmitAsActor(c.conversation_id, MessagesRead{cmd.up_to_message_id});
   return Status::Ok();
 }
@@ -601,6 +602,7 @@ Status Decide(const AddInternalNote& cmd, Decision& d) {
   if (!found.ok()) return found.status();
   PALAVER_RETURN_IF_ERROR(CheckText(cmd.text));
   d.conversation_id = (*found)->conversation_id;
+  d.ExpireSnoozeIfDue(**found);
   InternalNoteAdded b;
   b.note_id = NewEventId();
   b.customer_id = (*found)->customer_id;
@@ -623,6 +625,7 @@ Status Decide(const EditInternalNote& cmd, Decision& d) {
   if (!(*found)->internal_note_ids.contains(cmd.note_id)) return RefuseNote(cmd.note_id);
   PALAVER_RETURN_IF_ERROR(CheckText(cmd.text));
   d.conversation_id = (*found)->conversation_id;
+  d.ExpireSnoozeIfDue(**found);
   InternalNoteEdited b;
   b.note_id = cmd.note_id;
   b.customer_id = (*found)->customer_id;
@@ -638,6 +641,7 @@ Status Decide(const DeleteInternalNote& cmd, Decision& d) {
   if (!found.ok()) return found.status();
   if (!(*found)->internal_note_ids.contains(cmd.note_id)) return RefuseNote(cmd.note_id);
   d.conversation_id = (*found)->conversation_id;
+  d.ExpireSnoozeIfDue(**found);
   d.EmitAsActor(d.conversation_id, InternalNoteDeleted{cmd.note_id});
   return Status::Ok();
 }
@@ -653,6 +657,7 @@ Status Decide(const MarkUnread& cmd, Decision& d) {
                   "from_message_id");
   }
   d.conversation_id = (*found)->conversation_id;
+  d.ExpireSnoozeIfDue(**found);
   d.EmitAsActor(d.conversation_id, ConversationMarkedUnread{cmd.from_message_id});
   return Status::Ok();
 }
@@ -709,7 +714,8 @@ Status Decide(const ChangeStatus& cmd, Decision& d) {
   if (!found.ok()) return found.status();
   const ConversationState& c = **found;
   const ConversationStatus from = d.ExpireSnoozeIfDue(c);
-  if (from == ConversationStatus::kClosed && c.channel == Channel::kWebChat) {
+  if (from == ConversationStatus::kClosed && c.channel == Channel::kWebChat &&
+      cmd.to != ConversationStatus::kClosed) {
     return Refuse(ErrorCode::kFailedPrecondition, "web_chat_cannot_reopen",
                   "a closed web chat can never be reopened; the shopper's next message starts a "
                   "new conversation",
@@ -1208,10 +1214,16 @@ CommandResult ResultFrom(const IdempotentOutcome& outcome) {
   r.conversation_id = outcome.conversation_id;
   r.replayed = true;
   for (const auto& [event, position] : outcome.events) r.events.push_back({event, position});
+  // The id the command created, as Decide reported it the first time.
   for (const AppendedEvent& e : r.events) {
+    if (!r.created_id.empty()) break;
     if (const auto* m = std::get_if<MessagePosted>(&e.event.body);
-        m != nullptr && e.event.envelope.actor_kind != ActorKind::kSystem && r.created_id.empty()) {
+        m != nullptr && e.event.envelope.actor_kind != ActorKind::kSystem) {
       r.created_id = m->message_id;
+    } else if (const auto* n = std::get_if<InternalNoteAdded>(&e.event.body)) {
+      r.created_id = n->note_id;
+    } else if (const auto* cn = std::get_if<CustomerNoteAdded>(&e.event.body)) {
+      r.created_id = cn->note_id;
     }
   }
   return r;

@@ -161,6 +161,39 @@ TEST_F(ConversationEngineTest, StartingIsIdempotentPerShopperAndChannel) {
               "unsupported_channel");
 }
 
+TEST_F(ConversationEngineTest, InboundEmailStartsAnEmailConversationAnsweredByEmail) {
+  CommandResult in = h().Ok(ReceiveInboundMessage{h().Storefront(), Channel::kEmail, "c5",
+                                                  "c5@example.com", "Cleo", "Invoice please"});
+  auto started = BodiesOf<ConversationStarted>(in);
+  ASSERT_EQ(started.size(), 1u);
+  EXPECT_EQ(started[0].channel, Channel::kEmail);
+  EXPECT_EQ(started[0].personal.email, "c5@example.com");
+  EXPECT_EQ(started[0].personal.name, "Cleo");
+  auto messages = BodiesOf<MessagePosted>(in);
+  ASSERT_EQ(messages.size(), 2u);  // the message and the office-hours reply
+  EXPECT_EQ(messages[0].delivery_route, DeliveryRoute::kEmail);
+  EXPECT_EQ(in.events[1].event.envelope.actor_kind, ActorKind::kShopper);
+  CommandResult reply =
+      h().Ok(AgentReply{h().Agent("bob"), in.conversation_id, MessageKind::kText, "Attached"});
+  EXPECT_EQ(BodiesOf<MessagePosted>(reply)[0].delivery_route, DeliveryRoute::kEmail);
+  h().Refused(ReceiveInboundMessage{h().Storefront(), Channel::kEmail, "c5", "", "", "x"},
+              "from_address_required");
+  h().Refused(ReceiveInboundMessage{h().Shopper("c5"), Channel::kEmail, "c5", "a@b", "", "x"},
+              "wrong_actor");
+}
+
+TEST_F(ConversationEngineTest, OverdueFollowsTheShopsTarget) {
+  const std::string conv = h().StartChat("c1");
+  h().Ok(PostShopperMessage{h().Shopper("c1"), conv, MessageKind::kText, "hello?"});
+  ShopState s = h().engine().Snapshot(kShop).value();
+  const ConversationState& c = s.conversations.at(conv);
+  EXPECT_FALSE(IsOverdue(c, kMondayMorningUs + 5 * kMinuteUs, s.overdue_target_seconds));
+  EXPECT_TRUE(IsOverdue(c, kMondayMorningUs + 5 * kMinuteUs + 1, s.overdue_target_seconds));
+  h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "here"});
+  s = h().engine().Snapshot(kShop).value();
+  EXPECT_FALSE(IsOverdue(s.conversations.at(conv), kMondayMorningUs + kHourUs, 300));
+}
+
 TEST_F(ConversationEngineTest, ConcurrentStartsCreateOneConversation) {
   std::vector<std::thread> threads;
   std::vector<std::string> ids(8);
@@ -220,6 +253,8 @@ TEST_F(ConversationEngineTest, ClosedWebChatNeverReopensButOtherChannelsDo) {
   h().Refused(ChangeStatus{h().Agent("ann"), conv, ConversationStatus::kSnoozed,
                            kMondayMorningUs + kHourUs},
               "web_chat_cannot_reopen");
+  h().Refused(ChangeStatus{h().Agent("ann"), conv, ConversationStatus::kClosed},
+              "status_unchanged");
   h().Refused(EndChat{h().Shopper("c1"), conv}, "conversation_closed");
   h().Refused(TakeFaqAnswer{h().Shopper("c1"), conv, "faq-shipping"}, "conversation_closed");
   h().Refused(AskForHuman{h().Shopper("c1"), conv}, "conversation_closed");
@@ -266,13 +301,25 @@ TEST_F(ConversationEngineTest, SnoozeEndsWhenItsTimePassesOnTheNextCommand) {
   h().Ok(ChangeStatus{h().Agent("bob"), conv, ConversationStatus::kSnoozed,
                       kMondayMorningUs + kHourUs});
   h().clock().AdvanceMicros(kHourUs);  // exactly at the end
-  CommandResult r = h().Ok(AddInternalNote{h().Agent("bob"), conv, "checking"});
-  EXPECT_TRUE(BodiesOf<ConversationStatusChanged>(r).empty()) << "notes do not touch status";
-  CommandResult reply = h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "back"});
-  auto changed = BodiesOf<ConversationStatusChanged>(reply);
+  // Any command on the conversation ends a snooze whose time has come, first.
+  CommandResult note = h().Ok(AddInternalNote{h().Agent("bob"), conv, "checking"});
+  ASSERT_EQ(note.events.size(), 2u);
+  auto changed = BodiesOf<ConversationStatusChanged>(note);
   ASSERT_EQ(changed.size(), 1u);
   EXPECT_EQ(changed[0].reason, StatusChangeReason::kSnoozeExpired);
-  EXPECT_EQ(reply.events[0].event.envelope.actor_kind, ActorKind::kSystem);
+  EXPECT_EQ(changed[0].from, ConversationStatus::kSnoozed);
+  EXPECT_EQ(note.events[0].event.envelope.actor_kind, ActorKind::kSystem);
+  CommandResult reply = h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "back"});
+  EXPECT_TRUE(BodiesOf<ConversationStatusChanged>(reply).empty()) << "already reopened";
+  // Before its time, a snooze stays.
+  h().Ok(ChangeStatus{h().Agent("bob"), conv, ConversationStatus::kSnoozed,
+                      h().clock().NowMicros() + kHourUs});
+  h().clock().AdvanceMicros(kHourUs - 1);
+  CommandResult early = h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "soon"});
+  EXPECT_TRUE(BodiesOf<ConversationStatusChanged>(early).empty());
+  h().clock().AdvanceMicros(1);
+  CommandResult due = h().Ok(MarkUnread{h().Agent("bob"), conv, ""});
+  EXPECT_EQ(BodiesOf<ConversationStatusChanged>(due).size(), 1u);
   Result<int> none = h().engine().ExpireSnoozes();
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(*none, 0);
@@ -614,6 +661,12 @@ TEST_F(ConversationEngineTest, IdempotencyKeyReturnsTheOriginalResult) {
   EXPECT_EQ(h().EndOffset(), end);
   reply.text = "hello again";
   h().Refused(reply, "idempotency_key_reused");
+
+  // Created ids survive too (notes).
+  AddCustomerNote note{h().Agent("bob", "note-1"), "c1", "Prefers email"};
+  CommandResult created = h().Ok(note);
+  h().Restart();
+  EXPECT_EQ(h().Ok(note).created_id, created.created_id);
 
   // A refused command leaves its key free.
   AgentReply refused{h().Agent("bob", "req-2"), conv, MessageKind::kText, ""};
