@@ -74,6 +74,20 @@ TEST_P(KlaviyoWebChatScenarioTest, FromWelcomeToCsatAndANewTicket) {
   EXPECT_EQ(assigned[0].reason, AssignmentReason::kFirstReply);
   EXPECT_EQ(BodiesOf<MessagePosted>(reply)[0].delivery_route, DeliveryRoute::kLiveChat);
 
+  // A retried request with the same idempotency key returns the original result.
+  AgentReply keyed{h.Agent("bob", "reply-42"), conv, MessageKind::kText,
+                   "Found it: it ships today"};
+  CommandResult original = h.Ok(keyed);
+  const int64_t end = h.EndOffset();
+  h.Restart();
+  CommandResult retried = h.Ok(keyed);
+  EXPECT_TRUE(retried.replayed);
+  ASSERT_EQ(retried.events.size(), original.events.size());
+  EXPECT_EQ(retried.events[0].position, original.events[0].position);
+  EXPECT_EQ(h.EndOffset(), end);
+  keyed.text = "something else";
+  h.Refused(keyed, "idempotency_key_reused");
+
   // Read receipt.
   CommandResult read = h.Ok(MarkRead{h.Shopper(customer), conv, reply.created_id});
   ASSERT_EQ(BodiesOf<MessagesRead>(read).size(), 1u);

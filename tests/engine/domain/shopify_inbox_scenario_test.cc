@@ -3,6 +3,9 @@
 // three products and a refused fourth, a discount refused while inactive and
 // accepted when active, assignment to staff without the chat permission
 // refused, close and reopen, mark unread, presence offline -> email route.
+#include <atomic>
+#include <thread>
+
 #include "engine/domain/shop_state.h"
 #include "tests/engine/domain/domain_test_util.h"
 
@@ -111,6 +114,23 @@ TEST_P(ShopifyInboxScenarioTest, CartProductsDiscountsAssignmentAndChannels) {
   h.Ok(ChangePresence{h.Storefront(), customer, Presence::kOnline, "sess-2"});
   CommandResult live = h.Ok(AgentReply{h.Agent("bob"), conv, MessageKind::kText, "Welcome back"});
   EXPECT_EQ(BodiesOf<MessagePosted>(live)[0].delivery_route, DeliveryRoute::kLiveChat);
+
+  // Two agents replying at once both land, one after the other.
+  const int64_t before = h.EndOffset();
+  std::vector<std::thread> agents;
+  std::atomic<int> failures{0};
+  for (const char* agent : {"ann", "bob"}) {
+    agents.emplace_back([&, agent] {
+      for (int i = 0; i < 5; ++i) {
+        Result<CommandResult> r = h.engine().Execute(AgentReply{
+            EngineHarness::Agent(agent), conv, MessageKind::kText, "at once " + std::to_string(i)});
+        if (!r.ok()) ++failures;
+      }
+    });
+  }
+  for (std::thread& t : agents) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(h.EndOffset() - before, 10);
 
   // The same customer writes by SMS: a second open conversation, replies by SMS.
   CommandResult sms = h.Ok(ReceiveInboundMessage{h.Storefront(), Channel::kSms, customer,
