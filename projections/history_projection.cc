@@ -15,6 +15,10 @@
 // conversation id on the log; they join the customer's latest conversation.
 // A cart entry names the changed product only when the rules allow it
 // (rules::ShowProductNameInCartEvent: shorter than 41 characters).
+// customer.erased blanks the free text of the customer's conversations.
+#include <utility>
+#include <vector>
+
 #include "engine/rules/text.h"
 #include "projections/view_codec.h"
 
@@ -76,6 +80,8 @@ class HistoryProjection final : public Projection {
       if (rules::ShowProductNameInCartEvent(changed_name)) entry["product_name"] = changed_name;
       return Append(view, shop, conv, env, cart->customer_id, std::move(entry));
     }
+    if (const auto* erased = std::get_if<CustomerErased>(&event.body))
+      return Erase(view, shop, erased->customer_id);
     if (conv.empty()) return Status::Ok();
 
     if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
@@ -112,9 +118,9 @@ class HistoryProjection final : public Projection {
                          {"reason", Name(assigned->reason)}});
     }
     if (const auto* unassigned = std::get_if<ConversationUnassigned>(&event.body)) {
-      return Append(view, shop, conv, env, "",
-                    Json{{"type", "unassigned"},
-                         {"previous_agent_id", unassigned->previous_agent_id}});
+      return Append(
+          view, shop, conv, env, "",
+          Json{{"type", "unassigned"}, {"previous_agent_id", unassigned->previous_agent_id}});
     }
     if (const auto* note = std::get_if<InternalNoteAdded>(&event.body)) {
       auto seq = NextSeq(view, shop, conv);
@@ -157,10 +163,9 @@ class HistoryProjection final : public Projection {
       return Append(view, shop, conv, env, "", Json{{"type", "topics"}, {"topics", labels}});
     }
     if (const auto* csat = std::get_if<CsatSubmitted>(&event.body)) {
-      return Append(view, shop, conv, env, csat->customer_id,
-                    Json{{"type", "csat"},
-                         {"rating", csat->rating},
-                         {"comment", csat->personal.comment}});
+      return Append(
+          view, shop, conv, env, csat->customer_id,
+          Json{{"type", "csat"}, {"rating", csat->rating}, {"comment", csat->personal.comment}});
     }
     if (const auto* handoff = std::get_if<HandoffRequested>(&event.body)) {
       return Append(view, shop, conv, env, "",
@@ -172,6 +177,35 @@ class HistoryProjection final : public Projection {
   }
 
  private:
+  // Blanks the free text (messages, notes, CSAT comments) of every
+  // conversation of `customer_id`; the entries themselves stay, marked "erased".
+  static Status Erase(ViewWriter& view, const std::string& shop, const std::string& customer_id) {
+    std::vector<std::string> conversations;
+    PALAVER_RETURN_IF_ERROR(view.Scan(
+        Prefix({"byc", shop, customer_id}), [&](std::string_view, std::string_view value) {
+          Json j = Unpack(value);
+          if (!j.is_discarded()) conversations.push_back(j.value("conversation_id", std::string()));
+          return true;
+        }));
+    for (const std::string& conv : conversations) {
+      std::vector<std::pair<std::string, Json>> entries;
+      PALAVER_RETURN_IF_ERROR(
+          view.Scan(Prefix({"tl", shop, conv}), [&](std::string_view key, std::string_view value) {
+            Json entry = Unpack(value);
+            if (!entry.is_discarded() && (entry.contains("text") || entry.contains("comment")))
+              entries.emplace_back(std::string(key), std::move(entry));
+            return true;
+          }));
+      for (auto& [key, entry] : entries) {
+        if (entry.contains("text")) entry["text"] = "";
+        if (entry.contains("comment")) entry["comment"] = "";
+        entry["erased"] = true;
+        PutJson(view, key, entry);
+      }
+    }
+    return Status::Ok();
+  }
+
   // The next sequence number of `conv`'s timeline; 0 when the conversation is unknown.
   static Result<int64_t> NextSeq(ViewWriter& view, const std::string& shop,
                                  const std::string& conv) {

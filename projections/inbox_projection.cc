@@ -12,8 +12,10 @@
 // marked_unread_offset (log offset of the last "mark unread", -1 when none) and
 // reads {agent: [read_seq, read_offset]}. The unread dot and the overdue flag
 // are computed from these at query time (see queries.cc), as "overdue" depends
-// on the clock.
+// on the clock. customer.erased blanks the customer's name and previews.
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "engine/rules/text.h"
 #include "projections/view_codec.h"
@@ -25,8 +27,7 @@ constexpr size_t kPreviewChars = 100;
 
 std::string IndexKey(const std::string& shop, const Json& row) {
   const int64_t activity = row.value("activity_us", int64_t{0});
-  return Key({"idx", shop, BigEndian64(~OrderedSigned(activity)),
-              row.value("id", std::string())});
+  return Key({"idx", shop, BigEndian64(~OrderedSigned(activity)), row.value("id", std::string())});
 }
 
 class InboxProjection final : public Projection {
@@ -44,6 +45,24 @@ class InboxProjection final : public Projection {
     if (const auto* settings = std::get_if<SettingsChanged>(&event.body)) {
       if (const auto* overdue = std::get_if<OverdueTargetSetting>(&settings->aspect))
         PutJson(view, Key({"shop", shop}), Json{{"overdue_target_s", overdue->seconds}});
+      return Status::Ok();
+    }
+    if (const auto* erased = std::get_if<CustomerErased>(&event.body)) {
+      // Blank the customer's name and message previews in every row of theirs.
+      std::vector<std::pair<std::string, Json>> rows;
+      PALAVER_RETURN_IF_ERROR(view.Scan(Prefix({"conv", shop}), [&](std::string_view key,
+                                                                    std::string_view value) {
+        Json row = Unpack(value);
+        if (!row.is_discarded() && row.value("customer_id", std::string()) == erased->customer_id)
+          rows.emplace_back(std::string(key), std::move(row));
+        return true;
+      }));
+      for (auto& [key, row] : rows) {
+        view.Delete(IndexKey(shop, row));
+        row["name"] = "";
+        row["preview"] = "";
+        Store(view, shop, key, row);
+      }
       return Status::Ok();
     }
     if (env.conversation_id.empty()) return Status::Ok();

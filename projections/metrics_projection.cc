@@ -1,6 +1,6 @@
 // The metrics view. Keys (under "metrics/"):
-//   hours\0<shop>                 the shop's office hours (time_zone, ranges [[weekday 1-7, start, end]])
-//   conv\0<shop>\0<conversation>  per conversation: channel, started_at, day, topics,
+//   hours\0<shop>                 the shop's office hours (time_zone, ranges [[weekday 1-7, start,
+//   end]]) conv\0<shop>\0<conversation>  per conversation: channel, started_at, day, topics,
 //                                 frt_wall_us / frt_office_us (first response), res_wall_us /
 //                                 res_office_us (resolution: start to the latest close), csat
 //   day\0<shop>\0<YYYY-MM-DD>     per UTC day: "started" and "by_channel" (conversations
@@ -36,8 +36,8 @@ class MetricsProjection final : public Projection {
       if (const auto* hours = std::get_if<OfficeHoursSetting>(&settings->aspect)) {
         Json ranges = Json::array();
         for (const auto& r : hours->ranges)
-          ranges.push_back(Json::array(
-              {static_cast<int>(r.weekday), r.start_minute, r.end_minute}));
+          ranges.push_back(
+              Json::array({static_cast<int>(r.weekday), r.start_minute, r.end_minute}));
         PutJson(view, Key({"hours", shop}),
                 Json{{"time_zone", hours->time_zone}, {"ranges", ranges}});
       }
@@ -202,7 +202,8 @@ class MetricsProjection final : public Projection {
   // Validated office hours by their stored bytes; nullopt = no usable hours.
   // Only a cache of a pure function, so it cannot make two runs differ.
   std::mutex cache_mu_;
-  std::map<std::string, std::optional<rules::OfficeHours>, std::less<>> cache_;  // guarded by cache_mu_
+  std::map<std::string, std::optional<rules::OfficeHours>, std::less<>>
+      cache_;  // guarded by cache_mu_
 };
 
 }  // namespace

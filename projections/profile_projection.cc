@@ -92,10 +92,10 @@ class ProfileProjection final : public Projection {
       const std::string key = Key({"order", shop, updated->customer_id, updated->order_id});
       auto order = GetJson(view, key);
       if (!order.ok()) return order.status();
-      Json o = order->is_null() ? Json{{"order_id", updated->order_id},
-                                       {"order_number", ""},
-                                       {"placed_at", nullptr}}
-                                : std::move(order).value();
+      Json o =
+          order->is_null()
+              ? Json{{"order_id", updated->order_id}, {"order_number", ""}, {"placed_at", nullptr}}
+              : std::move(order).value();
       o["status"] = Name(updated->status);
       o["financial_status"] = Name(updated->financial_status);
       o["fulfillment_status"] = Name(updated->fulfillment_status);

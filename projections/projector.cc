@@ -111,6 +111,7 @@ struct Projector::Impl {
     // Guarded by poll_mu:
     std::unique_ptr<LogReader> reader;
     std::vector<int64_t> checkpoints;  // per projection: last applied offset, -1 = none
+    bool reached_limit = false;        // a record past max_offset/max_timestamp_ms was seen
   };
   std::vector<std::unique_ptr<Partition>> partitions;
 
@@ -129,13 +130,14 @@ Result<std::unique_ptr<Projector>> Projector::Open(
     return Status::Error(ErrorCode::kInvalidArgument, "a projector needs at least one projection");
   for (size_t i = 0; i < projections.size(); ++i) {
     if (!ValidName(projections[i]->name()))
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "projection name '" + std::string(projections[i]->name()) +
-                               "' must be lower-case letters and '_'");
+      return Status::Error(ErrorCode::kInvalidArgument, "projection name '" +
+                                                            std::string(projections[i]->name()) +
+                                                            "' must be lower-case letters and '_'");
     for (size_t j = 0; j < i; ++j)
       if (projections[j]->name() == projections[i]->name())
-        return Status::Error(ErrorCode::kInvalidArgument,
-                             "two projections are named '" + std::string(projections[i]->name()) + "'");
+        return Status::Error(
+            ErrorCode::kInvalidArgument,
+            "two projections are named '" + std::string(projections[i]->name()) + "'");
   }
   if (options.max_batch_events == 0) options.max_batch_events = 1;
 
@@ -187,8 +189,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
                          "partition " + std::to_string(partition) + " is out of range");
   Impl::Partition& part = *impl_->partitions[static_cast<size_t>(partition)];
   std::lock_guard lock(part.poll_mu);
-  const int64_t resume_after =
-      *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
+  const int64_t resume_after = *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
   if (!part.reader) {
     auto reader = impl_->log->OpenReader(partition, resume_after + 1);
     if (!reader.ok()) return reader.status();
@@ -198,6 +199,18 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   if (!records.ok()) {
     part.reader.reset();
     return records.status();
+  }
+  if (records->empty()) return size_t{0};
+  const auto& limit_offset = impl_->options.max_offset;
+  const auto& limit_ms = impl_->options.max_timestamp_ms;
+  for (size_t i = 0; i < records->size(); ++i) {
+    const LogRecord& r = (*records)[i];
+    if ((limit_offset && r.offset > *limit_offset) || (limit_ms && r.timestamp_ms > *limit_ms)) {
+      records->resize(i);
+      part.reached_limit = true;
+      part.reader.reset();  // what was read past the limit is not applied
+      break;
+    }
   }
   if (records->empty()) return size_t{0};
 
@@ -260,6 +273,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
         *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
   }
   impl_->applied_cv.notify_all();
+  consumed_.fetch_add(records->size());
   return records->size();
 }
 
@@ -268,11 +282,14 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout) {
   for (int32_t p = 0; p < static_cast<int32_t>(impl_->partitions.size()); ++p) {
     auto end = impl_->log->EndOffset(p);
     if (!end.ok()) return end.status();
-    while (AppliedOffset(p) < *end - 1) {
+    int64_t target = *end - 1;
+    if (impl_->options.max_offset) target = std::min(target, *impl_->options.max_offset);
+    while (AppliedOffset(p) < target) {
+      if (ReachedLimit(p)) break;
       if (std::chrono::steady_clock::now() > deadline)
-        return Status::Error(ErrorCode::kTimeout,
-                             "partition " + std::to_string(p) + " did not reach offset " +
-                                 std::to_string(*end - 1) + " in time");
+        return Status::Error(ErrorCode::kTimeout, "partition " + std::to_string(p) +
+                                                      " did not reach offset " +
+                                                      std::to_string(*end - 1) + " in time");
       auto n = PollOnce(p, impl_->options.max_batch_events, std::chrono::milliseconds(100));
       if (!n.ok()) return n.status();
     }
@@ -312,9 +329,8 @@ Status Projector::WaitForPosition(int32_t partition, int64_t offset,
     return Status::Error(ErrorCode::kInvalidArgument,
                          "partition " + std::to_string(partition) + " is out of range");
   std::unique_lock lock(impl_->applied_mu);
-  const bool reached = impl_->applied_cv.wait_for(lock, timeout, [&] {
-    return impl_->applied[static_cast<size_t>(partition)] >= offset;
-  });
+  const bool reached = impl_->applied_cv.wait_for(
+      lock, timeout, [&] { return impl_->applied[static_cast<size_t>(partition)] >= offset; });
   if (reached) return Status::Ok();
   return Status::Error(ErrorCode::kTimeout,
                        "projections have applied partition " + std::to_string(partition) +
@@ -329,22 +345,20 @@ int64_t Projector::AppliedOffset(int32_t partition) const {
   return impl_->applied[static_cast<size_t>(partition)];
 }
 
+bool Projector::ReachedLimit(int32_t partition) const {
+  if (partition < 0 || static_cast<size_t>(partition) >= impl_->partitions.size()) return false;
+  auto& part = *impl_->partitions[static_cast<size_t>(partition)];
+  std::lock_guard lock(part.poll_mu);
+  return part.reached_limit;
+}
+
 std::string Projector::DumpAll() const {
   std::string out;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
     if (k.starts_with(rocksdb::Slice(kCheckpointPrefix.data(), kCheckpointPrefix.size()))) continue;
-    for (size_t i = 0; i < k.size(); ++i) {
-      const auto c = static_cast<unsigned char>(k[i]);
-      if (c >= 0x20 && c < 0x7f && c != '\\') {
-        out.push_back(static_cast<char>(c));
-      } else {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\x%02x", c);
-        out.append(buf);
-      }
-    }
+    out.append(internal::EscapeKey(std::string_view(k.data(), k.size())));
     out.append(" = ");
     rocksdb::Slice v = it->value();
     internal::Json json = internal::Unpack(std::string_view(v.data(), v.size()));
@@ -369,9 +383,8 @@ Result<std::optional<std::string>> Projector::Get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
-Status Projector::Scan(
-    std::string_view prefix, std::string_view start, bool reverse,
-    const std::function<bool(std::string_view, std::string_view)>& visit) const {
+Status Projector::Scan(std::string_view prefix, std::string_view start, bool reverse,
+                       const std::function<bool(std::string_view, std::string_view)>& visit) const {
   rocksdb::ReadOptions read_options;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(read_options));
   const rocksdb::Slice pre(prefix.data(), prefix.size());

@@ -58,9 +58,9 @@ class ViewWriter {
   virtual void Delete(std::string_view key) = 0;
   // Calls `visit` for every key starting with `prefix`, in key order, until
   // it returns false. Sees pending writes. Errors: kIoError.
-  virtual Status Scan(std::string_view prefix,
-                      const std::function<bool(std::string_view key, std::string_view value)>&
-                          visit) = 0;
+  virtual Status Scan(
+      std::string_view prefix,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) = 0;
 };
 
 // One read model. Implementations must be deterministic functions of the
@@ -77,11 +77,15 @@ class Projection {
 };
 
 struct ProjectorOptions {
-  std::string db_path;              // created when missing
-  size_t max_batch_events = 1000;   // records per WriteBatch
+  std::string db_path;             // created when missing
+  size_t max_batch_events = 1000;  // records per WriteBatch
   size_t block_cache_bytes = 64u << 20;
-  bool sync_writes = false;         // fsync the WAL on each commit (the WAL is always on)
+  bool sync_writes = false;                  // fsync the WAL on each commit (the WAL is always on)
   std::chrono::milliseconds poll_wait{100};  // how long a partition thread waits for records
+  // Replay "as of": records with a larger offset, or a later log timestamp
+  // (milliseconds), are never applied; a partition stops at the first one.
+  std::optional<int64_t> max_offset;
+  std::optional<int64_t> max_timestamp_ms;
 };
 
 // Read access to committed views, for queries (projections/queries.h).
@@ -93,9 +97,9 @@ class ViewReader {
   // Visits keys with `prefix`, starting at `start` (forward: the first key >=
   // start; reverse: the last key <= start; empty start = the prefix's edge),
   // until `visit` returns false. One consistent snapshot per call.
-  virtual Status Scan(std::string_view prefix, std::string_view start, bool reverse,
-                      const std::function<bool(std::string_view key, std::string_view value)>&
-                          visit) const = 0;
+  virtual Status Scan(
+      std::string_view prefix, std::string_view start, bool reverse,
+      const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
 };
 
 class Projector : public ViewReader {
@@ -104,8 +108,9 @@ class Projector : public ViewReader {
   // the checkpoints. `log` is not owned and must outlive the Projector.
   // Errors: kIoError when RocksDB cannot open the directory; kInvalidArgument
   // for no projections or a bad name.
-  static Result<std::unique_ptr<Projector>> Open(ProjectorOptions options, EventLog& log,
-                                                 std::vector<std::unique_ptr<Projection>> projections);
+  static Result<std::unique_ptr<Projector>> Open(
+      ProjectorOptions options, EventLog& log,
+      std::vector<std::unique_ptr<Projection>> projections);
   ~Projector() override;  // stops the partition threads
   Projector(const Projector&) = delete;
   Projector& operator=(const Projector&) = delete;
@@ -116,9 +121,9 @@ class Projector : public ViewReader {
   // kIoError when the commit fails (nothing of the batch is then applied).
   Result<size_t> PollOnce(int32_t partition, size_t max_records, std::chrono::milliseconds wait);
 
-  // Applies every record that is in the log when called, partition by
-  // partition. Errors: as PollOnce; kTimeout when the log does not deliver
-  // the records it reported within `timeout`.
+  // Applies every record that is in the log when called (and within the
+  // max_offset / max_timestamp_ms limits), partition by partition. Errors: as PollOnce; kTimeout
+  // when the log does not deliver the records it reported within `timeout`.
   Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
   // Starts one thread per partition that applies records as they arrive.
@@ -134,11 +139,17 @@ class Projector : public ViewReader {
   // The offset of the last record applied in `partition`; -1 when none.
   int64_t AppliedOffset(int32_t partition) const;
 
-  // Every view key and value, sorted, one line each: "<key> = <json>",
-  // with binary bytes of keys shown as \xNN. Checkpoints are left out, so two
-  // databases that applied the same events dump identically.
+  // True once `partition` met a record past max_offset / max_timestamp_ms.
+  bool ReachedLimit(int32_t partition) const;
+
+  // Every view key and value, sorted, one line each: "<key> = <json>", the
+  // key's '\0' separators shown as '|' and other binary bytes as \xNN.
+  // Checkpoints are left out, so two databases that applied the same events
+  // dump identically.
   std::string DumpAll() const;
 
+  // Records applied or skipped since Open, over every partition.
+  uint64_t consumed_records() const { return consumed_.load(); }
   uint64_t undecodable_records() const { return undecodable_.load(); }
   uint64_t failed_applies() const { return failed_applies_.load(); }
 
@@ -155,6 +166,7 @@ class Projector : public ViewReader {
   void RunPartition(int32_t partition);
 
   const std::unique_ptr<Impl> impl_;
+  std::atomic<uint64_t> consumed_{0};
   std::atomic<uint64_t> undecodable_{0};
   std::atomic<uint64_t> failed_applies_{0};
   std::atomic<bool> stop_{false};

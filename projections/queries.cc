@@ -123,49 +123,51 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   InboxPage page;
   std::string last_key;
   bool more = false;
-  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view value) {
-    if (key == start) return true;  // the cursor row itself was on the previous page
-    if (page.rows.size() == q.limit) {
-      more = true;
-      return false;
-    }
-    Json row = Unpack(value);
-    if (row.is_discarded()) return true;
-    const auto status = EnumOr(row, "status", ConversationStatus::kOpen);
-    if (!q.statuses.empty() &&
-        std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
-      return true;
-    const std::string assignee = row.value("assignee", std::string());
-    if (q.assignee == AssigneeFilter::kMe && assignee != q.agent_id) return true;
-    if (q.assignee == AssigneeFilter::kUnassigned && !assignee.empty()) return true;
-    const auto channel = EnumOr(row, "channel", Channel::kWebChat);
-    if (q.channel && *q.channel != channel) return true;
-    std::vector<Topic> topics;
-    for (const Json& t : row["topics"])
-      if (auto topic = EnumFromName<Topic>(t.get<std::string>())) topics.push_back(*topic);
-    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return true;
-    const bool unread = UnreadFor(row, q.agent_id);
-    if (q.unread_only && !unread) return true;
-    const bool overdue = OverdueAt(row, q.now_us, target_s);
-    if (q.overdue_only && !overdue) return true;
-    InboxRow out;
-    out.conversation_id = row.value("id", std::string());
-    out.customer_id = row.value("customer_id", std::string());
-    out.customer_name = row.value("name", std::string());
-    out.channel = channel;
-    out.preview = row.value("preview", std::string());
-    out.unread = unread;
-    out.assignee = assignee;
-    out.status = status;
-    out.topics = std::move(topics);
-    if (row["waiting_since"].is_number_integer())
-      out.waiting_since_us = row["waiting_since"].get<int64_t>();
-    out.overdue = overdue;
-    out.last_activity_us = row.value("activity_us", int64_t{0});
-    page.rows.push_back(std::move(out));
-    last_key.assign(key);
-    return true;
-  });
+  Status scan =
+      views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view value) {
+        if (key == start) return true;  // the cursor row itself was on the previous page
+        if (page.rows.size() == q.limit) {
+          more = true;
+          return false;
+        }
+        Json row = Unpack(value);
+        if (row.is_discarded()) return true;
+        const auto status = EnumOr(row, "status", ConversationStatus::kOpen);
+        if (!q.statuses.empty() &&
+            std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
+          return true;
+        const std::string assignee = row.value("assignee", std::string());
+        if (q.assignee == AssigneeFilter::kMe && assignee != q.agent_id) return true;
+        if (q.assignee == AssigneeFilter::kUnassigned && !assignee.empty()) return true;
+        const auto channel = EnumOr(row, "channel", Channel::kWebChat);
+        if (q.channel && *q.channel != channel) return true;
+        std::vector<Topic> topics;
+        for (const Json& t : row["topics"])
+          if (auto topic = EnumFromName<Topic>(t.get<std::string>())) topics.push_back(*topic);
+        if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end())
+          return true;
+        const bool unread = UnreadFor(row, q.agent_id);
+        if (q.unread_only && !unread) return true;
+        const bool overdue = OverdueAt(row, q.now_us, target_s);
+        if (q.overdue_only && !overdue) return true;
+        InboxRow out;
+        out.conversation_id = row.value("id", std::string());
+        out.customer_id = row.value("customer_id", std::string());
+        out.customer_name = row.value("name", std::string());
+        out.channel = channel;
+        out.preview = row.value("preview", std::string());
+        out.unread = unread;
+        out.assignee = assignee;
+        out.status = status;
+        out.topics = std::move(topics);
+        if (row["waiting_since"].is_number_integer())
+          out.waiting_since_us = row["waiting_since"].get<int64_t>();
+        out.overdue = overdue;
+        out.last_activity_us = row.value("activity_us", int64_t{0});
+        page.rows.push_back(std::move(out));
+        last_key.assign(key);
+        return true;
+      });
   PALAVER_RETURN_IF_ERROR(scan);
   for (InboxRow& row : page.rows) {
     auto presence = GetView(views_, "inbox/" + Key({"presence", q.shop, row.customer_id}));
@@ -180,15 +182,13 @@ Result<int64_t> Queries::BadgeCount(const std::string& shop, const std::string& 
                                     const Consistency& c) const {
   PALAVER_RETURN_IF_ERROR(Wait(c));
   int64_t count = 0;
-  PALAVER_RETURN_IF_ERROR(views_.Scan("inbox/" + Prefix({"idx", shop}), "", false,
-                                      [&](std::string_view, std::string_view value) {
-                                        Json row = Unpack(value);
-                                        if (row.is_discarded()) return true;
-                                        if (row.value("status", std::string()) == "open" &&
-                                            UnreadFor(row, agent_id))
-                                          ++count;
-                                        return true;
-                                      }));
+  PALAVER_RETURN_IF_ERROR(views_.Scan(
+      "inbox/" + Prefix({"idx", shop}), "", false, [&](std::string_view, std::string_view value) {
+        Json row = Unpack(value);
+        if (row.is_discarded()) return true;
+        if (row.value("status", std::string()) == "open" && UnreadFor(row, agent_id)) ++count;
+        return true;
+      }));
   return count;
 }
 
@@ -235,7 +235,8 @@ Result<TimelinePage> Queries::Timeline(const TimelineQuery& q, const Consistency
   if (!conv.ok()) return conv.status();
   const std::string customer = conv->is_object() ? conv->value("customer_id", std::string()) : "";
   // A shopper asking for someone else's conversation learns nothing about it.
-  if (conv->is_null() || (q.viewer == TimelineViewer::kShopper && customer != q.shopper_customer_id))
+  if (conv->is_null() ||
+      (q.viewer == TimelineViewer::kShopper && customer != q.shopper_customer_id))
     return NotFound("conversation " + q.conversation_id);
   const int64_t last_seq = conv->value("seq", int64_t{0});
   int64_t cursor = q.backward ? last_seq + 1 : 0;
@@ -281,19 +282,20 @@ Result<std::vector<PreviousConversation>> Queries::PreviousConversations(
     const std::string& except_conversation_id, const Consistency& c) const {
   PALAVER_RETURN_IF_ERROR(Wait(c));
   std::vector<PreviousConversation> out;
-  PALAVER_RETURN_IF_ERROR(views_.Scan(
-      "history/" + Prefix({"byc", shop, customer_id}), "", false,
-      [&](std::string_view, std::string_view value) {
-        Json j = Unpack(value);
-        if (j.is_discarded()) return true;
-        PreviousConversation p;
-        p.conversation_id = j.value("conversation_id", std::string());
-        if (p.conversation_id == except_conversation_id) return true;
-        p.channel = EnumOr(j, "channel", Channel::kWebChat);
-        p.started_at_us = j.value("started_at", int64_t{0});
-        out.push_back(std::move(p));
-        return true;
-      }));
+  PALAVER_RETURN_IF_ERROR(views_.Scan("history/" + Prefix({"byc", shop, customer_id}), "", false,
+                                      [&](std::string_view, std::string_view value) {
+                                        Json j = Unpack(value);
+                                        if (j.is_discarded()) return true;
+                                        PreviousConversation p;
+                                        p.conversation_id =
+                                            j.value("conversation_id", std::string());
+                                        if (p.conversation_id == except_conversation_id)
+                                          return true;
+                                        p.channel = EnumOr(j, "channel", Channel::kWebChat);
+                                        p.started_at_us = j.value("started_at", int64_t{0});
+                                        out.push_back(std::move(p));
+                                        return true;
+                                      }));
   for (auto& p : out) {
     auto conv = GetView(views_, "history/" + Key({"conv", shop, p.conversation_id}));
     if (!conv.ok()) return conv.status();
@@ -314,7 +316,8 @@ Result<CustomerProfile> Queries::Profile(const std::string& shop, const std::str
   out.name = p.value("name", std::string());
   out.email = p.value("email", std::string());
   out.phone = p.value("phone", std::string());
-  out.returning = p.value("orders_count", int64_t{0}) > 0 || p.value("conversations", int64_t{0}) > 1;
+  out.returning =
+      p.value("orders_count", int64_t{0}) > 0 || p.value("conversations", int64_t{0}) > 1;
   if (p["location"].is_object()) {
     for (const char* part : {"city", "region", "country_code"}) {
       const std::string v = p["location"].value(part, std::string());
@@ -379,10 +382,9 @@ Result<CustomerProfile> Queries::Profile(const std::string& shop, const std::str
                              n.value("at", int64_t{0})});
         return true;
       }));
-  std::sort(out.notes.begin(), out.notes.end(),
-            [](const CustomerNote& a, const CustomerNote& b) {
-              return a.at_us != b.at_us ? a.at_us > b.at_us : a.note_id < b.note_id;
-            });
+  std::sort(out.notes.begin(), out.notes.end(), [](const CustomerNote& a, const CustomerNote& b) {
+    return a.at_us != b.at_us ? a.at_us > b.at_us : a.note_id < b.note_id;
+  });
   return out;
 }
 
@@ -457,8 +459,9 @@ Result<MetricsReport> Queries::Metrics(const std::string& shop, const std::strin
   };
   report.first_response = stats(frt);
   report.resolution = stats(res);
-  report.csat_average =
-      report.csat_count ? static_cast<double>(csat_sum) / static_cast<double>(report.csat_count) : 0;
+  report.csat_average = report.csat_count
+                            ? static_cast<double>(csat_sum) / static_cast<double>(report.csat_count)
+                            : 0;
   return report;
 }
 

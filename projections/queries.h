@@ -39,11 +39,11 @@ struct InboxQuery {
   AssigneeFilter assignee = AssigneeFilter::kAnyone;
   std::optional<Channel> channel;
   std::optional<Topic> topic;
-  bool unread_only = false;   // unread for agent_id
+  bool unread_only = false;  // unread for agent_id
   bool overdue_only = false;
-  int64_t now_us = 0;         // the clock for "overdue"
-  std::string cursor;         // empty = first page; else InboxPage::next_cursor
-  size_t limit = 25;          // 1..200
+  int64_t now_us = 0;  // the clock for "overdue"
+  std::string cursor;  // empty = first page; else InboxPage::next_cursor
+  size_t limit = 25;   // 1..200
 };
 
 struct InboxRow {
@@ -51,14 +51,14 @@ struct InboxRow {
   std::string customer_id;
   std::string customer_name;
   Channel channel = Channel::kWebChat;
-  std::string preview;  // of the last message
-  bool unread = false;  // the dot, for the agent reading
-  std::string assignee; // empty = unassigned
+  std::string preview;   // of the last message
+  bool unread = false;   // the dot, for the agent reading
+  std::string assignee;  // empty = unassigned
   ConversationStatus status = ConversationStatus::kOpen;
   std::vector<Topic> topics;  // at most two, latest first
   bool customer_online = false;
   std::optional<int64_t> waiting_since_us;  // the shopper's oldest unanswered message
-  bool overdue = false;  // open, and waiting longer than the shop's target
+  bool overdue = false;                     // open, and waiting longer than the shop's target
   int64_t last_activity_us = 0;
 };
 
@@ -78,7 +78,7 @@ struct AgentMessageReceipt {
   bool seen_by_shopper = false;
 };
 struct Receipts {
-  std::vector<Receipt> participants;       // sorted by participant
+  std::vector<Receipt> participants;                // sorted by participant
   std::vector<AgentMessageReceipt> agent_messages;  // in conversation order
 };
 

@@ -26,4 +26,21 @@ std::string UtcDay(int64_t unix_micros) {
   return buf;
 }
 
+std::string EscapeKey(std::string_view key) {
+  std::string out;
+  for (char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == 0) {
+      out.push_back('|');
+    } else if (c >= 0x20 && c < 0x7f && c != '\\' && c != '|') {
+      out.push_back(ch);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out.append(buf);
+    }
+  }
+  return out;
+}
+
 }  // namespace palaver::projections::internal

@@ -18,7 +18,8 @@ namespace palaver::projections::internal {
 using Json = nlohmann::json;
 
 inline void AppendBigEndian64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 inline std::string BigEndian64(uint64_t v) {
   std::string out;
@@ -28,12 +29,15 @@ inline std::string BigEndian64(uint64_t v) {
 // Precondition: bytes.size() >= 8.
 inline uint64_t ReadBigEndian64(std::string_view bytes) {
   uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
+  for (int i = 0; i < 8; ++i)
+    v = (v << 8) | static_cast<unsigned char>(bytes[static_cast<size_t>(i)]);
   return v;
 }
 // Signed values (timestamps) keep their order when the sign bit is flipped.
 inline uint64_t OrderedSigned(int64_t v) { return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63); }
-inline int64_t FromOrderedSigned(uint64_t v) { return static_cast<int64_t>(v ^ (uint64_t{1} << 63)); }
+inline int64_t FromOrderedSigned(uint64_t v) {
+  return static_cast<int64_t>(v ^ (uint64_t{1} << 63));
+}
 
 // Parts joined by '\0'. A part may itself be binary (a big-endian number).
 inline std::string Key(std::initializer_list<std::string_view> parts) {
@@ -67,6 +71,10 @@ inline Json Unpack(std::string_view bytes) {
 
 // "YYYY-MM-DD" (UTC) of a time in microseconds since the Unix epoch.
 std::string UtcDay(int64_t unix_micros);
+
+// `key` with the separators shown as '|' and any other byte outside
+// printable ASCII (and '\\' and '|') as \xNN: readable, and one line.
+std::string EscapeKey(std::string_view key);
 
 }  // namespace palaver::projections::internal
 

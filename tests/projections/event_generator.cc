@@ -34,8 +34,7 @@ struct EventGenerator::State {
   std::vector<Shop> shops;
   std::vector<Conversation> conversations;
 
-  State(uint64_t seed, EventGeneratorOptions o)
-      : options(o), rng(seed), now_us(o.start_us) {
+  State(uint64_t seed, EventGeneratorOptions o) : options(o), rng(seed), now_us(o.start_us) {
     for (int s = 0; s < options.shops; ++s) {
       Shop shop;
       shop.id = "shop-" + std::to_string(s);
@@ -50,7 +49,9 @@ struct EventGenerator::State {
   uint64_t Uniform(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); }
   bool Chance(double p) { return std::bernoulli_distribution(p)(rng); }
   template <class T>
-  T& Pick(std::vector<T>& v) { return v[Uniform(v.size())]; }
+  T& Pick(std::vector<T>& v) {
+    return v[Uniform(v.size())];
+  }
 
   std::string Id(const char* kind) { return std::string(kind) + "-" + std::to_string(++counter); }
 
@@ -76,8 +77,9 @@ struct EventGenerator::State {
   }
 
   std::string Text() {
-    static const char* kWords[] = {"hello", "order", "where", "is", "my", "parcel", "thanks",
-                                   "😀", "refund", "size", "café", "👍🏽", "discount", "?"};
+    static const char* kWords[] = {"hello",  "order",    "where",    "is",     "my",
+                                   "parcel", "thanks",   "😀",        "refund", "size",
+                                   "café",   "👍🏽", "discount", "?"};
     std::string t;
     const uint64_t n = 1 + Uniform(30);
     for (uint64_t i = 0; i < n; ++i) {
@@ -88,9 +90,9 @@ struct EventGenerator::State {
   }
 
   std::vector<LineItem> Lines() {
-    static const char* kNames[] = {"Mug", "T-shirt",
-                                   "A very long product name that certainly exceeds forty chars",
-                                   "Exactly forty characters long name here!", "Ünïcødé socks 🧦"};
+    static const char* kNames[] = {
+        "Mug", "T-shirt", "A very long product name that certainly exceeds forty chars",
+        "Exactly forty characters long name here!", "Ünïcødé socks 🧦"};
     std::vector<LineItem> items;
     const uint64_t n = Uniform(4);
     for (uint64_t i = 0; i < n; ++i) {
@@ -195,7 +197,7 @@ struct EventGenerator::State {
       if (s.to == s.from) return;
       if (s.to == ConversationStatus::kSnoozed) s.snoozed_until_us = now_us + 3'600'000'000LL;
       s.reason = s.to == ConversationStatus::kClosed ? StatusChangeReason::kResolved
-                                                    : StatusChangeReason::kAgentAction;
+                                                     : StatusChangeReason::kAgentAction;
       const auto& agents = shops[std::stoul(c.shop.substr(5))].agents;
       out.push_back(Make(c.shop, c.id, ActorKind::kAgent, agents[Uniform(agents.size())], s));
       c.status = s.to;
@@ -299,7 +301,8 @@ struct EventGenerator::State {
     if (roll < 90) {
       CustomerProfileUpserted p;
       p.customer_id = Pick(shop.customers);
-      p.customer_since_us = options.start_us - 86'400'000'000LL * static_cast<int64_t>(Uniform(900));
+      p.customer_since_us =
+          options.start_us - 86'400'000'000LL * static_cast<int64_t>(Uniform(900));
       p.orders_count = static_cast<int32_t>(Uniform(5));
       p.amount_spent_minor = static_cast<int64_t>(Uniform(1'000'000));
       p.currency = "EUR";
@@ -351,7 +354,8 @@ struct EventGenerator::State {
         hours.time_zone = "Europe/Berlin";
         if (Chance(0.8))
           for (int d = 1; d <= 5; ++d)
-            hours.ranges.push_back({static_cast<Weekday>(d), 540, static_cast<int32_t>(1020 + Uniform(60))});
+            hours.ranges.push_back(
+                {static_cast<Weekday>(d), 540, static_cast<int32_t>(1020 + Uniform(60))});
         s.aspect = hours;
       }
       out.push_back(Make(shop.id, "", ActorKind::kAgent, agent(), s));
@@ -360,7 +364,8 @@ struct EventGenerator::State {
     if (roll < 97 && conv) {
       TopicsClassified t;
       for (int i = 0; i < 2; ++i)
-        t.topics.push_back({static_cast<Topic>(1 + Uniform(10)), 0.8 + 0.2 * static_cast<double>(Uniform(100)) / 99.0});
+        t.topics.push_back({static_cast<Topic>(1 + Uniform(10)),
+                            0.8 + 0.2 * static_cast<double>(Uniform(100)) / 99.0});
       t.model = "topics-v1";
       out.push_back(Make(conv->shop, conv->id, ActorKind::kSystem, "classifier", t));
       return;

@@ -16,7 +16,8 @@ namespace palaver::testing {
 
 // The seed of a randomised test: $PALAVER_PROPERTY_SEED when set, else random.
 inline uint64_t TestSeed() {
-  if (const char* env = std::getenv("PALAVER_PROPERTY_SEED")) return std::strtoull(env, nullptr, 10);
+  if (const char* env = std::getenv("PALAVER_PROPERTY_SEED"))
+    return std::strtoull(env, nullptr, 10);
   return (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
 }
 

@@ -1,9 +1,9 @@
 // The same events on the embedded log and on a real Kafka broker (named by
 // PALAVER_KAFKA_BROKERS) project to identical views. Without a reachable
 // broker the test fails: it never skips.
-#include <gtest/gtest.h>
-
 #include <cstdlib>
+
+#include <gtest/gtest.h>
 
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/event_generator.h"

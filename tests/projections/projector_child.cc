@@ -27,8 +27,7 @@ int main(int argc, char** argv) {
   projections::ProjectorOptions options;
   options.db_path = argv[2];
   options.max_batch_events = static_cast<size_t>(std::atoi(argv[3]));
-  auto projector =
-      projections::Projector::Open(options, **log, projections::DefaultProjections());
+  auto projector = projections::Projector::Open(options, **log, projections::DefaultProjections());
   if (!projector.ok()) {
     std::fprintf(stderr, "open projector: %s\n", projector.status().ToString().c_str());
     return 1;

@@ -1,15 +1,14 @@
 // Crash safety: projector_child is killed with SIGKILL at random points of a
 // long run and restarted each time; the final views equal a clean rebuild.
-#include <gtest/gtest.h>
+#include <chrono>
+#include <random>
+#include <thread>
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <random>
-#include <thread>
 
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/event_generator.h"
@@ -54,7 +53,8 @@ TEST(ProjectorCrashTest, SigkillAtRandomPointsThenResumeEqualsCleanRebuild) {
         std::chrono::milliseconds(std::uniform_int_distribution<int>(30, 700)(rng)));
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) {
-      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child failed, status " << status;
+      ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "child failed, status " << status;
       finished = true;
       break;
     }

@@ -1,9 +1,9 @@
 // Property: for random event sequences, incremental application (random
 // batch sizes, random partition order, restarts, appends interleaved with
 // projection) dumps exactly like a rebuild from offset zero.
-#include <gtest/gtest.h>
-
 #include <random>
+
+#include <gtest/gtest.h>
 
 #include "schemas/codec.h"
 #include "tests/engine/event_log_test_util.h"
@@ -17,8 +17,8 @@ TEST(ProjectorPropertyTest, IncrementalEqualsRebuildFromZero) {
   const uint64_t base_seed = TestSeed();
   for (uint64_t round = 0; round < 3; ++round) {
     const uint64_t seed = base_seed + round;
-    SCOPED_TRACE("seed=" + std::to_string(seed) + " (rerun with PALAVER_PROPERTY_SEED=" +
-                 std::to_string(base_seed) + ")");
+    SCOPED_TRACE("seed=" + std::to_string(seed) +
+                 " (rerun with PALAVER_PROPERTY_SEED=" + std::to_string(base_seed) + ")");
     std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
     auto uniform = [&](uint64_t lo, uint64_t hi) {
       return std::uniform_int_distribution<uint64_t>(lo, hi)(rng);

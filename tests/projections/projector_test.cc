@@ -23,7 +23,8 @@ class CountingProjection final : public Projection {
     if (!current.ok()) return current.status();
     const int n = current->has_value() ? std::stoi(**current) : 0;
     view.Put(key, std::to_string(n + 1));  // read back within the batch by the next event
-    if (event.envelope.tenant == "shop-1" && fail_shop_1) return Status::Error(ErrorCode::kInternal, "boom");
+    if (event.envelope.tenant == "shop-1" && fail_shop_1)
+      return Status::Error(ErrorCode::kInternal, "boom");
     return Status::Ok();
   }
   bool fail_shop_1 = false;

@@ -56,7 +56,8 @@ class QueriesTest : public ::testing::Test {
     m.personal.text = text;
     Emit(conv, actor, who, at, m);
   }
-  void SetStatus(const std::string& conv, ConversationStatus from, ConversationStatus to, int64_t at) {
+  void SetStatus(const std::string& conv, ConversationStatus from, ConversationStatus to,
+                 int64_t at) {
     ConversationStatusChanged s;
     s.from = from;
     s.to = to;
@@ -192,7 +193,8 @@ TEST_F(QueriesTest, InboxRowsFiltersAndPagination) {
   ConversationMarkedUnread unread;
   SetStatus("k1", ConversationStatus::kClosed, ConversationStatus::kOpen, kT0 + 600 * kSecond);
   auto pos = Emit("k1", ActorKind::kAgent, "a2", kT0 + 601 * kSecond, unread);
-  EXPECT_EQ(queries_->BadgeCount("s1", "a1", Consistency{pos, std::chrono::seconds(10)}).value(), 2);
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1", Consistency{pos, std::chrono::seconds(10)}).value(),
+            2);
   projector_->Stop();
 }
 
@@ -227,7 +229,8 @@ TEST_F(QueriesTest, TimelineAgentAndShopperViewsPaginateBothWays) {
   EXPECT_NE(all.find("\"VIP\""), std::string::npos);
   EXPECT_NE(all.find("\"type\":\"cart\""), std::string::npos);
   EXPECT_NE(all.find("\"name\":\"Mug\""), std::string::npos);
-  EXPECT_EQ(all.find(std::string(41, 'x')), std::string::npos);  // names of 41+ characters are left out
+  EXPECT_EQ(all.find(std::string(41, 'x')),
+            std::string::npos);  // names of 41+ characters are left out
   EXPECT_NE(all.find("\"subtotal_minor\":2000"), std::string::npos);
   EXPECT_NE(all.find("\"quantity\":2"), std::string::npos);
   EXPECT_NE(all.find("\"rating\":4"), std::string::npos);
@@ -337,9 +340,9 @@ TEST_F(QueriesTest, MetricsWallClockOfficeHoursAndReopen) {
   ASSERT_TRUE(projector_->CatchUp().ok());
 
   auto k1 = queries_->MetricsFor("s1", "k1").value();
-  EXPECT_EQ(k1.first_response_wall_us, 100 * kSecond);  // the reopen did not change it
+  EXPECT_EQ(k1.first_response_wall_us, 100 * kSecond);    // the reopen did not change it
   EXPECT_EQ(k1.first_response_office_us, 100 * kSecond);  // all inside Friday 16:00-17:00
-  EXPECT_EQ(k1.resolution_wall_us, 400 * kSecond);      // to the latest close
+  EXPECT_EQ(k1.resolution_wall_us, 400 * kSecond);        // to the latest close
   EXPECT_EQ(k1.csat, 4);
   auto k2 = queries_->MetricsFor("s1", "k2").value();
   EXPECT_EQ(k2.first_response_wall_us, monday_10 - (kT0 + 20 * kSecond));
@@ -361,6 +364,27 @@ TEST_F(QueriesTest, MetricsWallClockOfficeHoursAndReopen) {
     }
   EXPECT_TRUE(a1_found);
   EXPECT_EQ(report.by_topic.size(), 3u);  // shipping, order_status, wholesale
+}
+
+TEST_F(QueriesTest, CustomerErasureBlanksPersonalDataInEveryView) {
+  Scenario();
+  CustomerNoteAdded note;
+  note.note_id = "cn1";
+  note.customer_id = "c1";
+  note.personal.text = "lives next door";
+  Emit("", ActorKind::kAgent, "a1", kT0 + 600 * kSecond, note);
+  CustomerErased erased;
+  erased.customer_id = "c1";
+  erased.request_id = "r1";
+  Emit("", ActorKind::kSystem, "privacy", kT0 + 700 * kSecond, erased);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  const std::string dump = projector_->DumpAll();
+  for (const char* personal : {"Alice", "Hi there", "Hello Alice", "lives next door", "VIP"})
+    EXPECT_EQ(dump.find(personal), std::string::npos) << personal;
+  EXPECT_NE(dump.find("Where is my order?"), std::string::npos);  // c2 is untouched
+  auto profile = queries_->Profile("s1", "c1", kT0).value();
+  EXPECT_TRUE(profile.erased);
+  EXPECT_TRUE(profile.notes.empty());
 }
 
 }  // namespace
