@@ -628,6 +628,52 @@ TEST_F(ConversationEngineTest, SettingsNeedPermissionAndValidValues) {
   h().Refused(UpdateSettings{h().Agent("ann"), agents}, "invalid_setting");
 }
 
+TEST_F(ConversationEngineTest, RemainingRefusalsHaveTheirOwnReasons) {
+  const std::string conv = h().StartChat("c1");
+  h().Refused(ChangeStatus{h().Agent("bob"), conv, static_cast<ConversationStatus>(9)},
+              "invalid_status");
+  h().Refused(UpdateCart{h().Storefront(), "c1", "", CartChange::kCleared, "", {}, "EUR"},
+              "cart_id_required");
+  DiscountUpserted discount;
+  h().Refused(UpsertDiscount{h().Storefront(), discount}, "discount_id_required");
+  discount.discount_id = "d9";
+  h().Refused(UpsertDiscount{h().Storefront(), discount}, "code_required");
+  ProductUpserted product;
+  h().Refused(UpsertProduct{h().Storefront(), product}, "product_id_required");
+  product.product_id = "p9";
+  product.title = "Cup";
+  product.currency = "";
+  h().Refused(UpsertProduct{h().Storefront(), product}, "invalid_currency");
+  OrderPlaced order;
+  order.order_id = "o1";
+  order.customer_id = "c1";
+  order.currency = "eur";
+  h().Refused(RecordOrderPlaced{h().Storefront(), order}, "invalid_currency");
+  order.customer_id = "";
+  h().Refused(RecordOrderPlaced{h().Storefront(), order}, "customer_id_required");
+  h().Refused(UpdateSettings{h().System(), VisibilitySetting{static_cast<ChatVisibility>(9)}},
+              "invalid_setting");
+  h().Refused(ChangePresence{h().Storefront(), "", Presence::kOnline, ""}, "customer_id_required");
+
+  // An event over the log's record limit is refused before anything is written.
+  FaqsSetting huge;
+  std::string answer;
+  for (size_t i = 0; i < rules::kMaxMessageChars; ++i) answer += "😀";  // 20000 bytes
+  for (int i = 0; i < 60; ++i) huge.faqs.push_back({"f" + std::to_string(i), "q", answer, true});
+  EXPECT_EQ(h().Refused(UpdateSettings{h().System(), huge}, "too_large").code(),
+            ErrorCode::kTooLarge);
+}
+
+TEST_F(ConversationEngineTest, ShopWithoutIdentitySecretCannotStartChats) {
+  ConversationEngineOptions options;
+  options.shop_secret = [](std::string_view) { return std::optional<std::string>(""); };
+  ConversationEngine engine(h().log(), h().clock(), options);
+  Result<CommandResult> r =
+      engine.Execute(StartWebChat{EngineHarness::Shopper("c1"), h().Token("c1"), "web", ""});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().reason(), "identity_secret_missing") << r.status().ToString();
+}
+
 // ------------------------------------------------------------ idempotency
 
 TEST_F(ConversationEngineTest, IdempotencyKeyReturnsTheOriginalResult) {
