@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 #include "projections/view_codec.h"
@@ -57,45 +58,136 @@ bool ValidName(std::string_view name) {
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
-class BatchViewWriter final : public ViewWriter {
+// The pending writes of one batch: the last value (or deletion) per key, so
+// a key rewritten by many events of a batch reaches RocksDB once. Reads see
+// it over the database; an undo log rolls back one event's writes.
+class PendingBatch {
  public:
-  BatchViewWriter(rocksdb::WriteBatchWithIndex& batch, rocksdb::DB& db, std::string prefix)
-      : batch_(batch), db_(db), prefix_(std::move(prefix)) {}
+  explicit PendingBatch(rocksdb::DB& db) : db_(db) {}
 
-  Result<std::optional<std::string>> Get(std::string_view key) override {
+  Result<std::optional<std::string>> Get(const std::string& key) {
+    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
     std::string value;
-    rocksdb::Status s = batch_.GetFromBatchAndDB(&db_, rocksdb::ReadOptions(), Full(key), &value);
+    rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
     if (!s.ok()) return FromRocks(s, "projection read");
     return std::optional<std::string>(std::move(value));
   }
-  void Put(std::string_view key, std::string_view value) override {
-    batch_.Put(Full(key), rocksdb::Slice(value.data(), value.size()));
-  }
-  void Delete(std::string_view key) override { batch_.Delete(Full(key)); }
 
-  Status Scan(std::string_view prefix,
-              const std::function<bool(std::string_view, std::string_view)>& visit) override {
-    const std::string full = prefix_ + std::string(prefix);
-    std::unique_ptr<rocksdb::Iterator> base(db_.NewIterator(rocksdb::ReadOptions()));
-    std::unique_ptr<rocksdb::Iterator> it(batch_.NewIteratorWithBase(base.release()));
-    for (it->Seek(full); it->Valid(); it->Next()) {
-      rocksdb::Slice k = it->key();
-      if (!k.starts_with(full)) break;
-      rocksdb::Slice v = it->value();
-      if (!visit(std::string_view(k.data() + prefix_.size(), k.size() - prefix_.size()),
-                 std::string_view(v.data(), v.size())))
-        break;
+  void Set(const std::string& key, std::optional<std::string> value) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) {
+      undo_.push_back({key, false, std::nullopt});
+      pending_.emplace(key, std::move(value));
+    } else {
+      undo_.push_back({key, true, std::move(it->second)});
+      it->second = std::move(value);
+    }
+  }
+
+  // Merges the database with the pending writes over keys starting with `prefix`.
+  Status Scan(const std::string& prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) {
+    std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
+    it->Seek(prefix);
+    auto p = pending_.lower_bound(prefix);
+    auto db_valid = [&] { return it->Valid() && it->key().starts_with(prefix); };
+    auto p_valid = [&] {
+      return p != pending_.end() && std::string_view(p->first).substr(0, prefix.size()) == prefix;
+    };
+    while (db_valid() || p_valid()) {
+      int order = 0;  // <0: database first, >0: pending first, 0: same key (pending wins)
+      if (!p_valid()) {
+        order = -1;
+      } else if (!db_valid()) {
+        order = 1;
+      } else {
+        order = it->key().compare(rocksdb::Slice(p->first));
+        order = order < 0 ? -1 : (order > 0 ? 1 : 0);
+      }
+      if (order < 0) {
+        rocksdb::Slice k = it->key(), v = it->value();
+        if (!visit(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size())))
+          return Status::Ok();
+        it->Next();
+      } else {
+        if (p->second && !visit(p->first, *p->second)) return Status::Ok();
+        if (order == 0) it->Next();
+        ++p;
+      }
     }
     return FromRocks(it->status(), "projection scan");
   }
 
- private:
-  std::string Full(std::string_view key) const { return prefix_ + std::string(key); }
+  size_t Mark() const { return undo_.size(); }
+  void RollbackTo(size_t mark) {
+    while (undo_.size() > mark) {
+      Undo& u = undo_.back();
+      if (u.existed) {
+        pending_[u.key] = std::move(u.previous);
+      } else {
+        pending_.erase(u.key);
+      }
+      undo_.pop_back();
+    }
+  }
+  void ForgetUndo() { undo_.clear(); }
 
-  rocksdb::WriteBatchWithIndex& batch_;
+  // The batch to commit, in key order.
+  rocksdb::WriteBatch ToWriteBatch() const {
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, value] : pending_) {
+      if (value) {
+        batch.Put(key, *value);
+      } else {
+        batch.Delete(key);
+      }
+    }
+    return batch;
+  }
+
+ private:
+  struct Undo {
+    std::string key;
+    bool existed = false;                 // the key was pending before this write
+    std::optional<std::string> previous;  // its pending value then
+  };
   rocksdb::DB& db_;
-  const std::string prefix_;
+  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+  std::vector<Undo> undo_;
+};
+
+class BatchViewWriter final : public ViewWriter {
+ public:
+  BatchViewWriter(PendingBatch& batch, const std::string& prefix)
+      : batch_(batch), prefix_(prefix) {}
+
+  Result<std::optional<std::string>> Get(std::string_view key) override {
+    return batch_.Get(Full(key));
+  }
+  void Put(std::string_view key, std::string_view value) override {
+    batch_.Set(Full(key), std::string(value));
+  }
+  void Delete(std::string_view key) override { batch_.Set(Full(key), std::nullopt); }
+
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    return batch_.Scan(Full(prefix), [&](std::string_view k, std::string_view v) {
+      return visit(k.substr(prefix_.size()), v);
+    });
+  }
+
+ private:
+  std::string Full(std::string_view key) const {
+    std::string full;
+    full.reserve(prefix_.size() + key.size());
+    full.append(prefix_);
+    full.append(key);
+    return full;
+  }
+
+  PendingBatch& batch_;
+  const std::string& prefix_;
 };
 
 }  // namespace
@@ -214,7 +306,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   if (records->empty()) return size_t{0};
 
-  rocksdb::WriteBatchWithIndex batch(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  PendingBatch batch(*impl_->db);
   std::vector<int64_t> checkpoints = part.checkpoints;
   int64_t last = resume_after;
   std::vector<std::string> prefixes;
@@ -232,8 +324,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     }
     for (size_t i = 0; i < impl_->projections.size(); ++i) {
       if (checkpoints[i] >= record.offset) continue;
-      batch.SetSavePoint();
-      BatchViewWriter writer(batch, *impl_->db, prefixes[i]);
+      const size_t mark = batch.Mark();
+      BatchViewWriter writer(batch, prefixes[i]);
       Status applied;
       try {
         applied = impl_->projections[i]->Apply(*event, record, writer);
@@ -242,26 +334,26 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
         applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
       }
       if (!applied.ok()) {
-        batch.RollbackToSavePoint();
+        batch.RollbackTo(mark);
         failed_applies_.fetch_add(1);
         spdlog::error("projector: projection={} failed partition={} offset={} error=\"{}\"",
                       impl_->projections[i]->name(), record.partition, record.offset,
                       applied.ToString());
-      } else {
-        batch.PopSavePoint();
       }
+      batch.ForgetUndo();  // this event is settled for this projection
     }
   }
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     if (checkpoints[i] < last) {
       checkpoints[i] = last;
-      batch.Put(CheckpointKey(impl_->projections[i]->name(), partition),
+      batch.Set(CheckpointKey(impl_->projections[i]->name(), partition),
                 BigEndian64(static_cast<uint64_t>(last)));
     }
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = impl_->options.sync_writes;
-  rocksdb::Status s = impl_->db->Write(write_options, batch.GetWriteBatch());
+  rocksdb::WriteBatch write_batch = batch.ToWriteBatch();
+  rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
   if (!s.ok()) {
     part.reader.reset();  // re-read the batch from the checkpoint next time
     return FromRocks(s, "committing projection batch");
