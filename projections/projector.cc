@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <unordered_map>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -61,17 +62,57 @@ bool ValidName(std::string_view name) {
 // The pending writes of one batch: the last value (or deletion) per key, so
 // a key rewritten by many events of a batch reaches RocksDB once. Reads see
 // it over the database; an undo log rolls back one event's writes.
+// Committed values (or absence) of keys one partition's projections read
+// recently. Only the projector writes the database, and a partition's keys
+// are its own (they start with a shop), so this never goes stale; it is
+// cleared when over budget and whenever a commit fails.
+class ReadCache {
+ public:
+  explicit ReadCache(size_t budget_bytes) : budget_bytes_(budget_bytes) {}
+  const std::optional<std::string>* Find(const std::string& key) const {
+    auto it = map_.find(key);
+    return it == map_.end() ? nullptr : &it->second;
+  }
+  void Store(const std::string& key, const std::optional<std::string>& value) {
+    if (budget_bytes_ == 0) return;
+    if (bytes_ > budget_bytes_) Clear();
+    auto [it, inserted] = map_.insert_or_assign(key, value);
+    bytes_ += key.size() + (value ? value->size() : 0) + 64;
+    (void)it;
+    (void)inserted;
+  }
+  void Clear() {
+    map_.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  const size_t budget_bytes_;
+  size_t bytes_ = 0;  // approximate; grows with overwrites until the next Clear
+  std::unordered_map<std::string, std::optional<std::string>> map_;
+};
+
 class PendingBatch {
  public:
-  explicit PendingBatch(rocksdb::DB& db) : db_(db) {}
+  PendingBatch(rocksdb::DB& db, ReadCache& cache) : db_(db), cache_(cache) {}
 
   Result<std::optional<std::string>> Get(const std::string& key) {
     if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+    if (const auto* cached = cache_.Find(key)) return *cached;
     std::string value;
     rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
+    if (s.IsNotFound()) {
+      cache_.Store(key, std::nullopt);
+      return std::optional<std::string>();
+    }
     if (!s.ok()) return FromRocks(s, "projection read");
+    cache_.Store(key, value);
     return std::optional<std::string>(std::move(value));
+  }
+
+  // After a successful commit: the pending values are now the committed ones.
+  void PublishTo(ReadCache& cache) const {
+    for (const auto& [key, value] : pending_) cache.Store(key, value);
   }
 
   void Set(const std::string& key, std::optional<std::string> value) {
@@ -153,6 +194,7 @@ class PendingBatch {
     std::optional<std::string> previous;  // its pending value then
   };
   rocksdb::DB& db_;
+  ReadCache& cache_;
   std::map<std::string, std::optional<std::string>, std::less<>> pending_;
   std::vector<Undo> undo_;
 };
@@ -203,7 +245,8 @@ struct Projector::Impl {
     // Guarded by poll_mu:
     std::unique_ptr<LogReader> reader;
     std::vector<int64_t> checkpoints;  // per projection: last applied offset, -1 = none
-    bool reached_limit = false;        // a record past max_offset/max_timestamp_ms was seen
+    std::unique_ptr<ReadCache> cache;
+    bool reached_limit = false;  // a record past max_offset/max_timestamp_ms was seen
   };
   std::vector<std::unique_ptr<Partition>> partitions;
 
@@ -254,6 +297,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   impl->applied.assign(static_cast<size_t>(count), -1);
   for (int32_t p = 0; p < count; ++p) {
     auto part = std::make_unique<Impl::Partition>();
+    part->cache = std::make_unique<ReadCache>(impl->options.read_cache_bytes);
     int64_t min_checkpoint = INT64_MAX;
     for (const auto& projection : impl->projections) {
       std::string value;
@@ -306,7 +350,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   if (records->empty()) return size_t{0};
 
-  PendingBatch batch(*impl_->db);
+  PendingBatch batch(*impl_->db, *part.cache);
   std::vector<int64_t> checkpoints = part.checkpoints;
   int64_t last = resume_after;
   std::vector<std::string> prefixes;
@@ -355,9 +399,11 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   rocksdb::WriteBatch write_batch = batch.ToWriteBatch();
   rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
   if (!s.ok()) {
+    part.cache->Clear();  // it may hold values read during the failed batch only
     part.reader.reset();  // re-read the batch from the checkpoint next time
     return FromRocks(s, "committing projection batch");
   }
+  batch.PublishTo(*part.cache);
   part.checkpoints = std::move(checkpoints);
   {
     std::lock_guard applied_lock(impl_->applied_mu);

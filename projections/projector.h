@@ -80,6 +80,10 @@ struct ProjectorOptions {
   std::string db_path;             // created when missing
   size_t max_batch_events = 1000;  // records per WriteBatch
   size_t block_cache_bytes = 64u << 20;
+  // Per partition: committed values recently read or written by its
+  // projections, kept to spare RocksDB lookups during Apply (0 = off).
+  // Memory is this budget per partition plus the block cache and memtables.
+  size_t read_cache_bytes = 16u << 20;
   bool sync_writes = false;                  // fsync the WAL on each commit (the WAL is always on)
   std::chrono::milliseconds poll_wait{100};  // how long a partition thread waits for records
   // Replay "as of": records with a larger offset, or a later log timestamp
