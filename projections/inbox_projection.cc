@@ -1,6 +1,8 @@
 // The inbox view. Keys (under "inbox/"):
 //   conv\0<shop>\0<conversation>           the row of a conversation (JSON, see RowFields below)
 //   idx\0<shop>\0<~activity be64>\0<conv>  the same row, ordered newest activity first
+//   idxa\0<shop>\0<assignee>\0<~activity be64>\0<conv>   ... per assignee ("" = unassigned)
+//   idxs\0<shop>\0<status>\0<~activity be64>\0<conv>     ... per status
 //   msg\0<shop>\0<conversation>\0<message> the message's sequence number in its conversation
 //   presence\0<shop>\0<customer>           {"online": bool}
 //   shop\0<shop>                           {"overdue_target_s": n}
@@ -14,6 +16,7 @@
 // are computed from these at query time (see queries.cc), as "overdue" depends
 // on the clock. customer.erased blanks the customer's name and previews.
 #include <algorithm>
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -25,9 +28,17 @@ namespace {
 
 constexpr size_t kPreviewChars = 100;
 
-std::string IndexKey(const std::string& shop, const Json& row) {
-  const int64_t activity = row.value("activity_us", int64_t{0});
-  return Key({"idx", shop, BigEndian64(~OrderedSigned(activity)), row.value("id", std::string())});
+// The row's three index keys: all rows, rows by assignee, rows by status.
+std::array<std::string, 3> IndexKeys(const std::string& shop, const Json& row) {
+  const std::string when = BigEndian64(~OrderedSigned(row.value("activity_us", int64_t{0})));
+  const std::string id = row.value("id", std::string());
+  return {Key({"idx", shop, when, id}),
+          Key({"idxa", shop, row.value("assignee", std::string()), when, id}),
+          Key({"idxs", shop, row.value("status", std::string()), when, id})};
+}
+
+void DeleteIndex(ViewWriter& view, const std::string& shop, const Json& row) {
+  for (const std::string& key : IndexKeys(shop, row)) view.Delete(key);
 }
 
 class InboxProjection final : public Projection {
@@ -58,7 +69,7 @@ class InboxProjection final : public Projection {
         return true;
       }));
       for (auto& [key, row] : rows) {
-        view.Delete(IndexKey(shop, row));
+        DeleteIndex(view, shop, row);
         row["name"] = "";
         row["preview"] = "";
         Store(view, shop, key, row);
@@ -87,7 +98,7 @@ class InboxProjection final : public Projection {
                   {"reads", Json::object()}};
       auto old = GetJson(view, conv_key);
       if (!old.ok()) return old.status();
-      if (!old->is_null()) view.Delete(IndexKey(shop, *old));  // a repeated start replaces the row
+      if (!old->is_null()) DeleteIndex(view, shop, *old);  // a repeated start replaces the row
       Store(view, shop, conv_key, row);
       return Status::Ok();
     }
@@ -96,7 +107,7 @@ class InboxProjection final : public Projection {
     if (!loaded.ok()) return loaded.status();
     if (loaded->is_null()) return Status::Ok();  // events of a conversation never started
     Json row = std::move(loaded).value();
-    const std::string old_index = IndexKey(shop, row);
+    const Json old_row = row;
 
     if (const auto* status = std::get_if<ConversationStatusChanged>(&event.body)) {
       row["status"] = Name(status->to);
@@ -144,7 +155,7 @@ class InboxProjection final : public Projection {
     } else {
       return Status::Ok();
     }
-    view.Delete(old_index);
+    DeleteIndex(view, shop, old_row);
     Store(view, shop, conv_key, row);
     return Status::Ok();
   }
@@ -154,7 +165,7 @@ class InboxProjection final : public Projection {
                     const Json& row) {
     const std::string packed = Pack(row);
     view.Put(conv_key, packed);
-    view.Put(IndexKey(shop, row), packed);
+    for (const std::string& key : IndexKeys(shop, row)) view.Put(key, packed);
   }
 };
 

@@ -105,7 +105,15 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   PALAVER_RETURN_IF_ERROR(Wait(c));
   if (q.limit == 0 || q.limit > 200)
     return Status::Error(ErrorCode::kInvalidArgument, "limit must be between 1 and 200", "limit");
-  const std::string prefix = "inbox/" + Prefix({"idx", q.shop});
+  // The narrowest index that serves the filters; the rest are checked per row.
+  std::string prefix = "inbox/" + Prefix({"idx", q.shop});
+  if (q.assignee == AssigneeFilter::kMe) {
+    prefix = "inbox/" + Prefix({"idxa", q.shop, q.agent_id});
+  } else if (q.assignee == AssigneeFilter::kUnassigned) {
+    prefix = "inbox/" + Prefix({"idxa", q.shop, ""});
+  } else if (q.statuses.size() == 1) {
+    prefix = "inbox/" + Prefix({"idxs", q.shop, EnumName(q.statuses[0])});
+  }
   std::string start;
   if (!q.cursor.empty()) {
     auto key = Unhex(q.cursor);
@@ -182,13 +190,15 @@ Result<int64_t> Queries::BadgeCount(const std::string& shop, const std::string& 
                                     const Consistency& c) const {
   PALAVER_RETURN_IF_ERROR(Wait(c));
   int64_t count = 0;
-  PALAVER_RETURN_IF_ERROR(views_.Scan(
-      "inbox/" + Prefix({"idx", shop}), "", false, [&](std::string_view, std::string_view value) {
-        Json row = Unpack(value);
-        if (row.is_discarded()) return true;
-        if (row.value("status", std::string()) == "open" && UnreadFor(row, agent_id)) ++count;
-        return true;
-      }));
+  PALAVER_RETURN_IF_ERROR(views_.Scan("inbox/" + Prefix({"idxs", shop, "open"}), "", false,
+                                      [&](std::string_view, std::string_view value) {
+                                        Json row = Unpack(value);
+                                        if (row.is_discarded()) return true;
+                                        if (row.value("status", std::string()) == "open" &&
+                                            UnreadFor(row, agent_id))
+                                          ++count;
+                                        return true;
+                                      }));
   return count;
 }
 

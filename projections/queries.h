@@ -32,6 +32,9 @@ struct Consistency {
 
 enum class AssigneeFilter { kAnyone, kMe, kUnassigned };
 
+// Rows come from the narrowest index: by assignee (kMe, kUnassigned), else by
+// status (exactly one status asked), else all rows; other filters are
+// checked row by row, so a page costs the rows scanned to fill it.
 struct InboxQuery {
   std::string shop;
   std::string agent_id;                      // "me": the agent reading
@@ -177,7 +180,7 @@ class Queries {
 
   Result<InboxPage> Inbox(const InboxQuery& query, const Consistency& c = {}) const;
   // Open conversations unread by `agent_id`. Cost grows with the shop's
-  // number of conversations (it scans the shop's rows).
+  // number of OPEN conversations (it scans the open-status index).
   Result<int64_t> BadgeCount(const std::string& shop, const std::string& agent_id,
                              const Consistency& c = {}) const;
   Result<Receipts> ReadReceipts(const std::string& shop, const std::string& conversation_id,

@@ -53,6 +53,19 @@ TEST(ProjectorPropertyTest, IncrementalEqualsRebuildFromZero) {
     EXPECT_NE(a.find("inbox/"), std::string::npos);
     EXPECT_NE(a.find("metrics/"), std::string::npos);
     EXPECT_EQ(FirstDifference(a, b), "") << "after " << restarts << " restarts";
+    // Each inbox row has exactly one entry in each of its three indexes.
+    auto count = [&](const std::string& prefix) {
+      size_t n = 0;
+      for (size_t at = a.find("\n" + prefix); at != std::string::npos;
+           at = a.find("\n" + prefix, at + 1))
+        ++n;
+      return n;
+    };
+    const size_t rows = count("inbox/conv|");
+    EXPECT_GT(rows, 0u);
+    EXPECT_EQ(count("inbox/idx|"), rows);
+    EXPECT_EQ(count("inbox/idxa|"), rows);
+    EXPECT_EQ(count("inbox/idxs|"), rows);
     EXPECT_EQ(incremental->undecodable_records(), 0u);
     EXPECT_EQ(incremental->failed_applies(), 0u);
   }
