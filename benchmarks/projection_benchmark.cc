@@ -1,0 +1,280 @@
+// projection_benchmark: projection rebuild throughput and inbox query
+// latency, each beside the raw limit measured in the same run.
+//
+//   rebuild: generated events (tests/projections/event_generator.h) appended
+//     to an embedded log, then projected from offset zero by every default
+//     projection; events/s, beside raw RocksDB WriteBatch puts/s of the
+//     rebuilt database's own keys and values (batches of 1000 puts, WAL on,
+//     no fsync: the same settings as the projector);
+//   inbox: one shop with N conversations (started, one shopper message, some
+//     assigned and answered), then first-page and cursor-page queries of 25
+//     rows with and without filters; p50/p99 per query.
+//   memory: the process's peak resident set (VmHWM).
+//
+// Usage: projection_benchmark [--events N] [--conversations N] [--queries N] [--dir D]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include "engine/event_log.h"
+#include "projections/projector.h"
+#include "projections/queries.h"
+#include "schemas/codec.h"
+#include "tests/projections/event_generator.h"
+
+namespace palaver {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::string PeakRss() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return line.substr(6);
+  return "?";
+}
+
+std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
+  EventLogOptions options;
+  options.embedded_dir = dir;
+  options.partitions = 2;
+  options.sync_writes = false;
+  auto log = OpenEventLog(options);
+  if (!log.ok()) {
+    std::fprintf(stderr, "log: %s\n", log.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(log).value();
+}
+
+std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log) {
+  projections::ProjectorOptions options;
+  options.db_path = dir;
+  options.max_batch_events = 1000;
+  auto p = projections::Projector::Open(options, log, projections::DefaultProjections());
+  if (!p.ok()) {
+    std::fprintf(stderr, "projector: %s\n", p.status().ToString().c_str());
+    std::exit(1);
+  }
+  return std::move(p).value();
+}
+
+void Append(EventLog& log, const std::vector<Event>& events) {
+  Status s = testing::AppendEvents(log, events, 1000);
+  if (!s.ok()) {
+    std::fprintf(stderr, "append: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+}
+
+// Raw RocksDB: the given keys and values in WriteBatches of 1000 puts.
+double RawPutsPerSecond(const std::string& source_dir, const std::string& target_dir,
+                        size_t* puts) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw_source = nullptr;
+  if (!rocksdb::DB::OpenForReadOnly(options, source_dir, &raw_source).ok()) return 0;
+  std::unique_ptr<rocksdb::DB> source(raw_source);
+  std::vector<std::pair<std::string, std::string>> kvs;
+  std::unique_ptr<rocksdb::Iterator> it(source->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next())
+    kvs.emplace_back(it->key().ToString(), it->value().ToString());
+  rocksdb::DB* raw_target = nullptr;
+  if (!rocksdb::DB::Open(options, target_dir, &raw_target).ok()) return 0;
+  std::unique_ptr<rocksdb::DB> target(raw_target);
+  const auto start = Clock::now();
+  rocksdb::WriteBatch batch;
+  for (size_t i = 0; i < kvs.size(); ++i) {
+    batch.Put(kvs[i].first, kvs[i].second);
+    if (batch.Count() == 1000 || i + 1 == kvs.size()) {
+      if (!target->Write(rocksdb::WriteOptions(), &batch).ok()) return 0;
+      batch.Clear();
+    }
+  }
+  *puts = kvs.size();
+  return static_cast<double>(kvs.size()) / Seconds(start);
+}
+
+Event Make(const std::string& conv, ActorKind actor, const std::string& actor_id, int64_t at,
+           EventBody body, uint64_t n) {
+  Event e;
+  char id[40];
+  std::snprintf(id, sizeof id, "00000000-0000-7000-8000-%012llx",
+                static_cast<unsigned long long>(n));
+  e.envelope.event_id = id;
+  e.envelope.tenant = "bench-shop";
+  e.envelope.conversation_id = conv;
+  e.envelope.actor_kind = actor;
+  e.envelope.actor_id = actor_id;
+  e.envelope.occurred_at_us = at;
+  e.envelope.recorded_at_us = at;
+  e.body = std::move(body);
+  return e;
+}
+
+struct Latency {
+  double p50_us = 0, p99_us = 0;
+};
+Latency Percentiles(std::vector<double> us) {
+  std::sort(us.begin(), us.end());
+  if (us.empty()) return {};
+  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
+}
+
+int Main(int argc, char** argv) {
+  size_t events = 300'000, conversations = 100'000, queries = 2000;
+  std::string dir = (std::filesystem::temp_directory_path() / "palaver-projection-bench").string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--events"))
+      events = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--conversations"))
+      conversations = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--queries"))
+      queries = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--dir"))
+      dir = argv[i + 1];
+  }
+  spdlog::set_level(spdlog::level::warn);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+
+  // --- rebuild
+  {
+    auto log = OpenLog(dir + "/log");
+    testing::EventGenerator generator(
+        42, {.shops = 50, .customers_per_shop = 200, .agents_per_shop = 5});
+    for (size_t done = 0; done < events; done += 50'000)
+      Append(*log, generator.Next(std::min<size_t>(50'000, events - done)));
+    auto projector = OpenProjector(dir + "/views", *log);
+    const auto start = Clock::now();
+    Status s = projector->CatchUp(std::chrono::hours(1));
+    const double secs = Seconds(start);
+    if (!s.ok()) {
+      std::fprintf(stderr, "rebuild: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    projector.reset();
+    size_t puts = 0;
+    const double raw = RawPutsPerSecond(dir + "/views", dir + "/raw", &puts);
+    std::printf("rebuild: %zu events in %.2f s = %.0f events/s\n", events, secs,
+                static_cast<double>(events) / secs);
+    std::printf("raw rocksdb WriteBatch(1000) of the rebuilt keys: %zu puts, %.0f puts/s\n", puts,
+                raw);
+  }
+
+  // --- inbox latency
+  {
+    auto log = OpenLog(dir + "/inbox-log");
+    std::mt19937_64 rng(7);
+    uint64_t n = 0;
+    const int64_t t0 = 1'767'225'600'000'000;
+    std::vector<Event> batch;
+    for (size_t c = 0; c < conversations; ++c) {
+      const std::string conv = "conv-" + std::to_string(c);
+      const std::string customer = "cust-" + std::to_string(c % 50'000);
+      const int64_t at = t0 + static_cast<int64_t>(c) * 1'000'000;
+      ConversationStarted started;
+      started.customer_id = customer;
+      started.channel = static_cast<Channel>(1 + rng() % 4);
+      started.personal.name = "Customer " + std::to_string(c);
+      batch.push_back(Make(conv, ActorKind::kShopper, customer, at, started, ++n));
+      MessagePosted m;
+      m.message_id = "m-" + std::to_string(c);
+      m.customer_id = customer;
+      m.personal.text = "Hello, where is my order? It has been a week.";
+      batch.push_back(Make(conv, ActorKind::kShopper, customer, at + 1, m, ++n));
+      if (rng() % 3 == 0) {
+        ConversationAssigned a;
+        a.agent_id = "agent-" + std::to_string(rng() % 10);
+        batch.push_back(Make(conv, ActorKind::kAgent, a.agent_id, at + 2, a, ++n));
+      }
+      if (rng() % 4 == 0) {
+        ConversationStatusChanged s;
+        s.from = ConversationStatus::kOpen;
+        s.to = ConversationStatus::kClosed;
+        batch.push_back(Make(conv, ActorKind::kAgent, "agent-1", at + 3, s, ++n));
+      }
+      if (batch.size() >= 50'000) {
+        Append(*log, batch);
+        batch.clear();
+      }
+    }
+    Append(*log, batch);
+    auto projector = OpenProjector(dir + "/inbox-views", *log);
+    const auto start = Clock::now();
+    if (!projector->CatchUp(std::chrono::hours(1)).ok()) return 1;
+    std::printf("inbox build: %zu conversations (%llu events) in %.2f s\n", conversations,
+                static_cast<unsigned long long>(n), Seconds(start));
+    projections::Queries q(*projector);
+    struct Case {
+      const char* name;
+      projections::InboxQuery query;
+      bool follow_cursor;
+    };
+    projections::InboxQuery base;
+    base.shop = "bench-shop";
+    base.agent_id = "agent-3";
+    base.now_us = t0;
+    std::vector<Case> cases;
+    cases.push_back({"first page, no filter", base, false});
+    auto open = base;
+    open.statuses = {ConversationStatus::kOpen};
+    cases.push_back({"open, unread for me", open, false});
+    cases.back().query.unread_only = true;
+    auto mine = base;
+    mine.assignee = projections::AssigneeFilter::kMe;
+    cases.push_back({"assigned to me (1 in 30)", mine, false});
+    cases.push_back({"cursor pages, no filter", base, true});
+    for (auto& c : cases) {
+      std::vector<double> us;
+      std::string cursor;
+      for (size_t i = 0; i < queries; ++i) {
+        auto query = c.query;
+        if (c.follow_cursor) query.cursor = cursor;
+        const auto s = Clock::now();
+        auto page = q.Inbox(query);
+        us.push_back(Seconds(s) * 1e6);
+        if (!page.ok() || page->rows.empty()) {
+          std::fprintf(stderr, "query failed or empty: %s\n", c.name);
+          return 1;
+        }
+        cursor = page->next_cursor;
+      }
+      const Latency l = Percentiles(us);
+      std::printf("inbox %-28s p50 %8.1f us  p99 %8.1f us\n", c.name, l.p50_us, l.p99_us);
+    }
+    std::vector<double> us;
+    for (size_t i = 0; i < 20; ++i) {
+      const auto s = Clock::now();
+      (void)q.BadgeCount("bench-shop", "agent-3");
+      us.push_back(Seconds(s) * 1e6);
+    }
+    const Latency l = Percentiles(us);
+    std::printf("badge count (scans the shop)       p50 %8.1f us  p99 %8.1f us\n", l.p50_us,
+                l.p99_us);
+  }
+  std::printf("peak RSS:%s\n", PeakRss().c_str());
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace palaver
+
+int main(int argc, char** argv) { return palaver::Main(argc, argv); }
