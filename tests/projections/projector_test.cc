@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "schemas/codec.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/event_generator.h"
 #include "tests/projections/projection_test_util.h"
@@ -106,6 +107,68 @@ TEST(ProjectorTest, WaitForPositionTimesOutThenSucceeds) {
     }
   }
   projector->Stop();
+}
+
+// A one-partition log that serves whatever bytes it is given, including
+// records the real logs would refuse.
+class RawLog final : public EventLog {
+ public:
+  explicit RawLog(std::vector<std::string> values) : values_(std::move(values)) {}
+  Result<LogPosition> Append(std::string) override {
+    return Status::Error(ErrorCode::kInternal, "read only");
+  }
+  Result<std::vector<LogPosition>> AppendBatch(std::vector<std::string>) override {
+    return Status::Error(ErrorCode::kInternal, "read only");
+  }
+  Result<std::unique_ptr<LogReader>> OpenReader(int32_t, int64_t from) override {
+    return std::unique_ptr<LogReader>(std::make_unique<Reader>(values_, from));
+  }
+  Result<int64_t> EndOffset(int32_t) override { return static_cast<int64_t>(values_.size()); }
+  int32_t PartitionCount() const override { return 1; }
+
+ private:
+  class Reader final : public LogReader {
+   public:
+    Reader(const std::vector<std::string>& values, int64_t from) : values_(values), next_(from) {}
+    Result<std::vector<LogRecord>> Next(size_t max, std::chrono::milliseconds) override {
+      std::vector<LogRecord> out;
+      while (out.size() < max && next_ < static_cast<int64_t>(values_.size())) {
+        LogRecord r;
+        r.offset = next_;
+        r.value = values_[static_cast<size_t>(next_++)];
+        out.push_back(std::move(r));
+      }
+      return out;
+    }
+    void Seek(int64_t offset) override { next_ = offset; }
+    int64_t Position() const override { return next_; }
+
+   private:
+    const std::vector<std::string>& values_;
+    int64_t next_;
+  };
+  const std::vector<std::string> values_;
+};
+
+TEST(ProjectorTest, UndecodableRecordsAreCountedAndSkipped) {
+  const auto events = EventGenerator(5, {.shops = 1}).Next(3);
+  std::vector<std::string> values;
+  values.push_back(EncodeEvent(events[0]).value());
+  values.push_back("not a frame");
+  std::string truncated = EncodeEvent(events[1]).value();
+  truncated.resize(truncated.size() / 2);
+  values.push_back(truncated);
+  values.push_back(EncodeEvent(events[2]).value());
+  RawLog log(values);
+  TempDir dir;
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  auto projector = Projector::Open(options, log, Counting());
+  ASSERT_TRUE(projector.ok());
+  ASSERT_TRUE((*projector)->CatchUp(std::chrono::seconds(5)).ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0), 3);
+  EXPECT_EQ((*projector)->undecodable_records(), 2u);
+  EXPECT_EQ(CountOf(**projector, "shop-0"), 2);
 }
 
 TEST(ProjectorTest, RefusesBadProjectionNames) {
