@@ -1,0 +1,352 @@
+// StorefrontConsumer against a real broker (PALAVER_KAFKA_BROKERS): records
+// in a unique storefront topic end as events in the engine's log or as dead
+// letters in a unique dead-letter topic, each exactly once.
+#include "connectors/storefront/storefront_consumer.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "engine/domain/conversation_engine.h"
+#include "engine/rules/clock.h"
+#include "schemas/json_schema.h"
+#include "tests/engine/event_log_test_util.h"
+
+namespace palaver::storefront {
+namespace {
+
+using namespace std::chrono_literals;
+using ::palaver::testing::UniqueTopic;
+
+constexpr char kShop[] = "shop-acme";  // the tenant of the schema examples
+
+std::string Brokers() {
+  const char* brokers = std::getenv("PALAVER_KAFKA_BROKERS");
+  return brokers == nullptr ? std::string() : std::string(brokers);
+}
+
+std::string Base64Decode(const std::string& in) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : in) {
+    if (c == '=') break;
+    const size_t v = kAlphabet.find(c);
+    if (v == std::string::npos) return "<invalid base64>";
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+nlohmann::json Example(EventType type, const std::string& event_id) {
+  nlohmann::json doc = JsonSchemaSet::Embedded().SchemaOf(type)->at("examples").at(0);
+  doc["event_id"] = event_id;
+  doc.erase("idempotency_key");
+  return doc;
+}
+
+// Records received from a topic.
+struct Received {
+  int64_t offset = 0;
+  std::string key;
+  std::string value;
+  std::map<std::string, std::string> headers;
+};
+
+void OnTestDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* /*opaque*/) {
+  auto* offset = static_cast<int64_t*>(msg->_private);
+  *offset = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? msg->offset : -2;
+}
+
+// A plain producer standing in for the storefront services.
+class Publisher {
+ public:
+  explicit Publisher(const std::string& brokers) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    char errstr[512];
+    rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
+    rd_kafka_conf_set_dr_msg_cb(conf, OnTestDelivery);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  }
+  ~Publisher() {
+    rd_kafka_flush(rk_, 10000);
+    rd_kafka_destroy(rk_);
+  }
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // Publishes and waits for the acknowledgement; returns the offset (or -2 on failure).
+  int64_t Publish(const std::string& topic, const std::string& key, const std::string& value) {
+    int64_t offset = -1;
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_OPAQUE(&offset), RD_KAFKA_V_END);
+    EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
+    while (offset == -1) rd_kafka_poll(rk_, 100);
+    EXPECT_GE(offset, 0) << "publishing to " << topic << " failed";
+    return offset;
+  }
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+};
+
+// Reads partition 0 of `topic` from the beginning until `count` records or `timeout`.
+std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic, size_t count,
+                                std::chrono::milliseconds timeout) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char errstr[512];
+  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr));
+  rd_kafka_conf_set(conf, "group.id", "palaver.test.reader", errstr, sizeof(errstr));
+  rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::vector<Received> out;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100);
+    if (msg == nullptr) continue;
+    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      Received r;
+      r.offset = msg->offset;
+      if (msg->key != nullptr) r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
+      rd_kafka_headers_t* headers = nullptr;
+      if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name = nullptr;
+        const void* value = nullptr;
+        size_t size = 0;
+        for (size_t i = 0;
+             rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+             ++i) {
+          r.headers[name] = std::string(static_cast<const char*>(value), size);
+        }
+      }
+      out.push_back(std::move(r));
+    }
+    rd_kafka_message_destroy(msg);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+class StorefrontConsumerKafkaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    brokers_ = Brokers();
+    ASSERT_FALSE(brokers_.empty())
+        << "PALAVER_KAFKA_BROKERS is not set; run under connectors/kafka/local-kafka.sh";
+    EventLogOptions log_options;
+    log_options.kind = EventLogOptions::Kind::kKafka;
+    log_options.kafka_brokers = brokers_;
+    log_options.topic = UniqueTopic();
+    log_options.partitions = 1;
+    Result<std::unique_ptr<EventLog>> log = OpenEventLog(log_options);
+    ASSERT_TRUE(log.ok()) << log.status().ToString();
+    log_ = std::move(log).value();
+    domain::ConversationEngineOptions engine_options;
+    engine_options.shop_secret = [](std::string_view tenant) -> std::optional<std::string> {
+      if (tenant == kShop) return std::string("s3cret");
+      return std::nullopt;
+    };
+    engine_ = std::make_unique<domain::ConversationEngine>(*log_, clock_, engine_options);
+
+    options_.kafka_brokers = brokers_;
+    options_.group_id = UniqueTopic() + ".group";
+    options_.source_topic = UniqueTopic();
+    options_.deadletter_topic = UniqueTopic();
+    options_.partitions = 1;
+    options_.initial_backoff = 50ms;
+    options_.mapper.max_record_bytes = 64 * 1024;
+  }
+
+  // Opens a consumer and runs it on a thread until Stop().
+  void Start() {
+    Result<std::unique_ptr<StorefrontConsumer>> consumer =
+        StorefrontConsumer::Open(*engine_, options_);
+    ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+    consumer_ = std::move(consumer).value();
+    thread_ = std::jthread([this](std::stop_token stop) { run_status_ = consumer_->Run(stop); });
+  }
+
+  void Stop() {
+    if (!consumer_) return;
+    thread_.request_stop();
+    thread_.join();
+    EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+    consumer_.reset();
+  }
+
+  void TearDown() override { Stop(); }
+
+  // Waits until the consumer committed `count` offsets.
+  StorefrontConsumerStats WaitCommitted(int64_t count, std::chrono::seconds timeout = 120s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (consumer_->Stats().committed < count && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(50ms);
+    }
+    const StorefrontConsumerStats stats = consumer_->Stats();
+    EXPECT_EQ(stats.committed, count) << "records=" << stats.records;
+    return stats;
+  }
+
+  // Events in the engine's log, by idempotency key.
+  std::multimap<std::string, Envelope> EventsByKey() {
+    Result<std::vector<LogRecord>> records = ::palaver::testing::ReadAll(*log_);
+    EXPECT_TRUE(records.ok()) << records.status().ToString();
+    std::multimap<std::string, Envelope> out;
+    if (!records.ok()) return out;
+    for (const LogRecord& record : *records) {
+      const Envelope envelope = ::palaver::testing::EnvelopeOf(record);
+      out.emplace(envelope.idempotency_key, envelope);
+    }
+    return out;
+  }
+
+  std::string brokers_;
+  std::unique_ptr<EventLog> log_;
+  rules::ManualClock clock_{int64_t{1795424400} * 1000000};
+  std::unique_ptr<domain::ConversationEngine> engine_;
+  StorefrontConsumerOptions options_;
+  std::unique_ptr<StorefrontConsumer> consumer_;
+  std::jthread thread_;
+  Status run_status_;
+};
+
+TEST_F(StorefrontConsumerKafkaTest, ValidRecordsBecomeEventsInvalidOnesDeadLetters) {
+  Start();
+  Publisher publisher(brokers_);
+  const std::string& topic = options_.source_topic;
+
+  const std::vector<std::pair<EventType, std::string>> valid = {
+      {EventType::kCartUpdated, "evt-cart-1"},
+      {EventType::kPresenceChanged, "evt-presence-1"},
+      {EventType::kOrderPlaced, "evt-order-1"},
+      {EventType::kOrderUpdated, "evt-order-2"},
+      {EventType::kCustomerProfileUpserted, "evt-profile-1"},
+      {EventType::kProductUpserted, "evt-product-1"},
+      {EventType::kDiscountUpserted, "evt-discount-1"},
+  };
+  for (const auto& [type, id] : valid) publisher.Publish(topic, kShop, Example(type, id).dump());
+  // The cart record again, as a retrying producer would send it.
+  publisher.Publish(topic, kShop, Example(EventType::kCartUpdated, "evt-cart-1").dump());
+
+  nlohmann::json violation = Example(EventType::kCartUpdated, "evt-bad-1");
+  violation["body"]["line_items"][0]["quantity"] = 0;
+  nlohmann::json unknown_shop = Example(EventType::kPresenceChanged, "evt-bad-2");
+  unknown_shop["tenant"] = "shop-nowhere";
+  nlohmann::json unknown_type = Example(EventType::kPresenceChanged, "evt-bad-3");
+  unknown_type["type"] = "wishlist.updated";
+  nlohmann::json oversized = Example(EventType::kProductUpserted, "evt-bad-4");
+  oversized["body"]["title"] = std::string(70 * 1024, 'x');
+  const std::map<std::string, std::pair<std::string, std::string>> invalid = {
+      {"not_json", {kShop, "{\"type\": \"cart.updated\", oops"}},
+      {"schema_violation", {kShop, violation.dump()}},
+      {"unknown_shop", {"shop-nowhere", unknown_shop.dump()}},
+      {"unknown_type", {kShop, unknown_type.dump()}},
+      {"too_large", {kShop, oversized.dump()}},
+  };
+  std::map<std::string, int64_t> offsets;
+  for (const auto& [reason, record] : invalid) {
+    offsets[reason] = publisher.Publish(topic, record.first, record.second);
+  }
+
+  const int64_t total = static_cast<int64_t>(valid.size() + 1 + invalid.size());
+  const StorefrontConsumerStats stats = WaitCommitted(total);
+  EXPECT_EQ(stats.records, total);
+  EXPECT_EQ(stats.events, static_cast<int64_t>(valid.size()));
+  EXPECT_EQ(stats.replayed, 1);
+  EXPECT_EQ(stats.dead_letters, static_cast<int64_t>(invalid.size()));
+
+  // Each valid record's events are in the log once, stamped with its event id.
+  const std::multimap<std::string, Envelope> events = EventsByKey();
+  for (const auto& [type, id] : valid) {
+    const auto [begin, end] = events.equal_range("storefront:" + id);
+    int of_type = 0;
+    for (auto it = begin; it != end; ++it) {
+      EXPECT_EQ(it->second.tenant, kShop);
+      if (it->second.type == type) ++of_type;
+    }
+    EXPECT_EQ(of_type, 1) << id;
+  }
+  for (const auto& [key, envelope] : events) {
+    EXPECT_EQ(key.rfind("storefront:evt-bad", 0), std::string::npos) << key;
+  }
+
+  // Each invalid record is one dead letter with its reason, source and bytes.
+  const std::vector<Received> letters =
+      ReadTopic(brokers_, options_.deadletter_topic, invalid.size() + 1, 10s);
+  ASSERT_EQ(letters.size(), invalid.size());
+  for (const Received& letter : letters) {
+    const nlohmann::json value = nlohmann::json::parse(letter.value);
+    const std::string reason = value.at("reason");
+    ASSERT_EQ(invalid.count(reason), 1u) << letter.value.substr(0, 300);
+    const auto& [key, original] = invalid.at(reason);
+    EXPECT_EQ(letter.headers.at("palaver-deadletter-reason"), reason);
+    EXPECT_EQ(letter.headers.at("palaver-source-topic"), topic);
+    EXPECT_EQ(letter.headers.at("palaver-source-offset"), std::to_string(offsets[reason]));
+    EXPECT_EQ(letter.headers.at("content-type"), "application/json");
+    EXPECT_EQ(letter.key, key);
+    EXPECT_EQ(value.at("source_topic"), topic);
+    EXPECT_EQ(value.at("source_partition"), 0);
+    EXPECT_EQ(value.at("source_offset"), offsets[reason]);
+    EXPECT_FALSE(value.at("message").get<std::string>().empty());
+    EXPECT_EQ(value.at("original_truncated"), false);
+    EXPECT_EQ(Base64Decode(value.at("original_base64")), original) << reason;
+  }
+}
+
+TEST_F(StorefrontConsumerKafkaTest, RestartResumesAfterCommittedOffsets) {
+  Publisher publisher(brokers_);
+  Start();
+  publisher.Publish(options_.source_topic, kShop,
+                    Example(EventType::kProductUpserted, "evt-r-1").dump());
+  publisher.Publish(options_.source_topic, kShop, "not json at all");
+  publisher.Publish(options_.source_topic, kShop,
+                    Example(EventType::kPresenceChanged, "evt-r-2").dump());
+  WaitCommitted(3);
+  Stop();
+
+  // A new consumer in the same group starts after the committed offsets.
+  Start();
+  publisher.Publish(options_.source_topic, kShop,
+                    Example(EventType::kDiscountUpserted, "evt-r-3").dump());
+  const StorefrontConsumerStats stats = WaitCommitted(1);
+  std::this_thread::sleep_for(1s);  // room for a wrongly redelivered record to show up
+  EXPECT_EQ(consumer_->Stats().records, 1);
+  EXPECT_EQ(stats.events, 1);
+  EXPECT_EQ(stats.replayed, 0);
+  EXPECT_EQ(stats.dead_letters, 0);
+  EXPECT_EQ(ReadTopic(brokers_, options_.deadletter_topic, 2, 5s).size(), 1u);
+  EXPECT_EQ(EventsByKey().count("storefront:evt-r-3") >= 1, true);
+}
+
+}  // namespace
+}  // namespace palaver::storefront
