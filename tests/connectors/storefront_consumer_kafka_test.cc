@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <map>
@@ -157,6 +158,38 @@ std::vector<Received> ReadTopic(const std::string& brokers, const std::string& t
   return out;
 }
 
+// Passes everything to a real log, except that the first appends fail the way
+// a broker outage does: the first is refused as unavailable without landing,
+// the second lands but is reported as timed out.
+class FlakyLog final : public EventLog {
+ public:
+  explicit FlakyLog(EventLog& inner) : inner_(inner) {}
+  Result<LogPosition> Append(std::string frame) override {
+    Result<std::vector<LogPosition>> positions = AppendBatch({std::move(frame)});
+    if (!positions.ok()) return positions.status();
+    return positions->at(0);
+  }
+  Result<std::vector<LogPosition>> AppendBatch(std::vector<std::string> frames) override {
+    const int call = calls_++;
+    if (call == 0) return Status::Error(ErrorCode::kUnavailable, "test: broker down");
+    if (call == 1) {
+      Result<std::vector<LogPosition>> landed = inner_.AppendBatch(std::move(frames));
+      EXPECT_TRUE(landed.ok()) << landed.status().ToString();
+      return Status::Error(ErrorCode::kTimeout, "test: acknowledgement lost");
+    }
+    return inner_.AppendBatch(std::move(frames));
+  }
+  Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t from) override {
+    return inner_.OpenReader(partition, from);
+  }
+  Result<int64_t> EndOffset(int32_t partition) override { return inner_.EndOffset(partition); }
+  int32_t PartitionCount() const override { return inner_.PartitionCount(); }
+
+ private:
+  EventLog& inner_;
+  std::atomic<int> calls_{0};
+};
+
 class StorefrontConsumerKafkaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -171,12 +204,11 @@ class StorefrontConsumerKafkaTest : public ::testing::Test {
     Result<std::unique_ptr<EventLog>> log = OpenEventLog(log_options);
     ASSERT_TRUE(log.ok()) << log.status().ToString();
     log_ = std::move(log).value();
-    domain::ConversationEngineOptions engine_options;
-    engine_options.shop_secret = [](std::string_view tenant) -> std::optional<std::string> {
+    engine_options_.shop_secret = [](std::string_view tenant) -> std::optional<std::string> {
       if (tenant == kShop) return std::string("s3cret");
       return std::nullopt;
     };
-    engine_ = std::make_unique<domain::ConversationEngine>(*log_, clock_, engine_options);
+    engine_ = std::make_unique<domain::ConversationEngine>(*log_, clock_, engine_options_);
 
     options_.kafka_brokers = brokers_;
     options_.group_id = UniqueTopic() + ".group";
@@ -232,7 +264,9 @@ class StorefrontConsumerKafkaTest : public ::testing::Test {
 
   std::string brokers_;
   std::unique_ptr<EventLog> log_;
+  std::unique_ptr<FlakyLog> flaky_;  // when a test puts the engine on it
   rules::ManualClock clock_{int64_t{1795424400} * 1000000};
+  domain::ConversationEngineOptions engine_options_;
   std::unique_ptr<domain::ConversationEngine> engine_;
   StorefrontConsumerOptions options_;
   std::unique_ptr<StorefrontConsumer> consumer_;
@@ -266,22 +300,29 @@ TEST_F(StorefrontConsumerKafkaTest, ValidRecordsBecomeEventsInvalidOnesDeadLette
   unknown_type["type"] = "wishlist.updated";
   nlohmann::json oversized = Example(EventType::kProductUpserted, "evt-bad-4");
   oversized["body"]["title"] = std::string(70 * 1024, 'x');
+  // A shopper message for a conversation the shop does not have: the engine refuses it.
+  nlohmann::json no_conversation = Example(EventType::kMessagePosted, "evt-bad-5");
   const std::map<std::string, std::pair<std::string, std::string>> invalid = {
+      {"refused.not_found.conversation", {kShop, no_conversation.dump()}},
       {"not_json", {kShop, "{\"type\": \"cart.updated\", oops"}},
       {"schema_violation", {kShop, violation.dump()}},
       {"unknown_shop", {"shop-nowhere", unknown_shop.dump()}},
       {"unknown_type", {kShop, unknown_type.dump()}},
       {"too_large", {kShop, oversized.dump()}},
   };
+  // A record with no event id nor idempotency key is keyed by its offset.
+  nlohmann::json anonymous = Example(EventType::kPresenceChanged, "");
+  anonymous.erase("event_id");
+  const int64_t anonymous_offset = publisher.Publish(topic, kShop, anonymous.dump());
   std::map<std::string, int64_t> offsets;
   for (const auto& [reason, record] : invalid) {
     offsets[reason] = publisher.Publish(topic, record.first, record.second);
   }
 
-  const int64_t total = static_cast<int64_t>(valid.size() + 1 + invalid.size());
+  const int64_t total = static_cast<int64_t>(valid.size() + 2 + invalid.size());
   const StorefrontConsumerStats stats = WaitCommitted(total);
   EXPECT_EQ(stats.records, total);
-  EXPECT_EQ(stats.events, static_cast<int64_t>(valid.size()));
+  EXPECT_EQ(stats.events, static_cast<int64_t>(valid.size() + 1));
   EXPECT_EQ(stats.replayed, 1);
   EXPECT_EQ(stats.dead_letters, static_cast<int64_t>(invalid.size()));
 
@@ -296,6 +337,8 @@ TEST_F(StorefrontConsumerKafkaTest, ValidRecordsBecomeEventsInvalidOnesDeadLette
     }
     EXPECT_EQ(of_type, 1) << id;
   }
+  EXPECT_EQ(events.count("storefront-offset:" + topic + "/0/" + std::to_string(anonymous_offset)),
+            1u);
   for (const auto& [key, envelope] : events) {
     EXPECT_EQ(key.rfind("storefront:evt-bad", 0), std::string::npos) << key;
   }
@@ -346,6 +389,26 @@ TEST_F(StorefrontConsumerKafkaTest, RestartResumesAfterCommittedOffsets) {
   EXPECT_EQ(stats.dead_letters, 0);
   EXPECT_EQ(ReadTopic(brokers_, options_.deadletter_topic, 2, 5s).size(), 1u);
   EXPECT_EQ(EventsByKey().count("storefront:evt-r-3") >= 1, true);
+}
+
+TEST_F(StorefrontConsumerKafkaTest, TransientAppendFailuresAreRetriedWithoutDuplicates) {
+  flaky_ = std::make_unique<FlakyLog>(*log_);
+  engine_ = std::make_unique<domain::ConversationEngine>(*flaky_, clock_, engine_options_);
+  Start();
+  Publisher publisher(brokers_);
+  publisher.Publish(options_.source_topic, kShop,
+                    Example(EventType::kCartUpdated, "evt-flaky-1").dump());
+  const StorefrontConsumerStats stats = WaitCommitted(1);
+  EXPECT_EQ(stats.retries, 2);
+  // The retry after the lost acknowledgement finds the landed events.
+  EXPECT_EQ(stats.replayed, 1);
+  EXPECT_EQ(stats.events, 0);
+  EXPECT_EQ(stats.dead_letters, 0);
+  int carts = 0;
+  for (const auto& [key, envelope] : EventsByKey()) {
+    if (key == "storefront:evt-flaky-1" && envelope.type == EventType::kCartUpdated) ++carts;
+  }
+  EXPECT_EQ(carts, 1);
 }
 
 }  // namespace
