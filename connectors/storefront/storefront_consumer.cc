@@ -1,9 +1,5 @@
 #include "connectors/storefront/storefront_consumer.h"
 
-#include <librdkafka/rdkafka.h>
-#include <sys/types.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <limits>
 #include <mutex>
@@ -11,7 +7,10 @@
 #include <set>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <sys/types.h>
 
 namespace palaver::storefront {
 namespace {
@@ -133,9 +132,9 @@ Result<std::set<std::string>> ReadyTopics(rd_kafka_t* rk, const std::string& bro
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Error(ErrorCode::kUnavailable, "no Kafka broker at \"" + brokers +
-                                                      "\" answered (" + rd_kafka_err2str(err) +
-                                                      ")");
+    return Status::Error(
+        ErrorCode::kUnavailable,
+        "no Kafka broker at \"" + brokers + "\" answered (" + rd_kafka_err2str(err) + ")");
   }
   std::set<std::string> ready;
   for (int i = 0; i < md->topic_cnt; ++i) {
@@ -156,8 +155,8 @@ struct TopicSpec {
   std::vector<std::pair<std::string, std::string>> config;
 };
 
-Status CreateTopic(rd_kafka_t* rk, const StorefrontConsumerOptions& options,
-                   const TopicSpec& spec, int timeout_ms) {
+Status CreateTopic(rd_kafka_t* rk, const StorefrontConsumerOptions& options, const TopicSpec& spec,
+                   int timeout_ms) {
   char errstr[512];
   rd_kafka_NewTopic_t* new_topic = rd_kafka_NewTopic_new(
       spec.name.c_str(), options.partitions, options.replication_factor, errstr, sizeof(errstr));
@@ -176,9 +175,9 @@ Status CreateTopic(rd_kafka_t* rk, const StorefrontConsumerOptions& options,
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 1000);
   Status status;
   if (event == nullptr) {
-    status = Status::Error(ErrorCode::kTimeout, "Kafka did not create topic " + spec.name +
-                                                    " within " + std::to_string(timeout_ms) +
-                                                    " ms");
+    status =
+        Status::Error(ErrorCode::kTimeout, "Kafka did not create topic " + spec.name + " within " +
+                                               std::to_string(timeout_ms) + " ms");
   } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     status = Status::Error(ErrorCode::kUnavailable, "cannot create Kafka topic " + spec.name +
                                                         ": " + rd_kafka_event_error_string(event));
@@ -194,8 +193,8 @@ Status CreateTopic(rd_kafka_t* rk, const StorefrontConsumerOptions& options,
                                "cannot create Kafka topic " + spec.name + ": " +
                                    (message != nullptr ? message : rd_kafka_err2str(err)));
       } else if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        spdlog::info("kafka.topic_created topic={} partitions={} replication_factor={}",
-                     spec.name, options.partitions, options.replication_factor);
+        spdlog::info("kafka.topic_created topic={} partitions={} replication_factor={}", spec.name,
+                     options.partitions, options.replication_factor);
       }
     }
   }
@@ -292,9 +291,9 @@ class StorefrontConsumer::Impl {
         if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
           char fatal[512];
           rd_kafka_fatal_error(consumer_.get(), fatal, sizeof(fatal));
-          return Status::Error(ErrorCode::kUnavailable,
-                               std::string("the storefront consumer hit a fatal Kafka error: ") +
-                                   fatal);
+          return Status::Error(
+              ErrorCode::kUnavailable,
+              std::string("the storefront consumer hit a fatal Kafka error: ") + fatal);
         }
         spdlog::warn("storefront.consume_error code={} error=\"{}\"", rd_kafka_err2name(msg->err),
                      rd_kafka_message_errstr(msg.get()));
@@ -343,11 +342,11 @@ class StorefrontConsumer::Impl {
     if (auto* command = std::get_if<MappedCommand>(&mapped)) {
       // A record without any producer id still gets a key: a redelivery of
       // this very record (after a crash before the commit) has no second effect.
-      domain::CommandMeta& meta = std::visit(
-          [](auto& c) -> domain::CommandMeta& { return c.meta; }, command->command);
+      domain::CommandMeta& meta =
+          std::visit([](auto& c) -> domain::CommandMeta& { return c.meta; }, command->command);
       if (meta.idempotency_key.empty()) {
-        meta.idempotency_key = "storefront-offset:" + topic + "/" +
-                               std::to_string(msg.partition) + "/" + std::to_string(msg.offset);
+        meta.idempotency_key = "storefront-offset:" + topic + "/" + std::to_string(msg.partition) +
+                               "/" + std::to_string(msg.offset);
       }
       std::chrono::milliseconds backoff = options_.initial_backoff;
       while (true) {
@@ -369,7 +368,10 @@ class StorefrontConsumer::Impl {
         }
         spdlog::warn("storefront.retry topic={} partition={} offset={} error=\"{}\"", topic,
                      msg.partition, msg.offset, status.ToString());
-        if (Stopping(stop)) return;  // not durable: leave the offset uncommitted
+        if (Stopping(stop)) {  // not durable: leave the offset uncommitted
+          Rewind(msg, topic);
+          return;
+        }
         Backoff(backoff, stop);
       }
     } else {
@@ -377,7 +379,10 @@ class StorefrontConsumer::Impl {
     }
 
     if (rejection) {
-      if (!DeadLetter(msg, topic, value, key, *rejection, stop)) return;
+      if (!DeadLetter(msg, topic, value, key, *rejection, stop)) {
+        Rewind(msg, topic);
+        return;
+      }
       Count(&StorefrontConsumerStats::dead_letters);
     }
     Commit(msg, topic);
@@ -402,7 +407,8 @@ class StorefrontConsumer::Impl {
         {"original_base64",
          Base64(truncated ? value.substr(0, options_.max_deadletter_original_bytes) : value)},
     };
-    const std::string payload = letter.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    const std::string payload =
+        letter.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     const std::string partition = std::to_string(msg.partition);
     const std::string offset = std::to_string(msg.offset);
     static constexpr char kContentType[] = "application/json";
@@ -410,22 +416,22 @@ class StorefrontConsumer::Impl {
     std::chrono::milliseconds backoff = options_.initial_backoff;
     while (true) {
       DeliveryReport report;
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_.get(), RD_KAFKA_V_TOPIC(options_.deadletter_topic.c_str()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-          RD_KAFKA_V_HEADER("palaver-deadletter-reason", rejection.reason.data(),
-                            static_cast<ssize_t>(rejection.reason.size())),
-          RD_KAFKA_V_HEADER("palaver-source-topic", topic.data(),
-                            static_cast<ssize_t>(topic.size())),
-          RD_KAFKA_V_HEADER("palaver-source-partition", partition.data(),
-                            static_cast<ssize_t>(partition.size())),
-          RD_KAFKA_V_HEADER("palaver-source-offset", offset.data(),
-                            static_cast<ssize_t>(offset.size())),
-          RD_KAFKA_V_HEADER("content-type", kContentType,
-                            static_cast<ssize_t>(sizeof(kContentType) - 1)),
-          RD_KAFKA_V_OPAQUE(&report), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(options_.deadletter_topic.c_str()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+                            RD_KAFKA_V_HEADER("palaver-deadletter-reason", rejection.reason.data(),
+                                              static_cast<ssize_t>(rejection.reason.size())),
+                            RD_KAFKA_V_HEADER("palaver-source-topic", topic.data(),
+                                              static_cast<ssize_t>(topic.size())),
+                            RD_KAFKA_V_HEADER("palaver-source-partition", partition.data(),
+                                              static_cast<ssize_t>(partition.size())),
+                            RD_KAFKA_V_HEADER("palaver-source-offset", offset.data(),
+                                              static_cast<ssize_t>(offset.size())),
+                            RD_KAFKA_V_HEADER("content-type", kContentType,
+                                              static_cast<ssize_t>(sizeof(kContentType) - 1)),
+                            RD_KAFKA_V_OPAQUE(&report), RD_KAFKA_V_END);
       rd_kafka_resp_err_t outcome = err;
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         // The report refers to `report` on this stack frame: wait for it
@@ -437,14 +443,29 @@ class StorefrontConsumer::Impl {
         spdlog::warn(
             "storefront.deadletter topic={} partition={} offset={} reason={} field=\"{}\" "
             "message=\"{}\"",
-            topic, msg.partition, msg.offset, rejection.reason, rejection.field,
-            rejection.message);
+            topic, msg.partition, msg.offset, rejection.reason, rejection.field, rejection.message);
         return true;
       }
       spdlog::error("storefront.retry topic={} partition={} offset={} deadletter_error={}", topic,
                     msg.partition, msg.offset, rd_kafka_err2name(outcome));
       if (Stopping(stop)) return false;
       Backoff(backoff, stop);
+    }
+  }
+
+  // Moves the fetch position back to an unfinished record, so a later Run()
+  // on this consumer handles it again instead of skipping it.
+  void Rewind(const rd_kafka_message_t& msg, const std::string& topic) {
+    PartitionList list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), msg.partition)->offset =
+        msg.offset;
+    rd_kafka_error_t* error =
+        rd_kafka_seek_partitions(consumer_.get(), list.get(), TimeoutMs(options_.kafka_timeout));
+    if (error != nullptr) {
+      // The offset is uncommitted: the record comes back after a restart or rebalance.
+      spdlog::warn("storefront.rewind_failed topic={} partition={} offset={} error=\"{}\"", topic,
+                   msg.partition, msg.offset, rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
     }
   }
 
@@ -502,21 +523,20 @@ Result<std::unique_ptr<StorefrontConsumer>> StorefrontConsumer::Open(
   Result<KafkaHandle> producer = NewClient(RD_KAFKA_PRODUCER, std::move(producer_conf));
   if (!producer.ok()) return producer.status();
 
-  PALAVER_RETURN_IF_ERROR(EnsureTopics(
-      producer->get(), options,
-      {TopicSpec{options.source_topic, {}},
-       // Dead letters are kept until someone looks at them.
-       TopicSpec{options.deadletter_topic,
-                 {{"retention.ms", "-1"}, {"retention.bytes", "-1"},
-                  {"max.message.bytes", max_message}}}}));
+  PALAVER_RETURN_IF_ERROR(EnsureTopics(producer->get(), options,
+                                       {TopicSpec{options.source_topic, {}},
+                                        // Dead letters are kept until someone looks at them.
+                                        TopicSpec{options.deadletter_topic,
+                                                  {{"retention.ms", "-1"},
+                                                   {"retention.bytes", "-1"},
+                                                   {"max.message.bytes", max_message}}}}));
 
-  Result<ConfHandle> consumer_conf =
-      MakeConf(options, {{"client.id", "palaver-storefront"},
-                         {"group.id", options.group_id},
-                         {"enable.auto.commit", "false"},
-                         {"enable.auto.offset.store", "false"},
-                         {"auto.offset.reset", "earliest"},
-                         {"enable.partition.eof", "false"}});
+  Result<ConfHandle> consumer_conf = MakeConf(options, {{"client.id", "palaver-storefront"},
+                                                        {"group.id", options.group_id},
+                                                        {"enable.auto.commit", "false"},
+                                                        {"enable.auto.offset.store", "false"},
+                                                        {"auto.offset.reset", "earliest"},
+                                                        {"enable.partition.eof", "false"}});
   if (!consumer_conf.ok()) return consumer_conf.status();
   Result<KafkaHandle> consumer = NewClient(RD_KAFKA_CONSUMER, std::move(consumer_conf).value());
   if (!consumer.ok()) return consumer.status();
@@ -531,8 +551,8 @@ Result<std::unique_ptr<StorefrontConsumer>> StorefrontConsumer::Open(
     return Status::Error(ErrorCode::kUnavailable, "cannot subscribe to " + options.source_topic +
                                                       ": " + rd_kafka_err2str(err));
   }
-  spdlog::info("storefront.subscribed topic={} group={} deadletter_topic={}",
-               options.source_topic, options.group_id, options.deadletter_topic);
+  spdlog::info("storefront.subscribed topic={} group={} deadletter_topic={}", options.source_topic,
+               options.group_id, options.deadletter_topic);
   auto impl = std::make_unique<Impl>(engine, std::move(options), std::move(consumer).value(),
                                      std::move(producer).value());
   return std::unique_ptr<StorefrontConsumer>(new StorefrontConsumer(std::move(impl)));

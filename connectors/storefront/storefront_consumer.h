@@ -94,8 +94,9 @@ class StorefrontConsumer {
 
   // Consumes until `stop` is requested or Stop() is called; returns OK then.
   // A record being handled when stop comes is finished only if its result is
-  // already durable; otherwise its offset stays uncommitted and it is
-  // redelivered later. Errors: kUnavailable on a fatal librdkafka error.
+  // already durable; otherwise its offset stays uncommitted and the consumer's
+  // position is moved back to it, so the next Run() (or, after a restart, the
+  // group's next owner) handles it again. Errors: kUnavailable on a fatal librdkafka error.
   // Call from one thread at a time.
   Status Run(std::stop_token stop);
 

@@ -136,14 +136,14 @@ MapResult MapStorefrontRecord(std::string_view value, std::string_view kafka_key
   Result<Event> event = EventFromJson(document);
   if (!event.ok()) {
     const Status& s = event.status();
-    return Reject(s.code() == ErrorCode::kUnsupportedVersion ? "unsupported_version"
-                                                             : "schema_violation",
-                  s.message(), s.field());
+    return Reject(
+        s.code() == ErrorCode::kUnsupportedVersion ? "unsupported_version" : "schema_violation",
+        s.message(), s.field());
   }
   if (!kafka_key.empty() && kafka_key != event->envelope.tenant) {
     return Reject("key_mismatch",
-                  "the record's Kafka key \"" + std::string(kafka_key) +
-                      "\" is not its tenant \"" + event->envelope.tenant +
+                  "the record's Kafka key \"" + std::string(kafka_key) + "\" is not its tenant \"" +
+                      event->envelope.tenant +
                       "\"; key storefront records by tenant so a shop's records stay in order",
                   "/tenant");
   }

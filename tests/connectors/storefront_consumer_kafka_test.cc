@@ -1,10 +1,6 @@
 // StorefrontConsumer against a real broker (PALAVER_KAFKA_BROKERS): records
 // in a unique storefront topic end as events in the engine's log or as dead
 // letters in a unique dead-letter topic, each exactly once.
-#include "connectors/storefront/storefront_consumer.h"
-
-#include <librdkafka/rdkafka.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -17,8 +13,10 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 
+#include "connectors/storefront/storefront_consumer.h"
 #include "engine/domain/conversation_engine.h"
 #include "engine/rules/clock.h"
 #include "schemas/json_schema.h"
@@ -101,8 +99,8 @@ class Publisher {
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_OPAQUE(&offset), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_OPAQUE(&offset),
+        RD_KAFKA_V_END);
     EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
     while (offset == -1) rd_kafka_poll(rk_, 100);
@@ -143,8 +141,8 @@ std::vector<Received> ReadTopic(const std::string& brokers, const std::string& t
         const char* name = nullptr;
         const void* value = nullptr;
         size_t size = 0;
-        for (size_t i = 0;
-             rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
+                           RD_KAFKA_RESP_ERR_NO_ERROR;
              ++i) {
           r.headers[name] = std::string(static_cast<const char*>(value), size);
         }
@@ -375,7 +373,10 @@ TEST_F(StorefrontConsumerKafkaTest, RestartResumesAfterCommittedOffsets) {
   publisher.Publish(options_.source_topic, kShop,
                     Example(EventType::kPresenceChanged, "evt-r-2").dump());
   WaitCommitted(3);
-  Stop();
+  consumer_->Stop();  // Run() returns without a stop request on its token
+  thread_.join();
+  EXPECT_TRUE(run_status_.ok()) << run_status_.ToString();
+  consumer_.reset();
 
   // A new consumer in the same group starts after the committed offsets.
   Start();
@@ -409,6 +410,22 @@ TEST_F(StorefrontConsumerKafkaTest, TransientAppendFailuresAreRetriedWithoutDupl
     if (key == "storefront:evt-flaky-1" && envelope.type == EventType::kCartUpdated) ++carts;
   }
   EXPECT_EQ(carts, 1);
+}
+
+TEST_F(StorefrontConsumerKafkaTest, LongOriginalsAreCutInTheDeadLetterAndSaySo) {
+  options_.max_deadletter_original_bytes = 10;
+  Start();
+  Publisher publisher(brokers_);
+  const std::string original = "this is not JSON and longer than ten bytes";
+  publisher.Publish(options_.source_topic, kShop, original);
+  WaitCommitted(1);
+  const std::vector<Received> letters = ReadTopic(brokers_, options_.deadletter_topic, 1, 30s);
+  ASSERT_EQ(letters.size(), 1u);
+  const nlohmann::json value = nlohmann::json::parse(letters[0].value);
+  EXPECT_EQ(value.at("reason"), "not_json");
+  EXPECT_EQ(value.at("original_truncated"), true);
+  EXPECT_EQ(value.at("original_bytes"), original.size());
+  EXPECT_EQ(Base64Decode(value.at("original_base64")), original.substr(0, 10));
 }
 
 }  // namespace

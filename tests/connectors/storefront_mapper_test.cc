@@ -136,8 +136,8 @@ TEST(StorefrontMapperTest, ProducerIdempotencyKeyIsUsedWhenThereIsNoEventId) {
 }
 
 TEST(StorefrontMapperTest, KafkaKeyEqualToTheTenantIsAccepted) {
-  EXPECT_TRUE(std::holds_alternative<MappedCommand>(
-      Map(Example(EventType::kCartUpdated), "shop-acme")));
+  EXPECT_TRUE(
+      std::holds_alternative<MappedCommand>(Map(Example(EventType::kCartUpdated), "shop-acme")));
 }
 
 // ---- rejections -------------------------------------------------------------
