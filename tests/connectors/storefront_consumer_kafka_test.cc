@@ -188,6 +188,29 @@ class FlakyLog final : public EventLog {
   std::atomic<int> calls_{0};
 };
 
+// A real log that refuses every append while `down` is set.
+class SwitchableLog final : public EventLog {
+ public:
+  explicit SwitchableLog(EventLog& inner) : inner_(inner) {}
+  std::atomic<bool> down{false};
+  Result<LogPosition> Append(std::string frame) override {
+    if (down) return Status::Error(ErrorCode::kUnavailable, "test: broker down");
+    return inner_.Append(std::move(frame));
+  }
+  Result<std::vector<LogPosition>> AppendBatch(std::vector<std::string> frames) override {
+    if (down) return Status::Error(ErrorCode::kUnavailable, "test: broker down");
+    return inner_.AppendBatch(std::move(frames));
+  }
+  Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t from) override {
+    return inner_.OpenReader(partition, from);
+  }
+  Result<int64_t> EndOffset(int32_t partition) override { return inner_.EndOffset(partition); }
+  int32_t PartitionCount() const override { return inner_.PartitionCount(); }
+
+ private:
+  EventLog& inner_;
+};
+
 class StorefrontConsumerKafkaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -262,7 +285,8 @@ class StorefrontConsumerKafkaTest : public ::testing::Test {
 
   std::string brokers_;
   std::unique_ptr<EventLog> log_;
-  std::unique_ptr<FlakyLog> flaky_;  // when a test puts the engine on it
+  std::unique_ptr<FlakyLog> flaky_;            // when a test puts the engine on it
+  std::unique_ptr<SwitchableLog> switchable_;  // likewise
   rules::ManualClock clock_{int64_t{1795424400} * 1000000};
   domain::ConversationEngineOptions engine_options_;
   std::unique_ptr<domain::ConversationEngine> engine_;
@@ -426,6 +450,34 @@ TEST_F(StorefrontConsumerKafkaTest, LongOriginalsAreCutInTheDeadLetterAndSaySo) 
   EXPECT_EQ(value.at("original_truncated"), true);
   EXPECT_EQ(value.at("original_bytes"), original.size());
   EXPECT_EQ(Base64Decode(value.at("original_base64")), original.substr(0, 10));
+}
+
+TEST_F(StorefrontConsumerKafkaTest, RecordUnfinishedAtStopIsHandledByTheNextRun) {
+  switchable_ = std::make_unique<SwitchableLog>(*log_);
+  engine_ = std::make_unique<domain::ConversationEngine>(*switchable_, clock_, engine_options_);
+  switchable_->down = true;
+  Start();
+  Publisher publisher(brokers_);
+  publisher.Publish(options_.source_topic, kShop,
+                    Example(EventType::kProductUpserted, "evt-down-1").dump());
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (consumer_->Stats().retries < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_GE(consumer_->Stats().retries, 2);
+  thread_.request_stop();
+  thread_.join();
+  ASSERT_TRUE(run_status_.ok()) << run_status_.ToString();
+  EXPECT_EQ(consumer_->Stats().committed, 0);
+  EXPECT_EQ(consumer_->Stats().dead_letters, 0);
+
+  // The same consumer, run again once the log is back, handles that record.
+  switchable_->down = false;
+  thread_ = std::jthread([this](std::stop_token stop) { run_status_ = consumer_->Run(stop); });
+  const StorefrontConsumerStats stats = WaitCommitted(1);
+  EXPECT_EQ(stats.events, 1);
+  EXPECT_EQ(stats.records, 2);  // delivered once per Run
+  EXPECT_EQ(EventsByKey().count("storefront:evt-down-1"), 1u);
 }
 
 }  // namespace
