@@ -1,13 +1,18 @@
-// The palaver executable: `palaver serve`, `palaver inspect`.
+// The palaver executable: `palaver serve`, `inspect`, `replay`, `export`.
 //
 // This is the one place that composes every library (engine, projections,
 // connectors) into a program; the libraries themselves keep their one-way
 // dependencies.
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -17,6 +22,8 @@
 
 #include "connectors/http_server.h"
 #include "engine/event_log.h"
+#include "projections/queries.h"
+#include "projections/replay.h"
 #include "schemas/codec.h"
 #include "schemas/json_codec.h"
 
@@ -222,6 +229,89 @@ int Inspect(const LogFlags& flags, const InspectFlags& inspect) {
   return 0;
 }
 
+
+struct ReplayFlags {
+  std::string out;
+  int64_t up_to_offset = -1;
+  std::string up_to_time;
+};
+
+// Parses "2026-01-31T12:00:00Z" (UTC) into milliseconds since the epoch.
+Result<int64_t> ParseUtcTime(const std::string& text) {
+  std::tm tm{};
+  std::istringstream in(text);
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  if (in.fail() || in.get() != 'Z' || in.peek() != std::char_traits<char>::eof()) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "\"" + text + "\" is not a UTC time like 2026-01-31T12:00:00Z",
+                         "--up-to-time");
+  }
+  return static_cast<int64_t>(timegm(&tm)) * 1000;
+}
+
+int Replay(const LogFlags& flags, const ReplayFlags& replay) {
+  projections::ReplayOptions options;
+  options.db_path = replay.out;
+  if (replay.up_to_offset >= 0) options.up_to_offset = replay.up_to_offset;
+  if (!replay.up_to_time.empty()) {
+    auto ms = ParseUtcTime(replay.up_to_time);
+    if (!ms.ok()) return Fail(ms.status());
+    options.up_to_timestamp_ms = *ms;
+  }
+  auto log = OpenLog(flags);
+  if (!log.ok()) return Fail(log.status());
+
+  // A redrawn bar on a terminal; a plain line every few seconds otherwise.
+  const bool terminal = isatty(STDERR_FILENO) == 1;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_line = started;
+  options.progress = [&](uint64_t done, uint64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    double seconds = std::chrono::duration<double>(now - started).count();
+    double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+    double eta = rate > 0 && total > done ? static_cast<double>(total - done) / rate : 0;
+    if (terminal) {
+      std::fprintf(stderr, "\r%s  %.0f events/s  ETA %.0f s ",
+                   projections::ProgressBar(done, total).c_str(), rate, eta);
+    } else if (now - last_line >= std::chrono::seconds(5) || done == total) {
+      last_line = now;
+      spdlog::info("replay: {}/{} records, {:.0f} events/s, ETA {:.0f} s", done, total, rate, eta);
+    }
+  };
+  auto stats = projections::Replay(**log, options);
+  if (terminal) std::fprintf(stderr, "\n");
+  if (!stats.ok()) return Fail(stats.status());
+  spdlog::info("replay: {} records into {} in {:.1f} s ({} undecodable, skipped)", stats->records,
+               replay.out, stats->seconds, stats->undecodable);
+  return 0;
+}
+
+struct ExportFlags {
+  std::string views;
+  std::string view;
+  std::string format = "jsonl";
+};
+
+int Export(const LogFlags& flags, const ExportFlags& export_flags) {
+  if (!std::filesystem::is_directory(export_flags.views)) {
+    return Fail(Status::Error(ErrorCode::kNotFound,
+                              "no views in \"" + export_flags.views +
+                                  "\"; build them first with `palaver replay --out DIR`",
+                              "--views"));
+  }
+  auto log = OpenLog(flags);
+  if (!log.ok()) return Fail(log.status());
+  projections::ProjectorOptions options;
+  options.db_path = export_flags.views;
+  auto views = projections::Projector::Open(options, **log, projections::DefaultProjections());
+  if (!views.ok()) return Fail(views.status());
+  Status written = export_flags.format == "csv"
+                       ? projections::ExportCsv(**views, export_flags.view, std::cout)
+                       : projections::ExportJsonLines(**views, export_flags.view, std::cout);
+  std::cout.flush();
+  return written.ok() ? 0 : Fail(written);
+}
+
 }  // namespace
 }  // namespace palaver
 
@@ -266,10 +356,42 @@ int main(int argc, char** argv) {
   inspect_cmd->add_option("--count", inspect.count, "Stop after this many records (default: all)");
   inspect_cmd->add_option("--tenant", inspect.tenant, "Only this shop's records");
 
+  LogFlags replay_log;
+  ReplayFlags replay;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay",
+      "Rebuild every projection (inbox, receipts, history, profiles, metrics) from offset 0\n"
+      "into a new directory, optionally as they were at an offset or a moment.\n"
+      "Example: palaver replay --out views-jan --up-to-time 2026-01-31T23:59:59Z");
+  replay_log.AddTo(*replay_cmd);
+  replay_cmd->add_option("--out", replay.out, "New directory for the rebuilt views")->required();
+  replay_cmd->add_option("--up-to-offset", replay.up_to_offset,
+                         "Apply records up to and including this offset in every partition");
+  replay_cmd->add_option("--up-to-time", replay.up_to_time,
+                         "Apply records the log accepted up to this UTC time, e.g. "
+                         "2026-01-31T23:59:59Z");
+
+  LogFlags export_log;
+  ExportFlags export_flags;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export",
+      "Write the views built by `palaver replay` as JSON Lines or CSV to stdout.\n"
+      "Example: palaver export --views views-jan --view metrics --format csv > metrics.csv");
+  export_log.AddTo(*export_cmd);
+  export_cmd->add_option("--views", export_flags.views, "Directory written by palaver replay")
+      ->required();
+  export_cmd->add_option("--view", export_flags.view,
+                         "Only this view (inbox, receipts, history, profile, metrics); default all");
+  export_cmd->add_option("--format", export_flags.format, "jsonl or csv")
+      ->check(CLI::IsMember({"jsonl", "csv"}))
+      ->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (serve->parsed()) return Serve(serve_log, listen);
   if (inspect_cmd->parsed()) return Inspect(inspect_log, inspect);
+  if (replay_cmd->parsed()) return Replay(replay_log, replay);
+  if (export_cmd->parsed()) return Export(export_log, export_flags);
   return 2;
 }

@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -229,6 +231,57 @@ TEST_F(PalaverMainTest, InspectFiltersByTenantAndCount) {
     ++events;
   }
   EXPECT_EQ(events, 2u);
+}
+
+TEST_F(PalaverMainTest, ReplayRebuildsTheViewsAndExportWritesThem) {
+  size_t appended = AppendSamples();
+  const std::string views = (dir_ / "views").string();
+  Child replay({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
+  ASSERT_EQ(replay.Wait(), 0) << replay.output();
+  EXPECT_NE(replay.output().find("replay: " + std::to_string(appended) + " records"),
+            std::string::npos)
+      << replay.output();
+
+  Child jsonl({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views", views});
+  ASSERT_EQ(jsonl.Wait(), 0) << jsonl.output();
+  std::istringstream lines(jsonl.output());
+  std::string line;
+  std::set<std::string> seen_views;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    seen_views.insert(nlohmann::json::parse(line)["view"].get<std::string>());
+  }
+  // The samples hold a conversation, a message, an order and a CSAT: every view has rows.
+  EXPECT_EQ(seen_views, (std::set<std::string>{"history", "inbox", "metrics", "profile",
+                                               "receipts"}))
+      << jsonl.output();
+
+  Child csv({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views", views, "--view",
+             "inbox", "--format", "csv"});
+  ASSERT_EQ(csv.Wait(), 0) << csv.output();
+  EXPECT_NE(csv.output().find("view,key,value\n"), std::string::npos) << csv.output();
+  EXPECT_EQ(csv.output().find("\nhistory,"), std::string::npos) << csv.output();
+}
+
+TEST_F(PalaverMainTest, ReplayRefusesToOverwriteAndExplainsBadTimes) {
+  AppendSamples();
+  const std::string views = (dir_ / "views").string();
+  fs::create_directories(views);
+  { std::ofstream(fs::path(views) / "keep-me") << "x"; }
+  Child occupied({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
+  EXPECT_EQ(occupied.Wait(), 1) << occupied.output();
+  EXPECT_TRUE(fs::exists(fs::path(views) / "keep-me"));
+
+  Child bad_time({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out",
+                  (dir_ / "other").string(), "--up-to-time", "yesterday"});
+  EXPECT_EQ(bad_time.Wait(), 1);
+  EXPECT_NE(bad_time.output().find("is not a UTC time like"), std::string::npos)
+      << bad_time.output();
+
+  Child missing({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views",
+                 (dir_ / "nowhere").string()});
+  EXPECT_EQ(missing.Wait(), 1);
+  EXPECT_NE(missing.output().find("palaver replay --out"), std::string::npos) << missing.output();
 }
 
 TEST_F(PalaverMainTest, UnknownOptionTeachesUsage) {
