@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/event_log_internal.h"
+#include "engine/kafka_client.h"
 #include "schemas/frame.h"
 
 namespace palaver::internal {
@@ -25,20 +26,10 @@ using Clock = std::chrono::steady_clock;
 // a kMaxEventBytes frame plus its key, headers and record-batch framing.
 constexpr int kMaxKafkaMessageBytes = 2 * 1024 * 1024;
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
 struct TopicDeleter {
   void operator()(rd_kafka_topic_t* rkt) const { rd_kafka_topic_destroy(rkt); }
 };
 using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
-};
-using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
 int TimeoutMs(std::chrono::milliseconds timeout) {
   return static_cast<int>(std::min<int64_t>(timeout.count(), std::numeric_limits<int>::max()));
@@ -48,69 +39,6 @@ int RemainingMs(Clock::time_point deadline) {
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return static_cast<int>(std::clamp<int64_t>(left, 0, std::numeric_limits<int>::max()));
-}
-
-// librdkafka's log lines (syslog levels) into spdlog.
-void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  spdlog::level::level_enum spd_level = spdlog::level::debug;
-  if (level <= 3) {
-    spd_level = spdlog::level::err;
-  } else if (level == 4) {
-    spd_level = spdlog::level::warn;
-  } else if (level <= 6) {
-    spd_level = spdlog::level::info;
-  }
-  spdlog::log(spd_level, "kafka.log client={} facility={} {}", rd_kafka_name(rk), facility,
-              message);
-}
-
-void ErrorToSpdlog(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
-  const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (code == RD_KAFKA_RESP_ERR__FATAL) {
-    char fatal[512];
-    rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-    spdlog::critical("kafka.fatal client={} error=\"{}\"", rd_kafka_name(rk), fatal);
-    return;
-  }
-  // Transport errors are retried by librdkafka; they are worth a warning, not more.
-  spdlog::warn("kafka.error client={} code={} error=\"{}\"", rd_kafka_name(rk),
-               rd_kafka_err2name(code), reason);
-}
-
-// A client configuration: bootstrap servers, then palaver's settings for the
-// client, then the operator's kafka_properties (which win).
-Result<ConfHandle> MakeConf(const EventLogOptions& options,
-                            const std::vector<std::pair<std::string, std::string>>& settings) {
-  ConfHandle conf(rd_kafka_conf_new());
-  char errstr[512];
-  auto set = [&](const std::string& name, const std::string& value) -> Status {
-    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
-        RD_KAFKA_CONF_OK) {
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "kafka property " + name + "=" + value + " is refused: " + errstr,
-                           "kafka_properties");
-    }
-    return Status::Ok();
-  };
-  PALAVER_RETURN_IF_ERROR(set("bootstrap.servers", options.kafka_brokers));
-  for (const auto& [name, value] : settings) PALAVER_RETURN_IF_ERROR(set(name, value));
-  for (const auto& [name, value] : options.kafka_properties) {
-    PALAVER_RETURN_IF_ERROR(set(name, value));
-  }
-  rd_kafka_conf_set_log_cb(conf.get(), LogToSpdlog);
-  rd_kafka_conf_set_error_cb(conf.get(), ErrorToSpdlog);
-  return conf;
-}
-
-Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf) {
-  char errstr[512];
-  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof(errstr));
-  if (rk == nullptr) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         std::string("cannot create the Kafka client: ") + errstr);
-  }
-  (void)conf.release();  // rd_kafka_new took ownership
-  return KafkaHandle(rk);
 }
 
 // How a failed delivery (or produce call) reads to palaver's callers.
@@ -488,7 +416,7 @@ class KafkaEventLog final : public EventLog {
       return Status::Error(ErrorCode::kInvalidArgument,
                            "offset " + std::to_string(from_offset) + " is negative", "offset");
     }
-    Result<ConfHandle> conf = MakeConf(options_, {
+    Result<KafkaConfHandle> conf = MakeKafkaConf(options_.kafka_brokers, {
         {"client.id", "palaver-reader"},
         {"group.id", "palaver-reader-" + RandomHex()},  // never joined, never committed to
         {"enable.auto.commit", "false"},
@@ -502,9 +430,9 @@ class KafkaEventLog final : public EventLog {
         {"fetch.error.backoff.ms", "10"},
         {"queued.max.messages.kbytes", "32768"},
         {"socket.nagle.disable", "true"},
-    });
+    }, options_.kafka_properties);
     if (!conf.ok()) return conf.status();
-    Result<KafkaHandle> consumer = NewClient(RD_KAFKA_CONSUMER, std::move(conf).value());
+    Result<KafkaHandle> consumer = NewKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
     if (!consumer.ok()) return consumer.status();
     rd_kafka_poll_set_consumer(consumer->get());
     auto reader = std::make_unique<KafkaLogReader>(std::move(consumer).value(), options_.topic,
@@ -665,7 +593,7 @@ Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& optio
   auto state = std::make_unique<ProducerState>();
   state->timeout = options.kafka_timeout;
 
-  Result<ConfHandle> conf = MakeConf(options, {
+  Result<KafkaConfHandle> conf = MakeKafkaConf(options.kafka_brokers, {
       {"client.id", "palaver"},
       {"enable.idempotence", "true"},
       {"acks", "all"},
@@ -677,11 +605,11 @@ Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& optio
       // Appends are bounded by kafka_timeout: reconnect to a returning broker
       // well within it (the default backoff grows to 10 s).
       {"reconnect.backoff.max.ms", "1000"},
-  });
+  }, options.kafka_properties);
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), OnDelivery);
   rd_kafka_conf_set_opaque(conf->get(), state.get());
-  Result<KafkaHandle> producer = NewClient(RD_KAFKA_PRODUCER, std::move(conf).value());
+  Result<KafkaHandle> producer = NewKafkaClient(RD_KAFKA_PRODUCER, std::move(conf).value());
   if (!producer.ok()) return producer.status();
 
   TopicHandle topic(rd_kafka_topic_new(producer->get(), options.topic.c_str(), nullptr));

@@ -12,6 +12,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/types.h>
 
+#include "engine/kafka_client.h"
+
 namespace palaver::storefront {
 namespace {
 
@@ -19,16 +21,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Room for a dead letter carrying a 1 MiB original in base64 plus its JSON.
 constexpr int kMaxDeadletterMessageBytes = 4 * 1024 * 1024;
-
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using KafkaHandle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
-};
-using ConfHandle = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
 struct MessageDeleter {
   void operator()(rd_kafka_message_t* msg) const { rd_kafka_message_destroy(msg); }
@@ -52,32 +44,6 @@ int RemainingMs(SteadyClock::time_point deadline) {
   return static_cast<int>(std::clamp<int64_t>(left, 1, std::numeric_limits<int>::max()));
 }
 
-// librdkafka's log lines and errors into spdlog, as engine/kafka_event_log.cc does.
-void LogToSpdlog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
-  spdlog::level::level_enum spd_level = spdlog::level::debug;
-  if (level <= 3) {
-    spd_level = spdlog::level::err;
-  } else if (level == 4) {
-    spd_level = spdlog::level::warn;
-  } else if (level <= 6) {
-    spd_level = spdlog::level::info;
-  }
-  spdlog::log(spd_level, "kafka.log client={} facility={} {}", rd_kafka_name(rk), facility,
-              message);
-}
-
-void ErrorToSpdlog(rd_kafka_t* rk, int err, const char* reason, void* /*opaque*/) {
-  const auto code = static_cast<rd_kafka_resp_err_t>(err);
-  if (code == RD_KAFKA_RESP_ERR__FATAL) {
-    char fatal[512];
-    rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-    spdlog::critical("kafka.fatal client={} error=\"{}\"", rd_kafka_name(rk), fatal);
-    return;
-  }
-  spdlog::warn("kafka.error client={} code={} error=\"{}\"", rd_kafka_name(rk),
-               rd_kafka_err2name(code), reason);
-}
-
 // The delivery report of the one dead letter in flight.
 struct DeliveryReport {
   bool done = false;
@@ -90,40 +56,6 @@ void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* /*opaqu
   if (report == nullptr) return;
   report->err = msg->err;
   report->done = true;
-}
-
-Result<ConfHandle> MakeConf(const StorefrontConsumerOptions& options,
-                            const std::vector<std::pair<std::string, std::string>>& settings) {
-  ConfHandle conf(rd_kafka_conf_new());
-  char errstr[512];
-  auto set = [&](const std::string& name, const std::string& value) -> Status {
-    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), errstr, sizeof(errstr)) !=
-        RD_KAFKA_CONF_OK) {
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "kafka property " + name + "=" + value + " is refused: " + errstr,
-                           "kafka_properties");
-    }
-    return Status::Ok();
-  };
-  PALAVER_RETURN_IF_ERROR(set("bootstrap.servers", options.kafka_brokers));
-  for (const auto& [name, value] : settings) PALAVER_RETURN_IF_ERROR(set(name, value));
-  for (const auto& [name, value] : options.kafka_properties) {
-    PALAVER_RETURN_IF_ERROR(set(name, value));
-  }
-  rd_kafka_conf_set_log_cb(conf.get(), LogToSpdlog);
-  rd_kafka_conf_set_error_cb(conf.get(), ErrorToSpdlog);
-  return conf;
-}
-
-Result<KafkaHandle> NewClient(rd_kafka_type_t type, ConfHandle conf) {
-  char errstr[512];
-  rd_kafka_t* rk = rd_kafka_new(type, conf.get(), errstr, sizeof(errstr));
-  if (rk == nullptr) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         std::string("cannot create the Kafka client: ") + errstr);
-  }
-  (void)conf.release();  // rd_kafka_new took ownership
-  return KafkaHandle(rk);
 }
 
 // Topics of the cluster with a leader for every partition.
@@ -508,19 +440,19 @@ Result<std::unique_ptr<StorefrontConsumer>> StorefrontConsumer::Open(
   const std::string timeout = std::to_string(TimeoutMs(options.kafka_timeout));
   const std::string max_message = std::to_string(kMaxDeadletterMessageBytes);
 
-  ConfHandle producer_conf;
-  {
-    Result<ConfHandle> conf = MakeConf(options, {{"client.id", "palaver-storefront-deadletter"},
-                                                 {"enable.idempotence", "true"},
-                                                 {"acks", "all"},
-                                                 {"message.max.bytes", max_message},
-                                                 {"message.timeout.ms", timeout},
-                                                 {"linger.ms", "0"}});
-    if (!conf.ok()) return conf.status();
-    producer_conf = std::move(conf).value();
-  }
-  rd_kafka_conf_set_dr_msg_cb(producer_conf.get(), OnDelivery);
-  Result<KafkaHandle> producer = NewClient(RD_KAFKA_PRODUCER, std::move(producer_conf));
+  Result<KafkaConfHandle> producer_conf =
+      MakeKafkaConf(options.kafka_brokers,
+                    {{"client.id", "palaver-storefront-deadletter"},
+                     {"enable.idempotence", "true"},
+                     {"acks", "all"},
+                     {"message.max.bytes", max_message},
+                     {"message.timeout.ms", timeout},
+                     {"linger.ms", "0"}},
+                    options.kafka_properties);
+  if (!producer_conf.ok()) return producer_conf.status();
+  rd_kafka_conf_set_dr_msg_cb(producer_conf->get(), OnDelivery);
+  Result<KafkaHandle> producer =
+      NewKafkaClient(RD_KAFKA_PRODUCER, std::move(producer_conf).value());
   if (!producer.ok()) return producer.status();
 
   PALAVER_RETURN_IF_ERROR(EnsureTopics(producer->get(), options,
@@ -531,14 +463,18 @@ Result<std::unique_ptr<StorefrontConsumer>> StorefrontConsumer::Open(
                                                    {"retention.bytes", "-1"},
                                                    {"max.message.bytes", max_message}}}}));
 
-  Result<ConfHandle> consumer_conf = MakeConf(options, {{"client.id", "palaver-storefront"},
-                                                        {"group.id", options.group_id},
-                                                        {"enable.auto.commit", "false"},
-                                                        {"enable.auto.offset.store", "false"},
-                                                        {"auto.offset.reset", "earliest"},
-                                                        {"enable.partition.eof", "false"}});
+  Result<KafkaConfHandle> consumer_conf =
+      MakeKafkaConf(options.kafka_brokers,
+                    {{"client.id", "palaver-storefront"},
+                     {"group.id", options.group_id},
+                     {"enable.auto.commit", "false"},
+                     {"enable.auto.offset.store", "false"},
+                     {"auto.offset.reset", "earliest"},
+                     {"enable.partition.eof", "false"}},
+                    options.kafka_properties);
   if (!consumer_conf.ok()) return consumer_conf.status();
-  Result<KafkaHandle> consumer = NewClient(RD_KAFKA_CONSUMER, std::move(consumer_conf).value());
+  Result<KafkaHandle> consumer =
+      NewKafkaClient(RD_KAFKA_CONSUMER, std::move(consumer_conf).value());
   if (!consumer.ok()) return consumer.status();
   rd_kafka_poll_set_consumer(consumer->get());
 
