@@ -52,20 +52,6 @@ json ToJson(const V& value) {
 
 // ---------------------------------------------------------------- reading
 
-std::string EscapePointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 Status Violation(const std::string& path, const std::string& what) {
   return Status::Error(ErrorCode::kSchemaViolation,
                        "field " + (path.empty() ? std::string("/") : path) + " " + what, path);
@@ -334,6 +320,20 @@ Result<Event> EventFromJsonText(std::string_view text) {
     return Status::Error(ErrorCode::kInvalidArgument, "event is not valid JSON text");
   }
   return EventFromJson(parsed);
+}
+
+std::string EscapePointerToken(std::string_view token) {
+  std::string out;
+  for (char c : token) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace palaver

@@ -55,4 +55,8 @@ Result<Event> EventFromJson(const nlohmann::json& json);
 // Parses `text` then calls EventFromJson; kInvalidArgument when `text` is not JSON.
 Result<Event> EventFromJsonText(std::string_view text);
 
+// `token` escaped for use in a JSON Pointer (RFC 6901): "~" -> "~0", "/" -> "~1".
+// Every error that names a field uses this, so pointers agree across codecs.
+std::string EscapePointerToken(std::string_view token);
+
 }  // namespace palaver

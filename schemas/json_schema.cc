@@ -13,6 +13,8 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include "schemas/json_codec.h"
+
 namespace palaver {
 
 namespace json_schema_internal {
@@ -23,20 +25,6 @@ const std::vector<std::pair<std::string_view, std::string_view>>& EmbeddedSchema
 namespace {
 
 constexpr std::string_view kSuffix = ".schema.json";
-
-std::string EscapePointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
 
 // valijson names the place of an error as {"<root>", "[body]", "[0]", ...}.
 std::string PointerOf(const std::vector<std::string>& context) {
