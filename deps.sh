@@ -4,17 +4,21 @@
 #
 #   ./deps.sh          build and run dependencies
 #   ./deps.sh --test   also what the tests need (Java and Maven for the local
-#                      Kafka broker, kcat)
+#                      Kafka broker, kcat, an SMTP server, clang's libFuzzer)
+#   ./deps.sh --bench  also what the benchmarks need (the test set, wrk, nginx)
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   librdkafka-dev librocksdb-dev libcereal-dev libspdlog-dev nlohmann-json3-dev
   libvalijson-dev libboost1.81-dev libcli11-dev libssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
 )
-if [[ "${1:-}" == "--test" ]]; then
-  packages+=(default-jre-headless maven kafkacat curl)
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
+  packages+=(default-jre-headless maven kafkacat curl python3-aiosmtpd clang libclang-rt-14-dev)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  packages+=(wrk nginx-light)
 fi
 
 missing=()
