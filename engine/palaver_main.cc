@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
       "Every chat message, cart event and status change is an event in a partitioned log\n"
       "(Apache Kafka, or an embedded RocksDB log when no broker is given)."};
   app.require_subcommand(1);
+  // Options of the main command (--log-level, --config) may also follow the subcommand.
+  app.fallthrough();
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->envname("PALAVER_LOG_LEVEL")
@@ -34,7 +36,9 @@ int main(int argc, char** argv) {
       AddExportCommand(app),
   };
 
-  CLI11_PARSE(app, argc, argv);
+  // Flag > environment > config file, for every option of every command.
+  EnableLayeredConfig(app);
+  if (auto exit_code = ParseCommandLine(app, argc, argv)) return *exit_code;
   spdlog::set_level(spdlog::level::from_str(log_level));
   for (const Subcommand& subcommand : subcommands) {
     if (subcommand.app->parsed()) return subcommand.run();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -36,6 +37,28 @@ struct LogFlags {
 
 // Opens the log the flags describe; the error names it.
 Result<std::unique_ptr<EventLog>> OpenLog(const LogFlags& flags);
+
+// Layered configuration. Every option of `app` and of its subcommands can be
+// set, from strongest to weakest, by
+//   1. its flag on the command line,
+//   2. its environment variable (the option's own envname, or PALAVER_<NAME>
+//      for an option registered without one: --up-to-time -> PALAVER_UP_TO_TIME),
+//   3. a TOML file named by --config FILE (or PALAVER_CONFIG).
+// In the file, keys are long option names without the dashes ("data-dir" or
+// "data_dir"). A top-level key applies to the main command, or else to the
+// subcommand being run (a key only other subcommands know is ignored); a
+// [serve] / [inspect] / ... table applies to that subcommand only and wins
+// over a top-level key. A malformed line, an unknown key or table, a key set
+// twice, or a value the option refuses is an error naming the file and line.
+//
+// Call once on the root app after every subcommand is registered. Adds
+// --config, the environment names and a help footer stating the precedence.
+void EnableLayeredConfig(CLI::App& app);
+
+// Parses the command line (and the environment and config file, see above).
+// Returns std::nullopt when the command should run, otherwise the exit code
+// after printing help (0) or the error (non-zero) to stderr.
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv);
 
 // Logs `status` as an error and returns exit code 1.
 int Fail(const Status& status);
