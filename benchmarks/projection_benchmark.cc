@@ -9,9 +9,12 @@
 //   inbox: one shop with N conversations (started, one shopper message, some
 //     assigned and answered), then first-page and cursor-page queries of 25
 //     rows with and without filters; p50/p99 per query.
-//   memory: the process's peak resident set (VmHWM).
+//   badge: the badge count (counters kept on apply), beside a raw RocksDB Get;
+//   memory: the process's peak resident set (VmHWM), with the block cache
+//     size used (run once per cache size: the peak is per process).
 //
-// Usage: projection_benchmark [--events N] [--conversations N] [--queries N] [--dir D]
+// Usage: projection_benchmark [--events N] [--conversations N] [--queries N]
+//          [--batch N] [--cache-mb N] [--phase all|rebuild|inbox] [--dir D]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,10 +66,14 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
   return std::move(log).value();
 }
 
+size_t g_batch = 10'000;
+size_t g_cache_bytes = 64u << 20;
+
 std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log) {
   projections::ProjectorOptions options;
   options.db_path = dir;
-  options.max_batch_events = 1000;
+  options.max_batch_events = g_batch;
+  options.block_cache_bytes = g_cache_bytes;
   auto p = projections::Projector::Open(options, log, projections::DefaultProjections());
   if (!p.ok()) {
     std::fprintf(stderr, "projector: %s\n", p.status().ToString().c_str());
@@ -139,6 +146,7 @@ Latency Percentiles(std::vector<double> us) {
 
 int Main(int argc, char** argv) {
   size_t events = 300'000, conversations = 100'000, queries = 2000;
+  std::string phase = "all";
   std::string dir = (std::filesystem::temp_directory_path() / "palaver-projection-bench").string();
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--events"))
@@ -149,13 +157,20 @@ int Main(int argc, char** argv) {
       queries = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--dir"))
       dir = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--batch"))
+      g_batch = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--cache-mb"))
+      g_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
+    else if (!std::strcmp(argv[i], "--phase"))
+      phase = argv[i + 1];
   }
   spdlog::set_level(spdlog::level::warn);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
+  std::printf("batch %zu events, block cache %zu MiB\n", g_batch, g_cache_bytes >> 20);
   // --- rebuild
-  {
+  if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
     testing::EventGenerator generator(
         42, {.shops = 50, .customers_per_shop = 200, .agents_per_shop = 5});
@@ -172,14 +187,15 @@ int Main(int argc, char** argv) {
     projector.reset();
     size_t puts = 0;
     const double raw = RawPutsPerSecond(dir + "/views", dir + "/raw", &puts);
-    std::printf("rebuild: %zu events in %.2f s = %.0f events/s\n", events, secs,
-                static_cast<double>(events) / secs);
+    const double rate = static_cast<double>(events) / secs;
+    std::printf("rebuild: %zu events in %.2f s = %.0f events/s\n", events, secs, rate);
     std::printf("raw rocksdb WriteBatch(1000) of the rebuilt keys: %zu puts, %.0f puts/s\n", puts,
                 raw);
+    std::printf("ratio rebuild events/s : raw puts/s = %.3f\n", raw > 0 ? rate / raw : 0);
   }
 
   // --- inbox latency
-  {
+  if (phase == "all" || phase == "inbox") {
     auto log = OpenLog(dir + "/inbox-log");
     std::mt19937_64 rng(7);
     uint64_t n = 0;
@@ -219,8 +235,34 @@ int Main(int argc, char** argv) {
     auto projector = OpenProjector(dir + "/inbox-views", *log);
     const auto start = Clock::now();
     if (!projector->CatchUp(std::chrono::hours(1)).ok()) return 1;
-    std::printf("inbox build: %zu conversations (%llu events) in %.2f s\n", conversations,
-                static_cast<unsigned long long>(n), Seconds(start));
+    const double build_secs = Seconds(start);
+    std::printf("inbox build: %zu conversations (%llu events) in %.2f s = %.0f events/s\n",
+                conversations, static_cast<unsigned long long>(n), build_secs,
+                static_cast<double>(n) / build_secs);
+    std::printf("peak RSS after the build:%s\n", PeakRss().c_str());
+    // The raw limit of a page: a RocksDB iterator seek and 25 Next on the
+    // all-rows index, plus 25 point Gets of rows, through the same database.
+    Latency raw_page;
+    {
+      std::vector<double> us;
+      const std::string index = std::string("inbox/idx\0bench-shop\0", 21);
+      std::vector<std::string> row_keys;
+      for (size_t i = 0; i < 25; ++i)
+        row_keys.push_back(std::string("inbox/conv\0bench-shop\0", 22) + "conv-" +
+                           std::to_string(conversations - 1 - i));
+      for (size_t i = 0; i < queries; ++i) {
+        const auto s = Clock::now();
+        size_t seen = 0;
+        (void)projector->Scan(index, "", false, [&](std::string_view, std::string_view) {
+          return ++seen < 25;
+        });
+        for (const auto& k : row_keys) (void)projector->Get(k);
+        us.push_back(Seconds(s) * 1e6);
+      }
+      raw_page = Percentiles(us);
+      std::printf("raw page (seek + 25 next + 25 gets)  p50 %8.1f us  p99 %8.1f us\n",
+                  raw_page.p50_us, raw_page.p99_us);
+    }
     projections::Queries q(*projector);
     struct Case {
       const char* name;
@@ -257,17 +299,24 @@ int Main(int argc, char** argv) {
         cursor = page->next_cursor;
       }
       const Latency l = Percentiles(us);
-      std::printf("inbox %-28s p50 %8.1f us  p99 %8.1f us\n", c.name, l.p50_us, l.p99_us);
+      std::printf("inbox %-28s p50 %8.1f us  p99 %8.1f us  (p99 ratio to raw page %.2f)\n",
+                  c.name, l.p50_us, l.p99_us, l.p99_us / raw_page.p99_us);
     }
-    std::vector<double> us;
-    for (size_t i = 0; i < 20; ++i) {
-      const auto s = Clock::now();
-      (void)q.BadgeCount("bench-shop", "agent-3");
+    std::vector<double> us, raw_us;
+    int64_t badge = 0;
+    for (size_t i = 0; i < queries; ++i) {
+      auto s = Clock::now();
+      badge = q.BadgeCount("bench-shop", "agent-3").value_or(-1);
       us.push_back(Seconds(s) * 1e6);
+      s = Clock::now();
+      (void)projector->Get(std::string("inbox/badge\0bench-shop", 22));
+      raw_us.push_back(Seconds(s) * 1e6);
     }
-    const Latency l = Percentiles(us);
-    std::printf("badge count (scans the shop)       p50 %8.1f us  p99 %8.1f us\n", l.p50_us,
-                l.p99_us);
+    const Latency l = Percentiles(us), raw = Percentiles(raw_us);
+    std::printf("badge count = %lld                p50 %8.1f us  p99 %8.1f us  (raw Get p99 %.1f "
+                "us, ratio %.2f)\n",
+                static_cast<long long>(badge), l.p50_us, l.p99_us, raw.p99_us,
+                l.p99_us / raw.p99_us);
   }
   std::printf("peak RSS:%s\n", PeakRss().c_str());
   std::filesystem::remove_all(dir);

@@ -1,22 +1,36 @@
 // The inbox view. Keys (under "inbox/"):
-//   conv\0<shop>\0<conversation>           the row of a conversation (JSON, see RowFields below)
-//   idx\0<shop>\0<~activity be64>\0<conv>  the same row, ordered newest activity first
+//   conv\0<shop>\0<conversation>           the row of a conversation (InboxRowData,
+//                                          hand-packed; see view_codec.h)
+//   idx\0<shop>\0<~activity be64>\0<conv>  empty: the rows ordered newest activity first
 //   idxa\0<shop>\0<assignee>\0<~activity be64>\0<conv>   ... per assignee ("" = unassigned)
 //   idxs\0<shop>\0<status>\0<~activity be64>\0<conv>     ... per status
 //   msg\0<shop>\0<conversation>\0<message> the message's sequence number in its conversation
 //   presence\0<shop>\0<customer>           {"online": bool}
 //   shop\0<shop>                           {"overdue_target_s": n}
+//   badge\0<shop>                          open conversations unread by an agent who
+//                                          never read them (the default)
+//   badge\0<shop>\0<agent>                 for that agent: open conversations unread by
+//                                          them minus the default, over the rows they
+//                                          have read (so the badge is the sum of both)
 //
-// A row holds: id, customer_id, name, channel, preview, status, snoozed_until,
-// assignee ("" = unassigned), topics (at most two, latest first), activity_us,
-// started_us, waiting_since (null when not waiting on an agent), msg_seq (messages
-// so far), last_inbound_seq (sequence of the shopper's last message),
-// marked_unread_offset (log offset of the last "mark unread", -1 when none) and
-// reads {agent: [read_seq, read_offset]}. The unread dot and the overdue flag
-// are computed from these at query time (see queries.cc), as "overdue" depends
-// on the clock. customer.erased blanks the customer's name and previews.
+// Index entries are empty: a page scans an index (a short forward scan, as
+// every index sorts newest activity first within its filter) and reads the
+// rows it returns. Index keys change only when activity, assignee or status
+// do, and a batch writes each key once (the projector keeps the last value).
+//
+// A row holds: id, customer_id, name, channel, preview, status,
+// snoozed_until, assignee, topics (at most two, latest first), activity_us,
+// started_us, waiting_since (unset when not waiting on an agent), msg_seq
+// (messages so far), last_inbound_seq (sequence of the shopper's last
+// message), marked_unread_offset (log offset of the last "mark unread", -1
+// when none) and reads [agent, read_seq, read_offset]. The unread dot and the
+// overdue flag are computed from these at query time (see queries.cc), as
+// "overdue" depends on the clock. The badge counters are kept on apply from
+// the same facts, so a badge count reads two keys. customer.erased blanks the
+// customer's name and previews.
 #include <algorithm>
 #include <array>
+#include <map>
 #include <utility>
 #include <vector>
 
@@ -29,16 +43,35 @@ namespace {
 constexpr size_t kPreviewChars = 100;
 
 // The row's three index keys: all rows, rows by assignee, rows by status.
-std::array<std::string, 3> IndexKeys(const std::string& shop, const Json& row) {
-  const std::string when = BigEndian64(~OrderedSigned(row.value("activity_us", int64_t{0})));
-  const std::string id = row.value("id", std::string());
-  return {Key({"idx", shop, when, id}),
-          Key({"idxa", shop, row.value("assignee", std::string()), when, id}),
-          Key({"idxs", shop, row.value("status", std::string()), when, id})};
+std::array<std::string, 3> IndexKeys(const std::string& shop, const InboxRowData& row) {
+  const std::string when = BigEndian64(~OrderedSigned(row.activity_us));
+  const std::string_view status = EnumName(static_cast<ConversationStatus>(row.status));
+  return {Key({"idx", shop, when, row.id}), Key({"idxa", shop, row.assignee, when, row.id}),
+          Key({"idxs", shop, status, when, row.id})};
 }
 
-void DeleteIndex(ViewWriter& view, const std::string& shop, const Json& row) {
-  for (const std::string& key : IndexKeys(shop, row)) view.Delete(key);
+// What a row adds to the badge counters: "" for the default counter, else
+// the agent's own (see the file comment). Closed and snoozed rows add nothing.
+void BadgeContribution(const InboxRowData& row, int64_t sign,
+                       std::map<std::string, int64_t>& out) {
+  if (row.status != static_cast<uint8_t>(ConversationStatus::kOpen)) return;
+  const int64_t fallback = row.UnreadByDefault() ? 1 : 0;
+  out[""] += sign * fallback;
+  for (const auto& r : row.reads) {
+    const int64_t unread =
+        (row.last_inbound_seq > r.seq || row.marked_unread_offset > r.offset) ? 1 : 0;
+    if (unread != fallback) out[r.agent] += sign * (unread - fallback);
+  }
+}
+
+Result<std::optional<InboxRowData>> LoadRow(ViewWriter& view, const std::string& key) {
+  auto bytes = view.Get(key);
+  if (!bytes.ok()) return bytes.status();
+  if (!bytes->has_value()) return std::optional<InboxRowData>();
+  InboxRowData row;
+  if (!DecodeInboxRow(**bytes, &row))
+    return Status::Error(ErrorCode::kCorruption, "an inbox row does not decode");
+  return std::optional<InboxRowData>(std::move(row));
 }
 
 class InboxProjection final : public Projection {
@@ -60,112 +93,135 @@ class InboxProjection final : public Projection {
     }
     if (const auto* erased = std::get_if<CustomerErased>(&event.body)) {
       // Blank the customer's name and message previews in every row of theirs.
-      std::vector<std::pair<std::string, Json>> rows;
+      std::vector<std::pair<std::string, InboxRowData>> rows;
       PALAVER_RETURN_IF_ERROR(view.Scan(Prefix({"conv", shop}), [&](std::string_view key,
                                                                     std::string_view value) {
-        Json row = Unpack(value);
-        if (!row.is_discarded() && row.value("customer_id", std::string()) == erased->customer_id)
+        InboxRowData row;
+        if (DecodeInboxRow(value, &row) && row.customer_id == erased->customer_id)
           rows.emplace_back(std::string(key), std::move(row));
         return true;
       }));
       for (auto& [key, row] : rows) {
-        DeleteIndex(view, shop, row);
-        row["name"] = "";
-        row["preview"] = "";
-        Store(view, shop, key, row);
+        InboxRowData blank = row;
+        blank.name.clear();
+        blank.preview.clear();
+        PALAVER_RETURN_IF_ERROR(Store(view, shop, key, &row, blank));
       }
       return Status::Ok();
     }
     if (env.conversation_id.empty()) return Status::Ok();
     const std::string conv_key = Key({"conv", shop, env.conversation_id});
 
+    auto loaded = LoadRow(view, conv_key);
+    if (!loaded.ok()) return loaded.status();
+
     if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
-      Json row = {{"id", env.conversation_id},
-                  {"customer_id", started->customer_id},
-                  {"name", started->personal.name},
-                  {"channel", Name(started->channel)},
-                  {"preview", ""},
-                  {"status", Name(ConversationStatus::kOpen)},
-                  {"snoozed_until", nullptr},
-                  {"assignee", ""},
-                  {"topics", Json::array()},
-                  {"activity_us", env.occurred_at_us},
-                  {"started_us", env.occurred_at_us},
-                  {"waiting_since", nullptr},
-                  {"msg_seq", 0},
-                  {"last_inbound_seq", 0},
-                  {"marked_unread_offset", -1},
-                  {"reads", Json::object()}};
-      auto old = GetJson(view, conv_key);
-      if (!old.ok()) return old.status();
-      if (!old->is_null()) DeleteIndex(view, shop, *old);  // a repeated start replaces the row
-      Store(view, shop, conv_key, row);
-      return Status::Ok();
+      InboxRowData row;
+      row.id = env.conversation_id;
+      row.customer_id = started->customer_id;
+      row.name = started->personal.name;
+      row.channel = static_cast<uint8_t>(started->channel);
+      row.status = static_cast<uint8_t>(ConversationStatus::kOpen);
+      row.activity_us = env.occurred_at_us;
+      row.started_us = env.occurred_at_us;
+      // A repeated start replaces the row.
+      return Store(view, shop, conv_key, loaded->has_value() ? &**loaded : nullptr, row);
     }
 
-    auto loaded = GetJson(view, conv_key);
-    if (!loaded.ok()) return loaded.status();
-    if (loaded->is_null()) return Status::Ok();  // events of a conversation never started
-    Json row = std::move(loaded).value();
-    const Json old_row = row;
+    if (!loaded->has_value()) return Status::Ok();  // events of a conversation never started
+    const InboxRowData old_row = **loaded;
+    InboxRowData row = std::move(**loaded);
 
     if (const auto* status = std::get_if<ConversationStatusChanged>(&event.body)) {
-      row["status"] = Name(status->to);
-      row["snoozed_until"] =
-          status->snoozed_until_us ? Json(*status->snoozed_until_us) : Json(nullptr);
-      row["activity_us"] = std::max(row.value("activity_us", int64_t{0}), env.occurred_at_us);
+      row.status = static_cast<uint8_t>(status->to);
+      row.snoozed_until_us = status->snoozed_until_us;
+      row.activity_us = std::max(row.activity_us, env.occurred_at_us);
     } else if (const auto* assigned = std::get_if<ConversationAssigned>(&event.body)) {
-      row["assignee"] = assigned->agent_id;
+      row.assignee = assigned->agent_id;
     } else if (std::get_if<ConversationUnassigned>(&event.body)) {
-      row["assignee"] = "";
+      row.assignee.clear();
     } else if (std::get_if<ConversationMarkedUnread>(&event.body)) {
-      row["marked_unread_offset"] = record.offset;
+      row.marked_unread_offset = record.offset;
     } else if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
-      const int64_t seq = row.value("msg_seq", int64_t{0}) + 1;
-      row["msg_seq"] = seq;
+      const int64_t seq = ++row.msg_seq;
       PutJson(view, Key({"msg", shop, env.conversation_id, message->message_id}), Json(seq));
       if (message->delivery_route != DeliveryRoute::kInboxOnly)
-        row["preview"] = rules::Preview(message->personal.text, kPreviewChars);
-      row["activity_us"] = std::max(row.value("activity_us", int64_t{0}), env.occurred_at_us);
+        row.preview = rules::Preview(message->personal.text, kPreviewChars);
+      row.activity_us = std::max(row.activity_us, env.occurred_at_us);
       if (env.actor_kind == ActorKind::kShopper) {
-        row["last_inbound_seq"] = seq;
-        if (row["waiting_since"].is_null()) row["waiting_since"] = env.occurred_at_us;
+        row.last_inbound_seq = seq;
+        if (!row.waiting_since_us) row.waiting_since_us = env.occurred_at_us;
       } else if (env.actor_kind == ActorKind::kAgent) {
-        row["waiting_since"] = nullptr;
-        row["reads"][env.actor_id] = Json::array({seq, record.offset});  // the author has read it
+        row.waiting_since_us.reset();
+        SetRead(row, env.actor_id, seq, record.offset, /*keep_max=*/false);  // the author read it
       }
     } else if (const auto* read = std::get_if<MessagesRead>(&event.body)) {
       if (env.actor_kind != ActorKind::kAgent) return Status::Ok();
       auto seq = GetJson(view, Key({"msg", shop, env.conversation_id, read->up_to_message_id}));
       if (!seq.ok()) return seq.status();
       if (!seq->is_number_integer()) return Status::Ok();  // an unknown message
-      Json& reads = row["reads"];
-      int64_t previous = 0;
-      if (reads.contains(env.actor_id)) previous = reads[env.actor_id][0].get<int64_t>();
-      reads[env.actor_id] = Json::array({std::max(previous, seq->get<int64_t>()), record.offset});
+      SetRead(row, env.actor_id, seq->get<int64_t>(), record.offset, /*keep_max=*/true);
     } else if (const auto* topics = std::get_if<TopicsClassified>(&event.body)) {
-      Json latest = Json::array();
+      std::vector<uint8_t> latest;
       for (const TopicScore& score : topics->topics)
-        if (score.confidence >= 0.9) latest.push_back(Name(score.topic));
+        if (score.confidence >= 0.9) latest.push_back(static_cast<uint8_t>(score.topic));
       if (latest.empty()) return Status::Ok();
-      for (const Json& t : row["topics"])
+      for (uint8_t t : row.topics)
         if (std::find(latest.begin(), latest.end(), t) == latest.end()) latest.push_back(t);
-      while (latest.size() > 2) latest.erase(latest.end() - 1);
-      row["topics"] = latest;
+      if (latest.size() > 2) latest.resize(2);
+      row.topics = std::move(latest);
     } else {
       return Status::Ok();
     }
-    DeleteIndex(view, shop, old_row);
-    Store(view, shop, conv_key, row);
-    return Status::Ok();
+    return Store(view, shop, conv_key, &old_row, row);
   }
 
  private:
-  static void Store(ViewWriter& view, const std::string& shop, const std::string& conv_key,
-                    const Json& row) {
-    const std::string packed = Pack(row);
-    view.Put(conv_key, packed);
-    for (const std::string& key : IndexKeys(shop, row)) view.Put(key, packed);
+  // Records that `agent` has read up to `seq` (with keep_max, never moving back).
+  static void SetRead(InboxRowData& row, const std::string& agent, int64_t seq, int64_t offset,
+                      bool keep_max) {
+    auto it = std::lower_bound(row.reads.begin(), row.reads.end(), agent,
+                               [](const InboxRowData::Read& r, const std::string& a) {
+                                 return r.agent < a;
+                               });
+    if (it == row.reads.end() || it->agent != agent)
+      it = row.reads.insert(it, InboxRowData::Read{agent, 0, -1});
+    it->seq = keep_max ? std::max(it->seq, seq) : seq;
+    it->offset = offset;
+  }
+
+  // Writes `row` over `old` (null when new): the row, the index keys that
+  // changed, and the badge counters that changed.
+  static Status Store(ViewWriter& view, const std::string& shop, const std::string& conv_key,
+                      const InboxRowData* old, const InboxRowData& row) {
+    view.Put(conv_key, EncodeInboxRow(row));
+    const auto keys = IndexKeys(shop, row);
+    if (old == nullptr) {
+      for (const std::string& key : keys) view.Put(key, std::string_view());
+    } else {
+      const auto old_keys = IndexKeys(shop, *old);
+      for (size_t i = 0; i < keys.size(); ++i) {
+        if (old_keys[i] == keys[i]) continue;
+        view.Delete(old_keys[i]);
+        view.Put(keys[i], std::string_view());
+      }
+    }
+    std::map<std::string, int64_t> badge;
+    if (old != nullptr) BadgeContribution(*old, -1, badge);
+    BadgeContribution(row, +1, badge);
+    for (const auto& [agent, delta] : badge) {
+      if (delta == 0) continue;
+      const std::string key = agent.empty() ? Key({"badge", shop}) : Key({"badge", shop, agent});
+      auto current = GetJson(view, key);
+      if (!current.ok()) return current.status();
+      const int64_t value = (current->is_number_integer() ? current->get<int64_t>() : 0) + delta;
+      if (value == 0) {
+        view.Delete(key);
+      } else {
+        PutJson(view, key, Json(value));
+      }
+    }
+    return Status::Ok();
   }
 };
 

@@ -3,7 +3,9 @@
 //   end]]) conv\0<shop>\0<conversation>  per conversation: channel, started_at, day, topics,
 //                                 frt_wall_us / frt_office_us (first response), res_wall_us /
 //                                 res_office_us (resolution: start to the latest close), csat
-//   day\0<shop>\0<YYYY-MM-DD>     per UTC day: "started" and "by_channel" (conversations
+//   day\0<shop>\0<YYYY-MM-DD>     per day in the shop's time zone (the zone of its
+//                                 office hours when the event is applied; UTC when it
+//                                 has none or the zone is unknown): "started" and "by_channel" (conversations
 //                                 started), "by_topic" (conversations labelled), "by_agent"
 //                                 (agent messages), and for conversations STARTED that day
 //                                 "frt", "res" {count, wall_sum_us, office_count,
@@ -15,8 +17,12 @@
 // aggregates. "Office" values count only time inside the shop's office hours
 // (rules::OfficeHours::OpenMicrosBetween) as configured when the value is
 // computed; they are null when the shop has no office hours.
+#include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
+
+#include <date/tz.h>
 
 #include "engine/rules/office_hours.h"
 #include "projections/view_codec.h"
@@ -47,7 +53,9 @@ class MetricsProjection final : public Projection {
     const std::string conv_key = Key({"conv", shop, env.conversation_id});
 
     if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
-      const std::string day = UtcDay(env.occurred_at_us);
+      auto local_day = ShopDay(view, shop, env.occurred_at_us);
+      if (!local_day.ok()) return local_day.status();
+      const std::string day = std::move(local_day).value();
       PutJson(view, conv_key,
               Json{{"channel", Name(started->channel)},
                    {"started_at", env.occurred_at_us},
@@ -73,7 +81,9 @@ class MetricsProjection final : public Projection {
 
     if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
       if (env.actor_kind != ActorKind::kAgent) return Status::Ok();
-      PALAVER_RETURN_IF_ERROR(UpdateDay(view, shop, UtcDay(env.occurred_at_us),
+      auto day = ShopDay(view, shop, env.occurred_at_us);
+      if (!day.ok()) return day.status();
+      PALAVER_RETURN_IF_ERROR(UpdateDay(view, shop, *day,
                                         [&](Json& d) { Bump(d["by_agent"], env.actor_id, 1); }));
       if (!conv["frt_wall_us"].is_null() || message->kind == MessageKind::kAutomaticReply ||
           message->kind == MessageKind::kSystem)
@@ -130,7 +140,9 @@ class MetricsProjection final : public Projection {
       }
       if (fresh.empty()) return Status::Ok();
       PutJson(view, conv_key, conv);
-      return UpdateDay(view, shop, UtcDay(env.occurred_at_us), [&](Json& d) {
+      auto day = ShopDay(view, shop, env.occurred_at_us);
+      if (!day.ok()) return day.status();
+      return UpdateDay(view, shop, *day, [&](Json& d) {
         for (const auto& t : fresh) Bump(d["by_topic"], t, 1);
       });
     }
@@ -165,45 +177,69 @@ class MetricsProjection final : public Projection {
     return Status::Ok();
   }
 
+  // The shop's office hours and time zone as stored now, resolved once per
+  // distinct stored value. Only a cache of a pure function, so it cannot make
+  // two runs differ.
+  struct ShopHours {
+    std::optional<rules::OfficeHours> hours;  // nullopt: none, or they do not validate
+    const date::time_zone* zone = nullptr;    // nullptr: UTC
+  };
+  Result<std::shared_ptr<const ShopHours>> Hours(ViewWriter& view, const std::string& shop) {
+    auto stored = view.Get(Key({"hours", shop}));
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return std::shared_ptr<const ShopHours>(none_);
+    std::lock_guard lock(cache_mu_);
+    auto it = cache_.find(**stored);
+    if (it != cache_.end()) return std::shared_ptr<const ShopHours>(it->second);
+    Json spec_json = Unpack(**stored);
+    auto entry = std::make_shared<ShopHours>();
+    rules::OfficeHoursSpec spec;
+    spec.time_zone = spec_json.value("time_zone", std::string());
+    if (spec_json.contains("ranges"))
+      for (const Json& r : spec_json["ranges"]) {
+        const int weekday = r[0].get<int>() - 1;
+        if (weekday < 0 || weekday >= rules::kDaysPerWeek) continue;
+        spec.weekly[static_cast<size_t>(weekday)].push_back(
+            rules::MinuteRange{r[1].get<int>(), r[2].get<int>()});
+      }
+    if (!spec.time_zone.empty()) {
+      try {
+        entry->zone = date::locate_zone(spec.time_zone);
+      } catch (const std::exception&) {
+        entry->zone = nullptr;  // unknown zone: UTC days
+      }
+    }
+    auto created = rules::OfficeHours::Create(std::move(spec));
+    if (created.ok() && created->has_hours()) entry->hours = std::move(created).value();
+    if (cache_.size() > 1024) cache_.clear();  // bound memory; entries are shared
+    cache_.emplace(**stored, entry);
+    return std::shared_ptr<const ShopHours>(entry);
+  }
+
   // Office-hours time in [from, to) under the shop's current hours; null
   // when the shop has none (or they do not validate).
   Result<Json> OfficeMicros(ViewWriter& view, const std::string& shop, int64_t from, int64_t to) {
-    auto stored = view.Get(Key({"hours", shop}));
-    if (!stored.ok()) return stored.status();
-    if (!stored->has_value()) return Json();
-    const rules::OfficeHours* hours = nullptr;
-    std::lock_guard lock(cache_mu_);
-    {
-      auto it = cache_.find(**stored);
-      if (it == cache_.end()) {
-        Json spec_json = Unpack(**stored);
-        rules::OfficeHoursSpec spec;
-        spec.time_zone = spec_json.value("time_zone", std::string());
-        if (spec_json.contains("ranges"))
-          for (const Json& r : spec_json["ranges"]) {
-            const int weekday = r[0].get<int>() - 1;
-            if (weekday < 0 || weekday >= rules::kDaysPerWeek) continue;
-            spec.weekly[static_cast<size_t>(weekday)].push_back(
-                rules::MinuteRange{r[1].get<int>(), r[2].get<int>()});
-          }
-        auto created = rules::OfficeHours::Create(std::move(spec));
-        std::optional<rules::OfficeHours> value;
-        if (created.ok() && created->has_hours()) value = std::move(created).value();
-        if (cache_.size() > 1024) cache_.clear();  // bound memory; entries are pure functions
-        it = cache_.emplace(**stored, std::move(value)).first;
-      }
-      if (it->second) hours = &*it->second;
-      // Computed under the lock: another partition's thread may clear the cache.
-      if (!hours) return Json();
-      return Json(hours->OpenMicrosBetween(from, to));
-    }
+    auto hours = Hours(view, shop);
+    if (!hours.ok()) return hours.status();
+    if (!(*hours)->hours) return Json();
+    return Json((*hours)->hours->OpenMicrosBetween(from, to));
   }
 
-  // Validated office hours by their stored bytes; nullopt = no usable hours.
-  // Only a cache of a pure function, so it cannot make two runs differ.
+  // "YYYY-MM-DD" of `at_us` in the shop's time zone (UTC without one).
+  Result<std::string> ShopDay(ViewWriter& view, const std::string& shop, int64_t at_us) {
+    auto hours = Hours(view, shop);
+    if (!hours.ok()) return hours.status();
+    const date::time_zone* zone = (*hours)->zone;  // zones live for the whole process
+    if (zone == nullptr) return UtcDay(at_us);
+    const auto local = zone->to_local(
+        std::chrono::sys_time<std::chrono::microseconds>(std::chrono::microseconds(at_us)));
+    // The local wall-clock time, read as if it were UTC, falls on the local day.
+    return UtcDay(local.time_since_epoch().count());
+  }
+
   std::mutex cache_mu_;
-  std::map<std::string, std::optional<rules::OfficeHours>, std::less<>>
-      cache_;  // guarded by cache_mu_
+  std::map<std::string, std::shared_ptr<ShopHours>, std::less<>> cache_;  // guarded by cache_mu_
+  const std::shared_ptr<const ShopHours> none_ = std::make_shared<ShopHours>();
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include <rocksdb/cache.h>
@@ -10,6 +11,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
+#include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
 #include "projections/view_codec.h"
@@ -20,8 +22,11 @@ namespace {
 
 using internal::BigEndian64;
 using internal::ReadBigEndian64;
+using internal::kViewFormat;
 
 constexpr std::string_view kCheckpointPrefix = "checkpoint/";
+// Not a view key: which encoding of the views this database holds.
+constexpr std::string_view kFormatKey = "meta/format";
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -53,15 +58,43 @@ std::string PrefixSuccessor(std::string_view prefix) {
   return s;
 }
 
+// Opens a database for this build's view format: writes the marker into an
+// empty database; refuses one written by another format (values would be
+// misread) with how to rebuild it.
+Status CheckFormat(rocksdb::DB& db, const std::string& path) {
+  std::string format;
+  rocksdb::Status g = db.Get(rocksdb::ReadOptions(), std::string(kFormatKey), &format);
+  if (g.ok() && format == kViewFormat) return Status::Ok();
+  if (!g.ok() && !g.IsNotFound()) return FromRocks(g, "reading the view format of " + path);
+  if (g.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (!it->status().ok()) return FromRocks(it->status(), "reading " + path);
+    if (!it->Valid()) {
+      rocksdb::WriteOptions write;
+      write.sync = true;
+      return FromRocks(db.Put(write, std::string(kFormatKey), std::string(kViewFormat)),
+                       "writing the view format of " + path);
+    }
+    format = "an older format without a version";
+  } else {
+    format = "format \"" + format + "\"";
+  }
+  return Status::Error(ErrorCode::kFailedPrecondition,
+                       "the views in " + path + " were written in " + format +
+                           ", not \"" + std::string(kViewFormat) +
+                           "\"; rebuild them with `palaver replay --out <new directory>` and "
+                           "use that directory",
+                       "db_path")
+      .WithReason("view_format_mismatch");
+}
+
 bool ValidName(std::string_view name) {
   if (name.empty() || name == "checkpoint") return false;
   return std::all_of(name.begin(), name.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
-// The pending writes of one batch: the last value (or deletion) per key, so
-// a key rewritten by many events of a batch reaches RocksDB once. Reads see
-// it over the database; an undo log rolls back one event's writes.
 // Committed values (or absence) of keys one partition's projections read
 // recently. Only the projector writes the database, and a partition's keys
 // are its own (they start with a shop), so this never goes stale; it is
@@ -76,10 +109,8 @@ class ReadCache {
   void Store(const std::string& key, const std::optional<std::string>& value) {
     if (budget_bytes_ == 0) return;
     if (bytes_ > budget_bytes_) Clear();
-    auto [it, inserted] = map_.insert_or_assign(key, value);
+    map_.insert_or_assign(key, value);
     bytes_ += key.size() + (value ? value->size() : 0) + 64;
-    (void)it;
-    (void)inserted;
   }
   void Clear() {
     map_.clear();
@@ -92,6 +123,11 @@ class ReadCache {
   std::unordered_map<std::string, std::optional<std::string>> map_;
 };
 
+// The pending writes of one batch: the last value (or deletion) per key, so
+// a key rewritten by many events of a batch reaches RocksDB once. Reads see
+// it over the read cache and the database. There is no undo log: an event
+// whose Apply fails makes the projector rebuild the whole batch without it
+// (failures are rare; see PollOnce).
 class PendingBatch {
  public:
   PendingBatch(rocksdb::DB& db, ReadCache& cache) : db_(db), cache_(cache) {}
@@ -115,35 +151,32 @@ class PendingBatch {
     for (const auto& [key, value] : pending_) cache.Store(key, value);
   }
 
-  void Set(const std::string& key, std::optional<std::string> value) {
-    auto it = pending_.find(key);
-    if (it == pending_.end()) {
-      undo_.push_back({key, false, std::nullopt});
-      pending_.emplace(key, std::move(value));
-    } else {
-      undo_.push_back({key, true, std::move(it->second)});
-      it->second = std::move(value);
-    }
+  void Set(std::string key, std::optional<std::string> value) {
+    pending_.insert_or_assign(std::move(key), std::move(value));
   }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
   Status Scan(const std::string& prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) {
+    // Scans are rare (erasure); the pending keys under the prefix, sorted.
+    std::vector<const std::pair<const std::string, std::optional<std::string>>*> pending;
+    for (const auto& entry : pending_)
+      if (std::string_view(entry.first).substr(0, prefix.size()) == prefix)
+        pending.push_back(&entry);
+    std::sort(pending.begin(), pending.end(),
+              [](const auto* a, const auto* b) { return a->first < b->first; });
     std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
     it->Seek(prefix);
-    auto p = pending_.lower_bound(prefix);
+    size_t p = 0;
     auto db_valid = [&] { return it->Valid() && it->key().starts_with(prefix); };
-    auto p_valid = [&] {
-      return p != pending_.end() && std::string_view(p->first).substr(0, prefix.size()) == prefix;
-    };
-    while (db_valid() || p_valid()) {
+    while (db_valid() || p < pending.size()) {
       int order = 0;  // <0: database first, >0: pending first, 0: same key (pending wins)
-      if (!p_valid()) {
+      if (p == pending.size()) {
         order = -1;
       } else if (!db_valid()) {
         order = 1;
       } else {
-        order = it->key().compare(rocksdb::Slice(p->first));
+        order = it->key().compare(rocksdb::Slice(pending[p]->first));
         order = order < 0 ? -1 : (order > 0 ? 1 : 0);
       }
       if (order < 0) {
@@ -152,7 +185,8 @@ class PendingBatch {
           return Status::Ok();
         it->Next();
       } else {
-        if (p->second && !visit(p->first, *p->second)) return Status::Ok();
+        if (pending[p]->second && !visit(pending[p]->first, *pending[p]->second))
+          return Status::Ok();
         if (order == 0) it->Next();
         ++p;
       }
@@ -160,21 +194,10 @@ class PendingBatch {
     return FromRocks(it->status(), "projection scan");
   }
 
-  size_t Mark() const { return undo_.size(); }
-  void RollbackTo(size_t mark) {
-    while (undo_.size() > mark) {
-      Undo& u = undo_.back();
-      if (u.existed) {
-        pending_[u.key] = std::move(u.previous);
-      } else {
-        pending_.erase(u.key);
-      }
-      undo_.pop_back();
-    }
-  }
-  void ForgetUndo() { undo_.clear(); }
+  void Clear() { pending_.clear(); }
+  size_t size() const { return pending_.size(); }
 
-  // The batch to commit, in key order.
+  // The batch to commit.
   rocksdb::WriteBatch ToWriteBatch() const {
     rocksdb::WriteBatch batch;
     for (const auto& [key, value] : pending_) {
@@ -188,15 +211,9 @@ class PendingBatch {
   }
 
  private:
-  struct Undo {
-    std::string key;
-    bool existed = false;                 // the key was pending before this write
-    std::optional<std::string> previous;  // its pending value then
-  };
   rocksdb::DB& db_;
   ReadCache& cache_;
-  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
-  std::vector<Undo> undo_;
+  std::unordered_map<std::string, std::optional<std::string>> pending_;
 };
 
 class BatchViewWriter final : public ViewWriter {
@@ -279,17 +296,34 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   rocksdb::Options db_options;
   db_options.create_if_missing = true;
   db_options.IncreaseParallelism(2);
+  // Memory: one LRU block cache (data, index and filter blocks) that the
+  // memtables are charged to as well, and at most max_write_buffers memtables
+  // of write_buffer_bytes each. Nothing grows with the number of keys.
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   rocksdb::BlockBasedTableOptions table;
-  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.block_cache = cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  table.cache_index_and_filter_blocks = true;  // memory stays bounded by the block cache
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  db_options.write_buffer_size = std::max<size_t>(options.write_buffer_bytes, 1u << 20);
+  db_options.max_write_buffer_number = std::max(options.max_write_buffers, 2);
+  db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      db_options.write_buffer_size * static_cast<size_t>(db_options.max_write_buffer_number),
+      cache);
+  db_options.max_open_files = 512;
+  // LZ4 is cheaper than the default Snappy to write and read; the bottom level
+  // (most of the data) is worth the extra squeeze of ZSTD.
+  db_options.compression = rocksdb::kLZ4Compression;
+  db_options.bottommost_compression = rocksdb::kZSTD;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.db_path, &raw);
   if (!s.ok()) return FromRocks(s, "opening projection database " + options.db_path);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  PALAVER_RETURN_IF_ERROR(CheckFormat(*db, options.db_path));
 
   auto impl = std::make_unique<Impl>();
-  impl->db.reset(raw);
+  impl->db = std::move(db);
   impl->options = std::move(options);
   impl->log = &log;
   impl->projections = std::move(projections);
@@ -352,10 +386,19 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
 
   PendingBatch batch(*impl_->db, *part.cache);
   std::vector<int64_t> checkpoints = part.checkpoints;
-  int64_t last = resume_after;
   std::vector<std::string> prefixes;
   for (const auto& projection : impl_->projections)
     prefixes.push_back(std::string(projection->name()) + "/");
+
+  // Decode once; redeliveries (offsets already applied) and undecodable
+  // records are dropped here.
+  struct Decoded {
+    const LogRecord* record;
+    Event event;
+  };
+  std::vector<Decoded> decoded;
+  decoded.reserve(records->size());
+  int64_t last = resume_after;
   for (const LogRecord& record : *records) {
     if (record.offset <= last) continue;  // a redelivery; already applied
     last = record.offset;
@@ -366,25 +409,40 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
                     record.partition, record.offset, event.status().ToString());
       continue;
     }
-    for (size_t i = 0; i < impl_->projections.size(); ++i) {
-      if (checkpoints[i] >= record.offset) continue;
-      const size_t mark = batch.Mark();
-      BatchViewWriter writer(batch, prefixes[i]);
-      Status applied;
-      try {
-        applied = impl_->projections[i]->Apply(*event, record, writer);
-      } catch (const std::exception& e) {
-        // A bug in a projection (e.g. a JSON type error) must not stop the partition.
-        applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
+    decoded.push_back({&record, std::move(event).value()});
+  }
+
+  // Apply the batch. When an Apply fails, its (offset, projection) is added
+  // to `failed` and the batch is applied again from scratch without it: the
+  // same effect as rolling back that one event's writes, without keeping an
+  // undo log on the hot path. Each retry adds a failure, so this ends.
+  std::set<std::pair<int64_t, size_t>> failed;
+  for (bool again = true; again;) {
+    again = false;
+    batch.Clear();
+    for (const Decoded& d : decoded) {
+      const LogRecord& record = *d.record;
+      for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
+        if (checkpoints[i] >= record.offset) continue;
+        if (!failed.empty() && failed.count({record.offset, i})) continue;
+        BatchViewWriter writer(batch, prefixes[i]);
+        Status applied;
+        try {
+          applied = impl_->projections[i]->Apply(d.event, record, writer);
+        } catch (const std::exception& e) {
+          // A bug in a projection (e.g. a JSON type error) must not stop the partition.
+          applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
+        }
+        if (!applied.ok()) {
+          failed.insert({record.offset, i});
+          failed_applies_.fetch_add(1);
+          spdlog::error("projector: projection={} failed partition={} offset={} error=\"{}\"",
+                        impl_->projections[i]->name(), record.partition, record.offset,
+                        applied.ToString());
+          again = true;
+        }
       }
-      if (!applied.ok()) {
-        batch.RollbackTo(mark);
-        failed_applies_.fetch_add(1);
-        spdlog::error("projector: projection={} failed partition={} offset={} error=\"{}\"",
-                      impl_->projections[i]->name(), record.partition, record.offset,
-                      applied.ToString());
-      }
-      batch.ForgetUndo();  // this event is settled for this projection
+      if (again) break;
     }
   }
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
@@ -495,18 +553,15 @@ std::string Projector::DumpAll() const {
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(rocksdb::ReadOptions()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     rocksdb::Slice k = it->key();
-    if (k.starts_with(rocksdb::Slice(kCheckpointPrefix.data(), kCheckpointPrefix.size()))) continue;
+    if (k.starts_with(rocksdb::Slice(kCheckpointPrefix.data(), kCheckpointPrefix.size())) ||
+        k.starts_with(rocksdb::Slice(kFormatKey.data(), kFormatKey.size())))
+      continue;
     out.append(internal::EscapeKey(std::string_view(k.data(), k.size())));
     out.append(" = ");
     rocksdb::Slice v = it->value();
-    internal::Json json = internal::Unpack(std::string_view(v.data(), v.size()));
-    if (json.is_discarded()) {
-      out.append("<");
-      out.append(std::to_string(v.size()));
-      out.append(" bytes>");
-    } else {
-      out.append(json.dump(-1, ' ', false, internal::Json::error_handler_t::replace));
-    }
+    out.append(internal::ValueToJson(std::string_view(k.data(), k.size()),
+                                     std::string_view(v.data(), v.size()))
+                   .dump(-1, ' ', false, internal::Json::error_handler_t::replace));
     out.push_back('\n');
   }
   return out;

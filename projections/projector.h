@@ -12,6 +12,10 @@
 // WriteBatch with the WAL on. After any crash the projector resumes from the
 // checkpoints: no record is applied twice or skipped.
 //
+// The views are versioned: Open refuses (kFailedPrecondition, reason
+// "view_format_mismatch") a database written in another view format, saying
+// to rebuild it with `palaver replay`, rather than misread it.
+//
 // Records that do not decode (kCorruption, kUnsupportedVersion) are logged,
 // counted (undecodable_records()) and skipped; a projection whose Apply fails
 // has that event's changes rolled back, the failure logged and counted
@@ -79,7 +83,12 @@ class Projection {
 struct ProjectorOptions {
   std::string db_path;             // created when missing
   size_t max_batch_events = 1000;  // records per WriteBatch
+  // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
+  // and the memtables are charged to it), at most max_write_buffers
+  // memtables of write_buffer_bytes, and read_cache_bytes per partition.
   size_t block_cache_bytes = 64u << 20;
+  size_t write_buffer_bytes = 32u << 20;
+  int max_write_buffers = 2;
   // Per partition: committed values recently read or written by its
   // projections, kept to spare RocksDB lookups during Apply (0 = off).
   // Memory is this budget per partition plus the block cache and memtables.
@@ -111,7 +120,8 @@ class Projector : public ViewReader {
   // Opens (creating when missing) the database at options.db_path and reads
   // the checkpoints. `log` is not owned and must outlive the Projector.
   // Errors: kIoError when RocksDB cannot open the directory; kInvalidArgument
-  // for no projections or a bad name.
+  // for no projections or a bad name; kFailedPrecondition for views of
+  // another format (see the file comment).
   static Result<std::unique_ptr<Projector>> Open(
       ProjectorOptions options, EventLog& log,
       std::vector<std::unique_ptr<Projection>> projections);

@@ -60,23 +60,6 @@ Result<Json> GetView(const ViewReader& views, const std::string& key) {
   return j.is_discarded() ? Json() : j;
 }
 
-bool UnreadFor(const Json& row, const std::string& agent_id) {
-  int64_t read_seq = 0, read_offset = -1;
-  const Json& reads = row["reads"];
-  if (reads.is_object() && reads.contains(agent_id)) {
-    read_seq = reads[agent_id][0].get<int64_t>();
-    read_offset = reads[agent_id][1].get<int64_t>();
-  }
-  return row.value("last_inbound_seq", int64_t{0}) > read_seq ||
-         row.value("marked_unread_offset", int64_t{-1}) > read_offset;
-}
-
-bool OverdueAt(const Json& row, int64_t now_us, int64_t target_s) {
-  if (row.value("status", std::string()) != EnumName(ConversationStatus::kOpen)) return false;
-  const Json& since = row["waiting_since"];
-  return since.is_number_integer() && now_us - since.get<int64_t>() > target_s * 1'000'000;
-}
-
 Status NotFound(const std::string& what) {
   return Status::Error(ErrorCode::kNotFound, what + " was not found").WithReason("not_found");
 }
@@ -131,52 +114,61 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   InboxPage page;
   std::string last_key;
   bool more = false;
+  Status row_status = Status::Ok();
+  const std::string row_prefix = "inbox/" + Prefix({"conv", q.shop});
   Status scan =
-      views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view value) {
+      views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
         if (key == start) return true;  // the cursor row itself was on the previous page
         if (page.rows.size() == q.limit) {
           more = true;
           return false;
         }
-        Json row = Unpack(value);
-        if (row.is_discarded()) return true;
-        const auto status = EnumOr(row, "status", ConversationStatus::kOpen);
+        // prefix, ~activity (8 bytes), '\0', conversation id.
+        if (key.size() < prefix.size() + 9) return true;
+        const std::string_view id = key.substr(prefix.size() + 9);
+        auto bytes = views_.Get(row_prefix + std::string(id));
+        if (!bytes.ok()) {
+          row_status = bytes.status();
+          return false;
+        }
+        internal::InboxRowData row;
+        if (!bytes->has_value() || !internal::DecodeInboxRow(**bytes, &row)) return true;
+        const auto status = static_cast<ConversationStatus>(row.status);
         if (!q.statuses.empty() &&
             std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
           return true;
-        const std::string assignee = row.value("assignee", std::string());
-        if (q.assignee == AssigneeFilter::kMe && assignee != q.agent_id) return true;
-        if (q.assignee == AssigneeFilter::kUnassigned && !assignee.empty()) return true;
-        const auto channel = EnumOr(row, "channel", Channel::kWebChat);
+        if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return true;
+        if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return true;
+        const auto channel = static_cast<Channel>(row.channel);
         if (q.channel && *q.channel != channel) return true;
         std::vector<Topic> topics;
-        for (const Json& t : row["topics"])
-          if (auto topic = EnumFromName<Topic>(t.get<std::string>())) topics.push_back(*topic);
+        for (uint8_t t : row.topics) topics.push_back(static_cast<Topic>(t));
         if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end())
           return true;
-        const bool unread = UnreadFor(row, q.agent_id);
+        const bool unread = row.UnreadFor(q.agent_id);
         if (q.unread_only && !unread) return true;
-        const bool overdue = OverdueAt(row, q.now_us, target_s);
+        const bool overdue = status == ConversationStatus::kOpen && row.waiting_since_us &&
+                             q.now_us - *row.waiting_since_us > target_s * 1'000'000;
         if (q.overdue_only && !overdue) return true;
         InboxRow out;
-        out.conversation_id = row.value("id", std::string());
-        out.customer_id = row.value("customer_id", std::string());
-        out.customer_name = row.value("name", std::string());
+        out.conversation_id = std::move(row.id);
+        out.customer_id = std::move(row.customer_id);
+        out.customer_name = std::move(row.name);
         out.channel = channel;
-        out.preview = row.value("preview", std::string());
+        out.preview = std::move(row.preview);
         out.unread = unread;
-        out.assignee = assignee;
+        out.assignee = std::move(row.assignee);
         out.status = status;
         out.topics = std::move(topics);
-        if (row["waiting_since"].is_number_integer())
-          out.waiting_since_us = row["waiting_since"].get<int64_t>();
+        out.waiting_since_us = row.waiting_since_us;
         out.overdue = overdue;
-        out.last_activity_us = row.value("activity_us", int64_t{0});
+        out.last_activity_us = row.activity_us;
         page.rows.push_back(std::move(out));
         last_key.assign(key);
         return true;
       });
   PALAVER_RETURN_IF_ERROR(scan);
+  PALAVER_RETURN_IF_ERROR(row_status);
   for (InboxRow& row : page.rows) {
     auto presence = GetView(views_, "inbox/" + Key({"presence", q.shop, row.customer_id}));
     if (!presence.ok()) return presence.status();
@@ -189,17 +181,13 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
 Result<int64_t> Queries::BadgeCount(const std::string& shop, const std::string& agent_id,
                                     const Consistency& c) const {
   PALAVER_RETURN_IF_ERROR(Wait(c));
-  int64_t count = 0;
-  PALAVER_RETURN_IF_ERROR(views_.Scan("inbox/" + Prefix({"idxs", shop, "open"}), "", false,
-                                      [&](std::string_view, std::string_view value) {
-                                        Json row = Unpack(value);
-                                        if (row.is_discarded()) return true;
-                                        if (row.value("status", std::string()) == "open" &&
-                                            UnreadFor(row, agent_id))
-                                          ++count;
-                                        return true;
-                                      }));
-  return count;
+  // Two counters kept on apply (inbox_projection.cc): no scan.
+  auto all = GetView(views_, "inbox/" + Key({"badge", shop}));
+  if (!all.ok()) return all.status();
+  auto mine = GetView(views_, "inbox/" + Key({"badge", shop, agent_id}));
+  if (!mine.ok()) return mine.status();
+  return (all->is_number_integer() ? all->get<int64_t>() : 0) +
+         (mine->is_number_integer() ? mine->get<int64_t>() : 0);
 }
 
 Result<Receipts> Queries::ReadReceipts(const std::string& shop, const std::string& conversation_id,

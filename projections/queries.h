@@ -32,9 +32,10 @@ struct Consistency {
 
 enum class AssigneeFilter { kAnyone, kMe, kUnassigned };
 
-// Rows come from the narrowest index: by assignee (kMe, kUnassigned), else by
-// status (exactly one status asked), else all rows; other filters are
-// checked row by row, so a page costs the rows scanned to fill it.
+// Rows come from the narrowest index, each sorted newest activity first: by
+// assignee (kMe, kUnassigned), else by status (exactly one status asked),
+// else all rows; other filters are checked row by row, so a page is a short
+// forward scan costing one row read per index entry scanned to fill it.
 struct InboxQuery {
   std::string shop;
   std::string agent_id;                      // "me": the agent reading
@@ -167,7 +168,7 @@ struct MetricsReport {
   int64_t csat_count = 0;
   double csat_average = 0;
   int64_t conversations_started = 0;
-  // day "YYYY-MM-DD" (UTC) -> name -> count
+  // day "YYYY-MM-DD" (in the shop's time zone, see Metrics) -> name -> count
   std::vector<std::tuple<std::string, std::string, int64_t>> by_channel, by_topic, by_agent;
 };
 
@@ -179,8 +180,8 @@ class Queries {
       : views_(views), projector_(projector) {}
 
   Result<InboxPage> Inbox(const InboxQuery& query, const Consistency& c = {}) const;
-  // Open conversations unread by `agent_id`. Cost grows with the shop's
-  // number of OPEN conversations (it scans the open-status index).
+  // Open conversations unread by `agent_id`: counters kept on apply, so the
+  // cost does not grow with the shop's conversations (two key reads).
   Result<int64_t> BadgeCount(const std::string& shop, const std::string& agent_id,
                              const Consistency& c = {}) const;
   Result<Receipts> ReadReceipts(const std::string& shop, const std::string& conversation_id,
@@ -195,7 +196,9 @@ class Queries {
   Result<ConversationMetrics> MetricsFor(const std::string& shop,
                                          const std::string& conversation_id,
                                          const Consistency& c = {}) const;
-  // Days are UTC "YYYY-MM-DD", inclusive.
+  // Days "YYYY-MM-DD", inclusive, in the shop's time zone: the zone of its office
+  // hours setting when each event was applied (UTC when it has none). The
+  // time range of the report is therefore whole local days.
   Result<MetricsReport> Metrics(const std::string& shop, const std::string& from_day,
                                 const std::string& to_day, const Consistency& c = {}) const;
 

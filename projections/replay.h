@@ -14,6 +14,7 @@
 
 #include "engine/event_log.h"
 #include "projections/projector.h"
+#include "schemas/event_enums.h"
 #include "schemas/status.h"
 
 namespace palaver::projections {
@@ -43,6 +44,57 @@ Result<ReplayStats> Replay(EventLog& log, const ReplayOptions& options);
 
 // "[#######-------------]  35%  350000/1000000" for a terminal progress line.
 std::string ProgressBar(uint64_t done, uint64_t total, int width = 30);
+
+// Which conversations an export covers. Every field is optional; a
+// conversation must match all that are set.
+struct ExportFilter {
+  std::string shop;                   // empty = every shop
+  std::optional<int64_t> from_us;     // started at or after (UTC, microseconds)
+  std::optional<int64_t> to_us;       // started before
+  std::optional<Channel> channel;     // started on this channel
+  std::optional<ConversationStatus> status;  // current status
+};
+
+// Builds a filter from command-line text: `from`/`to` as UTC times
+// "2026-01-31T12:00:00Z" or days "2026-01-31" (midnight UTC), `channel` and
+// `status` by their names (web_chat, sms, email, shop_app; open, snoozed,
+// closed); empty text = not filtered. Errors: kInvalidArgument naming the
+// flag ("--from", "--to", "--channel", "--status") with the accepted values,
+// also when from is not before to.
+Result<ExportFilter> MakeExportFilter(const std::string& shop, const std::string& from,
+                                      const std::string& to, const std::string& channel,
+                                      const std::string& status);
+
+enum class ExportFormat { kJsonLines, kCsv };
+
+// Streams the conversation histories matching `filter`, in (shop,
+// conversation id) order, reading one conversation at a time (memory does not
+// grow with the number of conversations or their length).
+// JSON Lines: one conversation per line, {"shop", "conversation_id",
+// "customer_id", "channel", "platform", "status", "started_at" (UTC ISO
+// 8601), "started_at_us", "timeline": [entries oldest first, as in
+// history_projection.cc, internal notes included]}.
+// CSV: a header, then one row per timeline entry: shop, conversation_id,
+// customer_id, channel, status, started_at, seq, at, type, actor_kind,
+// actor_id, text (message, note or CSAT comment), entry (the whole entry as
+// JSON). Errors: kIoError (RocksDB or the stream).
+Status ExportConversations(const ViewReader& views, const ExportFilter& filter,
+                           ExportFormat format, std::ostream& out);
+
+// Per-conversation metrics as CSV, streamed like ExportConversations: shop,
+// conversation_id, customer_id, channel, status, started_at,
+// first_response_s, first_response_office_s, resolution_s,
+// resolution_office_s (seconds; empty when not reached, or for office hours
+// when the shop has none), csat (empty when none).
+Status ExportConversationMetrics(const ViewReader& views, const ExportFilter& filter,
+                                 std::ostream& out);
+
+// Daily volumes as CSV: shop, day (in the shop's time zone, see
+// Queries::Metrics), kind (started, channel, topic, agent_messages), name
+// (channel, topic or agent; empty for "started"), count. `filter` selects the
+// shop and the days (from/to compared by day); channel and status must be
+// unset (kInvalidArgument otherwise).
+Status ExportDailyVolumes(const ViewReader& views, const ExportFilter& filter, std::ostream& out);
 
 // Writes each view entry (of `projection`, or of all when empty) as one JSON
 // line: {"view":"inbox","key":"conv|shop-1|k1","value":{...}}; the key is

@@ -2,20 +2,149 @@
 //
 // Keys are byte strings made of parts joined by '\0' (ids never contain NUL),
 // with numbers as big-endian fixed-width integers so that lexicographic order
-// is numeric order. Values are JSON documents stored as MessagePack: compact
-// on disk, and printed back as JSON text by the canonical dump.
+// is numeric order. Most values are JSON documents stored as MessagePack:
+// compact on disk, and printed back as JSON text by the canonical dump. The
+// hottest values (inbox rows) are hand-packed instead (BinWriter/BinReader),
+// starting with the byte kBinaryTag, which never starts a MessagePack value.
+//
+// The layout as a whole is versioned by kViewFormat (see projector.h): change
+// it whenever a key or value encoding changes.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace palaver::projections::internal {
 
 using Json = nlohmann::json;
+
+// The view format this build writes and reads (projector.cc keeps it under
+// "meta/format"). Format 1 had no marker.
+inline constexpr std::string_view kViewFormat = "palaver-views-2";
+
+inline constexpr char kBinaryTag = '\xc1';  // "never used" in MessagePack
+
+// Hand-packed values: unsigned varints, zig-zag signed varints and
+// length-prefixed strings.
+class BinWriter {
+ public:
+  BinWriter() { out_.push_back(kBinaryTag); }
+  void U8(uint8_t v) { out_.push_back(static_cast<char>(v)); }
+  void Varint(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>((v & 0x7f) | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void I64(int64_t v) {
+    Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+  }
+  void OptI64(const std::optional<int64_t>& v) {
+    U8(v ? 1 : 0);
+    if (v) I64(*v);
+  }
+  void Str(std::string_view s) {
+    Varint(s.size());
+    out_.append(s);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+// Reads what BinWriter wrote; ok() turns false (and stays) on short or
+// malformed input, and every read then returns zero values.
+class BinReader {
+ public:
+  explicit BinReader(std::string_view in) : in_(in) {
+    if (in_.empty() || in_[0] != kBinaryTag) {
+      ok_ = false;
+    } else {
+      in_.remove_prefix(1);
+    }
+  }
+  bool ok() const { return ok_; }
+  bool done() const { return in_.empty(); }
+  uint8_t U8() {
+    if (!ok_ || in_.empty()) return Fail(), 0;
+    const auto v = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return v;
+  }
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (!ok_ || in_.empty()) return Fail(), 0;
+      const auto b = static_cast<uint8_t>(in_[0]);
+      in_.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+    return Fail(), 0;
+  }
+  int64_t I64() {
+    const uint64_t z = Varint();
+    return static_cast<int64_t>((z >> 1) ^ (~(z & 1) + 1));
+  }
+  std::optional<int64_t> OptI64() {
+    if (U8() == 0) return std::nullopt;
+    return I64();
+  }
+  std::string Str() {
+    const uint64_t n = Varint();
+    if (!ok_ || n > in_.size()) return Fail(), std::string();
+    std::string s(in_.substr(0, n));
+    in_.remove_prefix(n);
+    return s;
+  }
+
+ private:
+  void Fail() { ok_ = false; }
+  std::string_view in_;
+  bool ok_ = true;
+};
+
+// An inbox row (inbox/conv\0<shop>\0<conversation>; see inbox_projection.cc).
+struct InboxRowData {
+  struct Read {
+    std::string agent;
+    int64_t seq = 0;      // the last message sequence the agent has read
+    int64_t offset = -1;  // the log offset of that read
+  };
+  std::string id, customer_id, name, preview, assignee;  // assignee "" = unassigned
+  uint8_t channel = 0;                                   // Channel
+  uint8_t status = 1;                                    // ConversationStatus
+  std::optional<int64_t> snoozed_until_us, waiting_since_us;
+  std::vector<uint8_t> topics;  // Topic, at most two, latest first
+  int64_t activity_us = 0, started_us = 0;
+  int64_t msg_seq = 0, last_inbound_seq = 0, marked_unread_offset = -1;
+  std::vector<Read> reads;  // sorted by agent
+
+  // Unread for an agent who has never read the conversation.
+  bool UnreadByDefault() const { return last_inbound_seq > 0 || marked_unread_offset > -1; }
+  bool UnreadFor(std::string_view agent) const {
+    for (const Read& r : reads)
+      if (r.agent == agent) return last_inbound_seq > r.seq || marked_unread_offset > r.offset;
+    return UnreadByDefault();
+  }
+};
+std::string EncodeInboxRow(const InboxRowData& row);
+// False for bytes that are not an inbox row.
+bool DecodeInboxRow(std::string_view bytes, InboxRowData* row);
+
+// A stored value as JSON for dumps and exports: MessagePack documents as
+// they are, hand-packed values decoded by their key (`full_key` starts with
+// the projection's prefix), anything else as {"bytes": "<hex>"}; empty
+// values (index entries) as null.
+Json ValueToJson(std::string_view full_key, std::string_view value);
 
 inline void AppendBigEndian64(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8)

@@ -1,7 +1,13 @@
 #include "projections/queries.h"
 
-#include <gtest/gtest.h>
+#include <set>
+#include <sstream>
 
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <nlohmann/json.hpp>
+
+#include "projections/replay.h"
 #include "schemas/codec.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/projection_test_util.h"
@@ -385,6 +391,262 @@ TEST_F(QueriesTest, CustomerErasureBlanksPersonalDataInEveryView) {
   auto profile = queries_->Profile("s1", "c1", kT0).value();
   EXPECT_TRUE(profile.erased);
   EXPECT_TRUE(profile.notes.empty());
+}
+
+
+TEST_F(QueriesTest, BadgeCountFollowsReadsRepliesStatusAndMarkUnread) {
+  Scenario();  // k1 closed (read by a1), k2 open and unread by everyone
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1").value(), 1);
+  EXPECT_EQ(queries_->BadgeCount("s1", "a2").value(), 1);
+  MessagesRead read;
+  read.up_to_message_id = "m2";
+  Emit("k2", ActorKind::kAgent, "a2", kT0 + 600 * kSecond, read);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1").value(), 1);
+  EXPECT_EQ(queries_->BadgeCount("s1", "a2").value(), 0);
+  // The shopper writes again: unread for a2 again; k1 reopened by the shopper counts too.
+  Message("k2", ActorKind::kShopper, "c2", "m6", kT0 + 601 * kSecond, "Hello?", "c2");
+  SetStatus("k1", ConversationStatus::kClosed, ConversationStatus::kOpen, kT0 + 602 * kSecond);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  EXPECT_EQ(queries_->BadgeCount("s1", "a2").value(), 2);  // k1 has shopper messages a2 never read
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1").value(), 1);  // a1 replied last in k1
+  ConversationMarkedUnread unread;
+  Emit("k1", ActorKind::kAgent, "a1", kT0 + 603 * kSecond, unread);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1").value(), 2);
+  EXPECT_EQ(queries_->BadgeCount("s1", "nobody").value(), 2);
+  SetStatus("k2", ConversationStatus::kOpen, ConversationStatus::kClosed, kT0 + 604 * kSecond);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  EXPECT_EQ(queries_->BadgeCount("s1", "a1").value(), 1);
+  EXPECT_EQ(queries_->BadgeCount("other-shop", "a1").value(), 0);
+}
+
+TEST_F(QueriesTest, DailyMetricsFollowTheShopTimeZone) {
+  // 2026-01-02T03:00Z is still January 1st in Los Angeles (19:00).
+  const int64_t early_utc = kT0 - 12 * 3600 * kSecond;
+  Start("k9", "c9", Channel::kEmail, early_utc, "Zoe");
+  SettingsChanged hours;
+  OfficeHoursSetting setting;
+  setting.time_zone = "America/Los_Angeles";
+  setting.ranges.push_back({Weekday::kMonday, 540, 1020});
+  hours.aspect = setting;
+  Emit("", ActorKind::kAgent, "a1", early_utc + kSecond, hours, "s2");
+  ConversationStarted s;
+  s.customer_id = "c9";
+  s.channel = Channel::kEmail;
+  s.personal.name = "Zoe";
+  Emit("k9", ActorKind::kShopper, "c9", early_utc + 2 * kSecond, s, "s2");
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  // s1 has no office hours: UTC days. s2 counts in Los Angeles.
+  EXPECT_EQ(queries_->Metrics("s1", "2026-01-02", "2026-01-02").value().conversations_started,
+            1);
+  EXPECT_EQ(queries_->Metrics("s2", "2026-01-01", "2026-01-01").value().conversations_started,
+            1);
+  EXPECT_EQ(queries_->Metrics("s2", "2026-01-02", "2026-01-02").value().conversations_started,
+            0);
+}
+
+// Conversation ids of a JSON Lines export, checking each line's timeline is ordered.
+std::vector<std::string> ExportedIds(const std::string& jsonl) {
+  std::vector<std::string> ids;
+  std::istringstream in(jsonl);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    int64_t seq = 0;
+    for (const auto& entry : j["timeline"]) {
+      EXPECT_GT(entry["seq"].get<int64_t>(), seq);
+      seq = entry["seq"].get<int64_t>();
+    }
+    ids.push_back(j["shop"].get<std::string>() + "/" + j["conversation_id"].get<std::string>());
+  }
+  return ids;
+}
+
+class ExportTest : public QueriesTest {
+ protected:
+  void SetUp() override {
+    QueriesTest::SetUp();
+    Scenario();  // s1: k1 web chat closed (started kT0), k2 SMS open (kT0 + 20 s)
+    ConversationStarted s;
+    s.customer_id = "c3";
+    s.channel = Channel::kSms;
+    s.personal.name = "Carol";
+    Emit("k3", ActorKind::kShopper, "c3", kT0 + 3600 * kSecond, s, "s2");
+    MessagePosted m;
+    m.message_id = "m9";
+    m.customer_id = "c3";
+    m.personal.text = "A \"quoted\", comma-separated\nline";
+    Emit("k3", ActorKind::kShopper, "c3", kT0 + 3601 * kSecond, m, "s2");
+    EXPECT_TRUE(projector_->CatchUp().ok());
+  }
+  std::vector<std::string> Jsonl(const std::string& shop, const std::string& from,
+                                 const std::string& to, const std::string& channel,
+                                 const std::string& status) {
+    auto filter = MakeExportFilter(shop, from, to, channel, status);
+    EXPECT_TRUE(filter.ok()) << filter.status().ToString();
+    std::ostringstream out;
+    EXPECT_TRUE(ExportConversations(*projector_, *filter, ExportFormat::kJsonLines, out).ok());
+    return ExportedIds(out.str());
+  }
+};
+
+using Ids_ = std::vector<std::string>;
+
+TEST_F(ExportTest, ConversationsAsJsonLinesWithEachFilter) {
+  EXPECT_EQ(Jsonl("", "", "", "", ""), (Ids_{"s1/k1", "s1/k2", "s2/k3"}));
+  EXPECT_EQ(Jsonl("s1", "", "", "", ""), (Ids_{"s1/k1", "s1/k2"}));
+  EXPECT_EQ(Jsonl("s2", "", "", "", ""), (Ids_{"s2/k3"}));
+  EXPECT_EQ(Jsonl("nope", "", "", "", ""), Ids_{});
+  EXPECT_EQ(Jsonl("", "2026-01-02T15:00:10Z", "", "", ""), (Ids_{"s1/k2", "s2/k3"}));
+  EXPECT_EQ(Jsonl("", "", "2026-01-02T15:00:20Z", "", ""), (Ids_{"s1/k1"}));  // to: exclusive
+  EXPECT_EQ(Jsonl("", "2026-01-02", "2026-01-03", "", ""), (Ids_{"s1/k1", "s1/k2", "s2/k3"}));
+  EXPECT_EQ(Jsonl("", "2026-01-03", "", "", ""), Ids_{});
+  EXPECT_EQ(Jsonl("", "", "", "sms", ""), (Ids_{"s1/k2", "s2/k3"}));
+  EXPECT_EQ(Jsonl("", "", "", "", "closed"), (Ids_{"s1/k1"}));
+  EXPECT_EQ(Jsonl("s1", "", "", "sms", "open"), (Ids_{"s1/k2"}));
+
+  auto filter = MakeExportFilter("s1", "", "", "web_chat", "").value();
+  std::ostringstream out;
+  ASSERT_TRUE(ExportConversations(*projector_, filter, ExportFormat::kJsonLines, out).ok());
+  auto k1 = nlohmann::json::parse(out.str());
+  EXPECT_EQ(k1["customer_id"], "c1");
+  EXPECT_EQ(k1["started_at"], "2026-01-02T15:00:00.000Z");
+  EXPECT_EQ(k1["status"], "closed");
+  std::vector<std::string> types;
+  for (const auto& e : k1["timeline"]) types.push_back(e["type"]);
+  EXPECT_EQ(types.front(), "started");
+  EXPECT_EQ(types.back(), "csat");
+  EXPECT_NE(std::find(types.begin(), types.end(), "note"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "cart"), types.end());
+}
+
+TEST_F(ExportTest, ConversationsAsCsvOneRowPerTimelineEntry) {
+  auto all = MakeExportFilter("", "", "", "", "").value();
+  std::ostringstream jsonl, csv;
+  ASSERT_TRUE(ExportConversations(*projector_, all, ExportFormat::kJsonLines, jsonl).ok());
+  ASSERT_TRUE(ExportConversations(*projector_, all, ExportFormat::kCsv, csv).ok());
+  size_t entries = 0;
+  std::istringstream lines(jsonl.str());
+  std::string line;
+  while (std::getline(lines, line)) entries += nlohmann::json::parse(line)["timeline"].size();
+  const std::string text = csv.str();
+  ASSERT_EQ(text.rfind("shop,conversation_id,customer_id,channel,status,started_at,seq,at,type,", 0),
+            0u);
+  // Rows are counted by their quoted first field; one embedded newline is inside quotes.
+  size_t rows = 0;
+  for (size_t at = text.find("\n\"s"); at != std::string::npos; at = text.find("\n\"s", at + 1))
+    ++rows;
+  EXPECT_EQ(rows, entries);
+  EXPECT_NE(text.find("\"A \"\"quoted\"\", comma-separated\nline\""), std::string::npos) << text;
+
+  auto sms = MakeExportFilter("s2", "", "", "sms", "open").value();
+  std::ostringstream only;
+  ASSERT_TRUE(ExportConversations(*projector_, sms, ExportFormat::kCsv, only).ok());
+  EXPECT_EQ(only.str().find("\"k1\""), std::string::npos);
+  EXPECT_NE(only.str().find("\"s2\",\"k3\",\"c3\",\"sms\",\"open\""), std::string::npos)
+      << only.str();
+}
+
+TEST_F(ExportTest, MetricsAndDailyVolumesAsCsv) {
+  std::ostringstream metrics;
+  ASSERT_TRUE(ExportConversationMetrics(*projector_, MakeExportFilter("s1", "", "", "", "").value(),
+                                        metrics)
+                  .ok());
+  std::istringstream lines(metrics.str());
+  std::string header, k1, k2, extra;
+  std::getline(lines, header);
+  std::getline(lines, k1);
+  std::getline(lines, k2);
+  EXPECT_FALSE(std::getline(lines, extra));
+  EXPECT_EQ(header,
+            "shop,conversation_id,customer_id,channel,status,started_at,first_response_s,"
+            "first_response_office_s,resolution_s,resolution_office_s,csat");
+  // No office hours in s1: office columns empty. k1: answered after 100 s, closed after 400 s.
+  EXPECT_EQ(k1,
+            "\"s1\",\"k1\",\"c1\",\"web_chat\",\"closed\",\"2026-01-02T15:00:00.000Z\","
+            "100.000,,400.000,,4");
+  EXPECT_EQ(k2, "\"s1\",\"k2\",\"c2\",\"sms\",\"open\",\"2026-01-02T15:00:20.000Z\",,,,,");
+
+  std::ostringstream closed;
+  ASSERT_TRUE(ExportConversationMetrics(
+                  *projector_, MakeExportFilter("", "", "", "", "closed").value(), closed)
+                  .ok());
+  const std::string closed_rows = closed.str();
+  EXPECT_EQ(std::count(closed_rows.begin(), closed_rows.end(), '\n'), 2) << closed_rows;
+
+  std::ostringstream daily;
+  ASSERT_TRUE(
+      ExportDailyVolumes(*projector_, MakeExportFilter("s1", "2026-01-02", "2026-01-03", "", "").value(),
+                         daily)
+          .ok());
+  const std::string d = daily.str();
+  EXPECT_EQ(d.rfind("shop,day,kind,name,count\n", 0), 0u);
+  EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"started\",\"\",2\n"), std::string::npos) << d;
+  EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"channel\",\"sms\",1\n"), std::string::npos) << d;
+  EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"agent_messages\",\"a1\",2\n"), std::string::npos)
+      << d;
+  EXPECT_EQ(d.find("\"s2\""), std::string::npos);
+  std::ostringstream later;
+  ASSERT_TRUE(
+      ExportDailyVolumes(*projector_, MakeExportFilter("", "2026-01-03", "", "", "").value(), later)
+          .ok());
+  EXPECT_EQ(later.str(), "shop,day,kind,name,count\n");
+  std::ostringstream refused;
+  EXPECT_EQ(ExportDailyVolumes(*projector_, MakeExportFilter("", "", "", "sms", "").value(), refused)
+                .code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST(ExportFilterTest, BadValuesAreRefusedNamingTheFlag) {
+  struct Case {
+    std::string from, to, channel, status, field, says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"yesterday", "", "", "", "--from", "is not a UTC time"},
+           {"", "2026-13-01T00:00:00Z", "", "", "--to", "is not a UTC time"},
+           {"2026-01-01T00:00:00", "", "", "", "--from", "is not a UTC time"},
+           {"2026-02-01", "2026-01-01", "", "", "--from", "is not before --to"},
+           {"", "", "fax", "", "--channel", "web_chat, sms, email, shop_app"},
+           {"", "", "", "pending", "--status", "open, snoozed, closed"}}) {
+    auto f = MakeExportFilter("s1", c.from, c.to, c.channel, c.status);
+    ASSERT_FALSE(f.ok()) << c.field;
+    EXPECT_EQ(f.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(f.status().field(), c.field);
+    EXPECT_NE(f.status().message().find(c.says), std::string::npos) << f.status().ToString();
+  }
+  auto ok = MakeExportFilter("s1", "2026-01-01", "2026-01-01T00:00:01Z", "email", "snoozed");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->from_us, 1'767'225'600LL * kSecond);
+  EXPECT_EQ(ok->to_us, 1'767'225'601LL * kSecond);
+  EXPECT_EQ(ok->channel, Channel::kEmail);
+  EXPECT_EQ(ok->status, ConversationStatus::kSnoozed);
+}
+
+TEST(ViewFormatTest, ViewsOfAnOlderFormatAreRefusedWithHowToRebuild) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  {
+    // A database of the first format: view keys, no format marker.
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, dir.path() + "/old", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), std::string("inbox/conv\0s1\0k1", 16), "x").ok());
+  }
+  ProjectorOptions options;
+  options.db_path = dir.path() + "/old";
+  auto old = Projector::Open(options, *log, DefaultProjections());
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(old.status().message().find("palaver replay"), std::string::npos)
+      << old.status().ToString();
+  // A fresh directory gets the current format and opens again.
+  options.db_path = dir.path() + "/new";
+  ASSERT_TRUE(Projector::Open(options, *log, DefaultProjections()).ok());
+  EXPECT_TRUE(Projector::Open(options, *log, DefaultProjections()).ok());
 }
 
 }  // namespace
