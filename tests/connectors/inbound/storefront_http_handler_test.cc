@@ -141,6 +141,26 @@ TEST_F(StorefrontHttpHandlerTest, SameEventIdTwiceHasOneEffect) {
   EXPECT_EQ(orders, 1);
 }
 
+TEST_F(StorefrontHttpHandlerTest, RelayedSmsWithTheSenderAddressStartsAnSmsConversation) {
+  nlohmann::json doc = Example(EventType::kMessagePosted, "evt-sms-relay-1");
+  doc["body"]["channel"] = "sms";
+  doc["body"]["delivery_route"] = "sms";
+  doc["body"]["personal"]["from_address"] = "+15557654321";
+  const std::string body = doc.dump();
+  HttpResponse response = Post(kShop, body, SignedHeaders(body));
+  ASSERT_EQ(response.result_int(), 202) << response.body();
+  Result<domain::ShopState> state = env_.engine->Snapshot(kShop);
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->conversations.size(), 1u);
+  const domain::ConversationState& conversation = state->conversations.begin()->second;
+  EXPECT_EQ(conversation.channel, Channel::kSms);
+  EXPECT_EQ(conversation.customer_id, doc["body"]["customer_id"]);
+  EXPECT_EQ(conversation.phone, "+15557654321");
+  EXPECT_EQ(conversation.shopper_messages, 1);
+  EXPECT_EQ(nlohmann::json::parse(response.body())["conversation_id"],
+            conversation.conversation_id);
+}
+
 TEST_F(StorefrontHttpHandlerTest, EveryBadDeliveryIsAProblemAndADurableDeadLetter) {
   const int64_t end = env_.ShopEnd();
   size_t expected_letters = 0;
