@@ -54,6 +54,44 @@ HttpResponse Twiml(const HttpRequest& request, std::string body) {
 
 }  // namespace
 
+Result<std::function<std::optional<SmsRoute>(std::string_view)>> SmsRoutesFromSpec(
+    std::string_view spec, std::string auth_token) {
+  auto trim = [](std::string_view v) {
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.front()))) v.remove_prefix(1);
+    while (!v.empty() && std::isspace(static_cast<unsigned char>(v.back()))) v.remove_suffix(1);
+    return v;
+  };
+  std::map<std::string, std::string, std::less<>> shops;  // number -> shop
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    if (comma == std::string_view::npos) comma = spec.size();
+    const std::string_view entry = trim(spec.substr(start, comma - start));
+    start = comma + 1;
+    if (entry.empty()) continue;
+    const size_t eq = entry.find('=');
+    const std::string_view number = eq == std::string_view::npos ? entry : trim(entry.substr(0, eq));
+    const std::string_view shop =
+        eq == std::string_view::npos ? std::string_view() : trim(entry.substr(eq + 1));
+    if (number.empty() || shop.empty()) {
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "\"" + std::string(entry) + "\" is not NUMBER=SHOP, e.g. +15005550006=shop-acme",
+                           "sms_numbers");
+    }
+    if (!shops.emplace(std::string(number), std::string(shop)).second) {
+      return Status::Error(ErrorCode::kInvalidArgument,
+                           "SMS number " + std::string(number) + " is listed twice", "sms_numbers");
+    }
+  }
+  return std::function<std::optional<SmsRoute>(std::string_view)>(
+      [shops = std::move(shops),
+       token = std::move(auth_token)](std::string_view number) -> std::optional<SmsRoute> {
+        auto it = shops.find(number);
+        if (it == shops.end()) return std::nullopt;
+        return SmsRoute{it->second, token};
+      });
+}
+
 std::map<std::string, std::string> ParseForm(std::string_view body) {
   std::map<std::string, std::string> out;
   size_t start = 0;

@@ -45,6 +45,7 @@
 
 #include "connectors/http_server.h"
 #include "engine/domain/conversation_engine.h"
+#include "schemas/status.h"
 
 namespace palaver::inbound {
 
@@ -79,6 +80,13 @@ class SmsWebhookHandler {
   domain::ConversationEngine& engine_;
   const SmsWebhookOptions options_;
 };
+
+// Routes from configuration text "NUMBER=SHOP[,NUMBER=SHOP...]" (e.g. the
+// value of PALAVER_SMS_NUMBERS), every number under the one `auth_token`.
+// Spaces around entries are ignored. Errors: kInvalidArgument naming the
+// entry that is not NUMBER=SHOP, or a number listed twice.
+Result<std::function<std::optional<SmsRoute>(std::string_view)>> SmsRoutesFromSpec(
+    std::string_view spec, std::string auth_token);
 
 // The form parameters of an application/x-www-form-urlencoded body, decoded
 // ('+' is a space); a repeated name keeps its last value.

@@ -335,6 +335,18 @@ Result<std::unique_ptr<DeadLetterWriter>> OpenEmbeddedDeadLetterWriter(
       std::make_unique<EmbeddedDeadLetterWriter>(options, path, fd, lines));
 }
 
+Result<std::unique_ptr<DeadLetterWriter>> OpenDeadLetterWriter(std::string_view kafka_brokers,
+                                                               std::string_view data_dir) {
+  if (!kafka_brokers.empty()) {
+    KafkaDeadLetterOptions options;
+    options.kafka_brokers = std::string(kafka_brokers);
+    return OpenKafkaDeadLetterWriter(options);
+  }
+  EmbeddedDeadLetterOptions options;
+  options.dir = (std::filesystem::path(data_dir) / "deadletter").string();
+  return OpenEmbeddedDeadLetterWriter(options);
+}
+
 Result<std::vector<StoredDeadLetter>> ReadEmbeddedDeadLetters(std::string_view dir) {
   const std::string path = EmbeddedDeadLetterFile(dir);
   std::vector<StoredDeadLetter> out;

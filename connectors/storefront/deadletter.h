@@ -119,6 +119,12 @@ std::string EmbeddedDeadLetterFile(std::string_view dir);
 Result<std::unique_ptr<DeadLetterWriter>> OpenEmbeddedDeadLetterWriter(
     const EmbeddedDeadLetterOptions& options);
 
+// The writer `palaver serve` uses: Kafka (topic palaver.deadletter) when
+// `kafka_brokers` is set, else the embedded file in DATA_DIR/deadletter.
+// Errors: those of the two Open functions.
+Result<std::unique_ptr<DeadLetterWriter>> OpenDeadLetterWriter(std::string_view kafka_brokers,
+                                                               std::string_view data_dir);
+
 // One stored embedded dead letter.
 struct StoredDeadLetter {
   int64_t offset = 0;

@@ -116,6 +116,24 @@ TEST(SmsFormTest, ParseFormDecodesPlusAndPercent) {
   EXPECT_EQ(form.at("Flag"), "");
 }
 
+TEST(SmsRoutesTest, ConfigurationTextNamesTheShopOfEachNumber) {
+  auto routes = SmsRoutesFromSpec(" +15005550006=shop-acme, +15005550007 = shop-b ,", "tok");
+  ASSERT_TRUE(routes.ok()) << routes.status().ToString();
+  const std::optional<SmsRoute> acme = (*routes)("+15005550006");
+  ASSERT_TRUE(acme.has_value());
+  EXPECT_EQ(acme->shop, "shop-acme");
+  EXPECT_EQ(acme->auth_token, "tok");
+  EXPECT_EQ((*routes)("+15005550007")->shop, "shop-b");
+  EXPECT_FALSE((*routes)("+19999999999").has_value());
+
+  for (const char* bad : {"+1500", "+1500=", "=shop", "+1=a,+1=b"}) {
+    auto refused = SmsRoutesFromSpec(bad, "tok");
+    ASSERT_FALSE(refused.ok()) << bad;
+    EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(refused.status().field(), "sms_numbers");
+  }
+}
+
 TEST(SmsKeywordTest, StopHelpAndSynonymsAreKeywordsOtherTextIsNot) {
   for (const char* k : {"STOP", "stop", " Stop. ", "STOPALL", "unsubscribe", "CANCEL", "end",
                         "QUIT", "START", "UNSTOP"}) {

@@ -245,5 +245,24 @@ TEST_F(StorefrontHttpHandlerTest, ASecondWriterProcessOnTheSameDirectoryIsRefuse
   EXPECT_EQ(second.status().code(), ErrorCode::kIoError);
 }
 
+TEST(DeadLetterWriterChoiceTest, WithoutBrokersTheWriterIsTheFileUnderTheDataDirectory) {
+  ::palaver::testing::TempDir data_dir;
+  Result<std::unique_ptr<storefront::DeadLetterWriter>> writer =
+      storefront::OpenDeadLetterWriter("", data_dir.path());
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  EXPECT_EQ((*writer)->Describe(),
+            "embedded file " + storefront::EmbeddedDeadLetterFile(data_dir.path() + "/deadletter"));
+  storefront::DeadLetter letter;
+  letter.rejection = {"not_json", "the record is not UTF-8 JSON text", ""};
+  letter.source_topic = "http";
+  letter.original = "oops";
+  ASSERT_TRUE((*writer)->Write(letter).ok());
+  Result<std::vector<storefront::StoredDeadLetter>> stored =
+      storefront::ReadEmbeddedDeadLetters(data_dir.path() + "/deadletter");
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(stored->at(0).value)["reason"], "not_json");
+}
+
 }  // namespace
 }  // namespace palaver::inbound
