@@ -1,10 +1,10 @@
 #include "engine/kafka_client.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <limits>
 #include <thread>
+
+#include <spdlog/spdlog.h>
 
 namespace palaver {
 namespace {
@@ -71,8 +71,7 @@ Result<KafkaHandle> NewKafkaClient(rd_kafka_type_t type, KafkaConfHandle conf) {
 }
 
 int KafkaTimeoutMs(std::chrono::milliseconds timeout) {
-  return static_cast<int>(
-      std::clamp<int64_t>(timeout.count(), 0, std::numeric_limits<int>::max()));
+  return static_cast<int>(std::clamp<int64_t>(timeout.count(), 0, std::numeric_limits<int>::max()));
 }
 
 int KafkaRemainingMs(std::chrono::steady_clock::time_point deadline) {
@@ -115,9 +114,8 @@ Result<KafkaTopicState> DescribeKafkaTopic(rd_kafka_t* rk, std::string_view brok
     } else if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR &&
                t.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
                t.err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
-      status = Status::Error(ErrorCode::kUnavailable,
-                             "cannot describe Kafka topic " + topic + ": " +
-                                 rd_kafka_err2str(t.err));
+      status = Status::Error(ErrorCode::kUnavailable, "cannot describe Kafka topic " + topic +
+                                                          ": " + rd_kafka_err2str(t.err));
     }
   }
   rd_kafka_metadata_destroy(md);
@@ -145,9 +143,9 @@ Status CreateKafkaTopic(rd_kafka_t* rk, const KafkaTopicSpec& spec, int timeout_
 
   Status status;
   if (event == nullptr) {
-    status = Status::Error(ErrorCode::kTimeout, "Kafka did not create topic " + spec.name +
-                                                    " within " + std::to_string(timeout_ms) +
-                                                    " ms");
+    status =
+        Status::Error(ErrorCode::kTimeout, "Kafka did not create topic " + spec.name + " within " +
+                                               std::to_string(timeout_ms) + " ms");
   } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     status = Status::Error(ErrorCode::kUnavailable, "cannot create Kafka topic " + spec.name +
                                                         ": " + rd_kafka_event_error_string(event));
@@ -161,13 +159,13 @@ Status CreateKafkaTopic(rd_kafka_t* rk, const KafkaTopicSpec& spec, int timeout_
         spdlog::info("kafka.topic_exists topic={} (created concurrently)", spec.name);
       } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         const char* message = rd_kafka_topic_result_error_string(topics[i]);
-        status = Status::Error(ErrorCode::kUnavailable,
-                               "cannot create Kafka topic " + spec.name + ": " +
-                                   rd_kafka_err2name(err) + ": " +
-                                   (message != nullptr ? message : rd_kafka_err2str(err)));
+        status =
+            Status::Error(ErrorCode::kUnavailable,
+                          "cannot create Kafka topic " + spec.name + ": " + rd_kafka_err2name(err) +
+                              ": " + (message != nullptr ? message : rd_kafka_err2str(err)));
       } else {
-        spdlog::info("kafka.topic_created topic={} partitions={} replication_factor={}",
-                     spec.name, spec.partitions, spec.replication_factor);
+        spdlog::info("kafka.topic_created topic={} partitions={} replication_factor={}", spec.name,
+                     spec.partitions, spec.replication_factor);
       }
     }
   }
@@ -186,8 +184,8 @@ Status EnsureKafkaTopics(rd_kafka_t* rk, std::string_view brokers,
   while (true) {
     std::string missing;
     for (size_t i = 0; i < specs.size(); ++i) {
-      Result<KafkaTopicState> state = DescribeKafkaTopic(
-          rk, brokers, specs[i].name, std::max(KafkaRemainingMs(deadline), 1));
+      Result<KafkaTopicState> state =
+          DescribeKafkaTopic(rk, brokers, specs[i].name, std::max(KafkaRemainingMs(deadline), 1));
       if (!state.ok()) return state.status();
       if (state->partitions > 0 && state->all_leaders) continue;
       if (state->partitions == 0 && !created[i]) {
@@ -199,9 +197,9 @@ Status EnsureKafkaTopics(rd_kafka_t* rk, std::string_view brokers,
     }
     if (missing.empty()) return Status::Ok();
     if (std::chrono::steady_clock::now() >= deadline) {
-      return Status::Error(ErrorCode::kUnavailable,
-                           "Kafka topics not ready (no leader) after " +
-                               std::to_string(timeout.count()) + " ms: " + missing);
+      return Status::Error(ErrorCode::kUnavailable, "Kafka topics not ready (no leader) after " +
+                                                        std::to_string(timeout.count()) +
+                                                        " ms: " + missing);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

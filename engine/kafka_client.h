@@ -5,8 +5,6 @@
 // Thread safety: plain functions; the handles follow librdkafka's rules.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -14,6 +12,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 #include "schemas/status.h"
 

@@ -280,7 +280,8 @@ class KafkaEventLog final : public EventLog {
     poller_.join();
     // Serve the last delivery reports; whatever is still queued is purged so
     // every opaque is reported (and freed) before the handle goes.
-    const rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), KafkaTimeoutMs(options_.kafka_timeout));
+    const rd_kafka_resp_err_t err =
+        rd_kafka_flush(producer_.get(), KafkaTimeoutMs(options_.kafka_timeout));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::warn("kafka.close_unflushed topic={} pending={}", options_.topic,
                    rd_kafka_outq_len(producer_.get()));

@@ -1,13 +1,12 @@
 #include "connectors/inbound/inbound_internal.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <cctype>
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace palaver::inbound::internal {
 namespace http = boost::beast::http;

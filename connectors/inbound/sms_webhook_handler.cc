@@ -32,12 +32,23 @@ std::string XmlEscape(std::string_view in) {
   std::string out;
   for (char c : in) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -70,13 +81,15 @@ Result<std::function<std::optional<SmsRoute>(std::string_view)>> SmsRoutesFromSp
     start = comma + 1;
     if (entry.empty()) continue;
     const size_t eq = entry.find('=');
-    const std::string_view number = eq == std::string_view::npos ? entry : trim(entry.substr(0, eq));
+    const std::string_view number =
+        eq == std::string_view::npos ? entry : trim(entry.substr(0, eq));
     const std::string_view shop =
         eq == std::string_view::npos ? std::string_view() : trim(entry.substr(eq + 1));
     if (number.empty() || shop.empty()) {
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "\"" + std::string(entry) + "\" is not NUMBER=SHOP, e.g. +15005550006=shop-acme",
-                           "sms_numbers");
+      return Status::Error(
+          ErrorCode::kInvalidArgument,
+          "\"" + std::string(entry) + "\" is not NUMBER=SHOP, e.g. +15005550006=shop-acme",
+          "sms_numbers");
     }
     if (!shops.emplace(std::string(number), std::string(shop)).second) {
       return Status::Error(ErrorCode::kInvalidArgument,
@@ -142,8 +155,8 @@ SmsWebhookHandler::SmsWebhookHandler(domain::ConversationEngine& engine, SmsWebh
 
 HttpResponse SmsWebhookHandler::Handle(const HttpRequest& request) const {
   if (request.method() != http::verb::post) {
-    HttpResponse response = Problem(request, http::status::method_not_allowed,
-                                    "method_not_allowed", "the SMS webhook is POSTed");
+    HttpResponse response = Problem(request, http::status::method_not_allowed, "method_not_allowed",
+                                    "the SMS webhook is POSTed");
     response.set(http::field::allow, "POST");
     return response;
   }
@@ -186,8 +199,8 @@ HttpResponse SmsWebhookHandler::Handle(const HttpRequest& request) const {
   const std::string from = param("From");
   const std::string sid = param("MessageSid");
   const std::string text = param("Body");
-  for (const auto& [name, value] : {std::pair{"From", &from}, std::pair{"MessageSid", &sid},
-                                    std::pair{"Body", &text}}) {
+  for (const auto& [name, value] :
+       {std::pair{"From", &from}, std::pair{"MessageSid", &sid}, std::pair{"Body", &text}}) {
     if (value->empty()) {
       return Problem(request, http::status::unprocessable_entity, "missing_parameter",
                      std::string(name) + " is required", name);
@@ -232,18 +245,17 @@ HttpResponse SmsWebhookHandler::Handle(const HttpRequest& request) const {
     const Status& status = result.status();
     if (!storefront::IsTransient(status)) {
       const storefront::Rejection rejection = storefront::RejectionFromRefusal(status);
-      spdlog::warn("sms.refused shop={} message_sid={} reason={} message=\"{}\"", route->shop,
-                   sid, rejection.reason, rejection.message);
+      spdlog::warn("sms.refused shop={} message_sid={} reason={} message=\"{}\"", route->shop, sid,
+                   rejection.reason, rejection.message);
       return Problem(request,
                      rejection.reason == "unknown_shop" ? http::status::not_found
                                                         : http::status::unprocessable_entity,
                      rejection.reason, rejection.message, rejection.field);
     }
     if (std::chrono::steady_clock::now() + backoff >= give_up) {
-      HttpResponse response =
-          Problem(request, http::status::service_unavailable, "unavailable",
-                  "the event log did not confirm the message (" + status.message() +
-                      "); the provider's retry is safe");
+      HttpResponse response = Problem(request, http::status::service_unavailable, "unavailable",
+                                      "the event log did not confirm the message (" +
+                                          status.message() + "); the provider's retry is safe");
       response.set(http::field::retry_after, "1");
       return response;
     }

@@ -69,18 +69,17 @@ HttpResponse StorefrontHttpHandler::Handle(const HttpRequest& request) const {
   const std::string target(request.target());
   const std::optional<std::string> shop = ShopOf(target);
   if (!shop) {
-    return Problem(request, http::status::not_found, "no_route",
-                   "no route for " + target + "; storefront events go to POST " +
-                       std::string(kRoute));
+    return Problem(
+        request, http::status::not_found, "no_route",
+        "no route for " + target + "; storefront events go to POST " + std::string(kRoute));
   }
   if (request.method() != http::verb::post) {
-    HttpResponse response = Problem(request, http::status::method_not_allowed,
-                                    "method_not_allowed", "storefront events are POSTed");
+    HttpResponse response = Problem(request, http::status::method_not_allowed, "method_not_allowed",
+                                    "storefront events are POSTed");
     response.set(http::field::allow, "POST");
     return response;
   }
-  const std::string content_type =
-      internal::MediaType(HeaderOf(request, "Content-Type"));
+  const std::string content_type = internal::MediaType(HeaderOf(request, "Content-Type"));
   if (!content_type.empty() && content_type != "application/json") {
     return Problem(request, http::status::unsupported_media_type, "unsupported_media_type",
                    "send the event as application/json, not " + content_type, "Content-Type");
@@ -141,8 +140,7 @@ HttpResponse StorefrontHttpHandler::Handle(const HttpRequest& request) const {
                    "X-Palaver-Timestamp"});
   }
   const int64_t now_seconds =
-      (options_.clock != nullptr ? options_.clock->NowMicros()
-                                 : rules::SystemClock().NowMicros()) /
+      (options_.clock != nullptr ? options_.clock->NowMicros() : rules::SystemClock().NowMicros()) /
       1000000;
   const int64_t skew = now_seconds > seconds ? now_seconds - seconds : seconds - now_seconds;
   if (skew > options_.timestamp_tolerance.count()) {
@@ -189,12 +187,10 @@ HttpResponse StorefrontHttpHandler::Handle(const HttpRequest& request) const {
 
   if (auto* rejection = std::get_if<Rejection>(&outcome)) return refuse(std::move(*rejection));
   if (auto* transient = std::get_if<Status>(&outcome)) {
-    spdlog::warn("storefront_http.unavailable shop={} error=\"{}\"", *shop,
-                 transient->ToString());
-    HttpResponse response =
-        Problem(request, http::status::service_unavailable, "unavailable",
-                "the event log did not confirm the append (" + transient->message() +
-                    "); retry with the same event id");
+    spdlog::warn("storefront_http.unavailable shop={} error=\"{}\"", *shop, transient->ToString());
+    HttpResponse response = Problem(request, http::status::service_unavailable, "unavailable",
+                                    "the event log did not confirm the append (" +
+                                        transient->message() + "); retry with the same event id");
     response.set(http::field::retry_after, "1");
     return response;
   }
@@ -211,8 +207,8 @@ HttpResponse StorefrontHttpHandler::Handle(const HttpRequest& request) const {
     answer["partition"] = nullptr;
     answer["position"] = nullptr;
   }
-  spdlog::info("storefront_http.event shop={} type={} event_id={} appended={} replayed={}",
-               *shop, EventTypeName(done.type), done.event_id,
+  spdlog::info("storefront_http.event shop={} type={} event_id={} appended={} replayed={}", *shop,
+               EventTypeName(done.type), done.event_id,
                done.result.replayed ? 0 : done.result.events.size(), done.result.replayed);
   return JsonResponse(request, done.result.replayed ? http::status::ok : http::status::accepted,
                       answer.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -14,8 +14,7 @@ Result<std::unique_ptr<StorefrontIngestion>> StorefrontIngestion::Start(
           ? storefront::StorefrontConsumer::Open(engine, std::move(options), *deadletters)
           : storefront::StorefrontConsumer::Open(engine, std::move(options));
   if (!consumer.ok()) return consumer.status();
-  return std::unique_ptr<StorefrontIngestion>(
-      new StorefrontIngestion(std::move(consumer).value()));
+  return std::unique_ptr<StorefrontIngestion>(new StorefrontIngestion(std::move(consumer).value()));
 }
 
 StorefrontIngestion::StorefrontIngestion(std::unique_ptr<storefront::StorefrontConsumer> consumer)

@@ -47,7 +47,7 @@ class StorefrontIngestion {
 
   const std::unique_ptr<storefront::StorefrontConsumer> consumer_;
   mutable std::mutex mu_;
-  Status run_status_;  // guarded by mu_
+  Status run_status_;   // guarded by mu_
   std::mutex stop_mu_;  // serialises Stop()
   std::jthread thread_;
 };

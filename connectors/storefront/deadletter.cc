@@ -1,11 +1,5 @@
 #include "connectors/storefront/deadletter.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -14,9 +8,14 @@
 #include <mutex>
 #include <sstream>
 
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "engine/kafka_client.h"
 
@@ -96,10 +95,10 @@ class KafkaDeadLetterWriter final : public DeadLetterWriter {
 
  private:
   Status DeliveryError(rd_kafka_resp_err_t err) const {
-    const ErrorCode code = (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ||
-                            err == RD_KAFKA_RESP_ERR__TIMED_OUT)
-                               ? ErrorCode::kTimeout
-                               : ErrorCode::kUnavailable;
+    const ErrorCode code =
+        (err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT || err == RD_KAFKA_RESP_ERR__TIMED_OUT)
+            ? ErrorCode::kTimeout
+            : ErrorCode::kUnavailable;
     return Status::Error(code, "the dead letter was not stored in Kafka topic " + options_.topic +
                                    " (" + rd_kafka_err2name(err) + ": " + rd_kafka_err2str(err) +
                                    ")");
@@ -242,8 +241,8 @@ std::string EncodeDeadLetter(const DeadLetter& letter, size_t max_original_bytes
       {"source_key_base64", Base64Encode(letter.source_key)},
       {"original_bytes", letter.original.size()},
       {"original_truncated", truncated},
-      {"original_base64", Base64Encode(truncated ? letter.original.substr(0, max_original_bytes)
-                                                 : letter.original)},
+      {"original_base64",
+       Base64Encode(truncated ? letter.original.substr(0, max_original_bytes) : letter.original)},
   };
   if (!letter.source_attributes.empty()) {
     nlohmann::json attributes = nlohmann::json::object();
@@ -269,8 +268,8 @@ Result<std::unique_ptr<DeadLetterWriter>> OpenKafkaDeadLetterWriter(
                      {"enable.idempotence", "true"},
                      {"acks", "all"},
                      {"message.max.bytes", max_message},
-                     {"message.timeout.ms", std::to_string(std::max<int>(
-                                                1, KafkaTimeoutMs(options.kafka_timeout)))},
+                     {"message.timeout.ms",
+                      std::to_string(std::max<int>(1, KafkaTimeoutMs(options.kafka_timeout)))},
                      {"linger.ms", "0"}},
                     options.kafka_properties);
   if (!conf.ok()) return conf.status();
@@ -280,12 +279,11 @@ Result<std::unique_ptr<DeadLetterWriter>> OpenKafkaDeadLetterWriter(
   PALAVER_RETURN_IF_ERROR(EnsureKafkaTopics(
       producer->get(), options.kafka_brokers,
       // Dead letters are kept until someone looks at them.
-      {KafkaTopicSpec{options.topic,
-                      options.partitions,
-                      options.replication_factor,
-                      {{"retention.ms", "-1"},
-                       {"retention.bytes", "-1"},
-                       {"max.message.bytes", max_message}}}},
+      {KafkaTopicSpec{
+          options.topic,
+          options.partitions,
+          options.replication_factor,
+          {{"retention.ms", "-1"}, {"retention.bytes", "-1"}, {"max.message.bytes", max_message}}}},
       options.kafka_timeout));
   spdlog::info("deadletter.opened topic={} brokers=\"{}\"", options.topic, options.kafka_brokers);
   return std::unique_ptr<DeadLetterWriter>(
@@ -304,8 +302,7 @@ Result<std::unique_ptr<DeadLetterWriter>> OpenEmbeddedDeadLetterWriter(
   std::error_code ec;
   std::filesystem::create_directories(options.dir, ec);
   if (ec) {
-    return Status::Error(ErrorCode::kIoError,
-                         "cannot create " + options.dir + ": " + ec.message());
+    return Status::Error(ErrorCode::kIoError, "cannot create " + options.dir + ": " + ec.message());
   }
   const std::string path = EmbeddedDeadLetterFile(options.dir);
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -44,11 +44,11 @@ namespace palaver::storefront {
 // One dead letter before encoding.
 struct DeadLetter {
   Rejection rejection;
-  std::string source_topic;        // Kafka topic, or "http"
-  int32_t source_partition = -1;   // -1 when not from Kafka
-  int64_t source_offset = -1;      // -1 when not from Kafka
-  std::string source_key;          // arbitrary bytes; may be empty
-  std::string_view original;       // the bytes as received; not owned
+  std::string source_topic;       // Kafka topic, or "http"
+  int32_t source_partition = -1;  // -1 when not from Kafka
+  int64_t source_offset = -1;     // -1 when not from Kafka
+  std::string source_key;         // arbitrary bytes; may be empty
+  std::string_view original;      // the bytes as received; not owned
   // Extra context, e.g. {"path", "/v1/shops/s/storefront/events"}.
   std::vector<std::pair<std::string, std::string>> source_attributes;
 };

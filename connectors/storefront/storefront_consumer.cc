@@ -127,8 +127,8 @@ class StorefrontConsumer::Impl {
       spdlog::info(
           "storefront.event topic={} partition={} offset={} type={} tenant={} event_id={} "
           "appended={} replayed={}",
-          topic, msg.partition, msg.offset, EventTypeName(done->type), done->tenant,
-          done->event_id, done->result.events.size(), done->result.replayed);
+          topic, msg.partition, msg.offset, EventTypeName(done->type), done->tenant, done->event_id,
+          done->result.events.size(), done->result.replayed);
     } else if (const auto* rejection = std::get_if<Rejection>(&outcome)) {
       if (!DeadLetter(msg, topic, value, key, *rejection, stop)) {
         Rewind(msg, topic);
@@ -176,9 +176,8 @@ class StorefrontConsumer::Impl {
     PartitionList list(rd_kafka_topic_partition_list_new(1));
     rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), msg.partition)->offset =
         msg.offset;
-    rd_kafka_error_t* error =
-        rd_kafka_seek_partitions(consumer_.get(), list.get(),
-                                 std::max(KafkaTimeoutMs(options_.kafka_timeout), 1));
+    rd_kafka_error_t* error = rd_kafka_seek_partitions(
+        consumer_.get(), list.get(), std::max(KafkaTimeoutMs(options_.kafka_timeout), 1));
     if (error != nullptr) {
       // The offset is uncommitted: the record comes back after a restart or rebalance.
       spdlog::warn("storefront.rewind_failed topic={} partition={} offset={} error=\"{}\"", topic,
@@ -251,15 +250,14 @@ Result<std::unique_ptr<StorefrontConsumer>> StorefrontConsumer::OpenWith(
     owned_writer = std::move(opened).value();
   }
 
-  Result<KafkaConfHandle> consumer_conf =
-      MakeKafkaConf(options.kafka_brokers,
-                    {{"client.id", "palaver-storefront"},
-                     {"group.id", options.group_id},
-                     {"enable.auto.commit", "false"},
-                     {"enable.auto.offset.store", "false"},
-                     {"auto.offset.reset", "earliest"},
-                     {"enable.partition.eof", "false"}},
-                    options.kafka_properties);
+  Result<KafkaConfHandle> consumer_conf = MakeKafkaConf(options.kafka_brokers,
+                                                        {{"client.id", "palaver-storefront"},
+                                                         {"group.id", options.group_id},
+                                                         {"enable.auto.commit", "false"},
+                                                         {"enable.auto.offset.store", "false"},
+                                                         {"auto.offset.reset", "earliest"},
+                                                         {"enable.partition.eof", "false"}},
+                                                        options.kafka_properties);
   if (!consumer_conf.ok()) return consumer_conf.status();
   Result<KafkaHandle> consumer =
       NewKafkaClient(RD_KAFKA_CONSUMER, std::move(consumer_conf).value());

@@ -236,7 +236,8 @@ TEST(StorefrontMapperTest, SmsAndEmailMessagesWithTheSenderAddressBecomeInboundM
   EXPECT_EQ(sms.from_address, "+15551234567");
   EXPECT_EQ(sms.text, doc["body"]["personal"]["text"]);
   EXPECT_EQ(sms.meta.actor.kind, ActorKind::kStorefront);
-  EXPECT_EQ(sms.meta.idempotency_key, std::string(kEventIdKeyPrefix) + doc["event_id"].get<std::string>());
+  EXPECT_EQ(sms.meta.idempotency_key,
+            std::string(kEventIdKeyPrefix) + doc["event_id"].get<std::string>());
 
   doc["body"]["channel"] = "email";
   doc["body"]["delivery_route"] = "email";

@@ -30,8 +30,8 @@ int64_t Publish(const std::string& brokers, const std::string& topic, const std:
   const rd_kafka_resp_err_t err = rd_kafka_producev(
       rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_OPAQUE(&offset), RD_KAFKA_V_END);
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_OPAQUE(&offset),
+      RD_KAFKA_V_END);
   EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     while (offset == -1) rd_kafka_poll(rk, 100);
@@ -44,8 +44,8 @@ int64_t Publish(const std::string& brokers, const std::string& topic, const std:
   return offset;
 }
 
-std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic,
-                                size_t count, std::chrono::milliseconds timeout) {
+std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic, size_t count,
+                                std::chrono::milliseconds timeout) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
   rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr));

@@ -25,7 +25,7 @@ int64_t Publish(const std::string& brokers, const std::string& topic, const std:
                 const std::string& value);
 
 // Reads partition 0 of `topic` from the beginning until `count` records or `timeout`.
-std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic,
-                                size_t count, std::chrono::milliseconds timeout);
+std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic, size_t count,
+                                std::chrono::milliseconds timeout);
 
 }  // namespace palaver::inbound::testing

@@ -109,8 +109,8 @@ std::vector<BadDelivery> BadDeliveries(size_t max_body_bytes) {
   std::vector<BadDelivery> out;
   auto add = [&](std::string name, std::string shop, std::string body, unsigned status,
                  std::string code, std::string field) {
-    BadDelivery d{std::move(name), std::move(shop), std::move(body), {}, status,
-                  std::move(code), std::move(field)};
+    BadDelivery d{std::move(name), std::move(shop), std::move(body), {},
+                  status,          std::move(code), std::move(field)};
     d.headers = SignedHeaders(d.body);
     out.push_back(std::move(d));
   };
@@ -136,8 +136,8 @@ std::vector<BadDelivery> BadDeliveries(size_t max_body_bytes) {
   // A shopper message for a conversation the shop does not have: the engine refuses it.
   add("engine_refusal", kShop, Example(EventType::kMessagePosted, "evt-bad-conv").dump(), 422,
       "refused.not_found.conversation", "conversation_id");
-  add("unknown_shop", "shop-nowhere",
-      Example(EventType::kPresenceChanged, "evt-bad-shop").dump(), 404, "unknown_shop", "shop");
+  add("unknown_shop", "shop-nowhere", Example(EventType::kPresenceChanged, "evt-bad-shop").dump(),
+      404, "unknown_shop", "shop");
   nlohmann::json big = Example(EventType::kProductUpserted, "evt-bad-size");
   big["body"]["title"] = std::string(max_body_bytes, 'x');
   add("too_large", kShop, big.dump(), 413, "too_large", "");

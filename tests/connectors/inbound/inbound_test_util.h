@@ -67,8 +67,7 @@ struct BadDelivery {
 std::vector<BadDelivery> BadDeliveries(size_t max_body_bytes);
 
 // Headers of a correctly signed delivery of `body` at kNowMicros.
-std::vector<std::pair<std::string, std::string>> SignedHeaders(const std::string& body,
-                                                               const std::string& secret =
-                                                                   kShopSecret);
+std::vector<std::pair<std::string, std::string>> SignedHeaders(
+    const std::string& body, const std::string& secret = kShopSecret);
 
 }  // namespace palaver::inbound::testing

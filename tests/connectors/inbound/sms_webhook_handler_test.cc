@@ -5,7 +5,6 @@
 #include "connectors/inbound/sms_webhook_handler.h"
 
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "tests/connectors/inbound/inbound_test_util.h"
@@ -69,8 +68,9 @@ class SmsWebhookHandlerTest : public ::testing::Test {
 
   static std::map<std::string, std::string> Message(const std::string& sid,
                                                     const std::string& body) {
-    return {{"AccountSid", "AC0123"}, {"From", "+15551234567"}, {"To", kShopNumber},
-            {"Body", body},           {"MessageSid", sid},      {"NumMedia", "0"},
+    return {{"AccountSid", "AC0123"},     {"From", "+15551234567"},
+            {"To", kShopNumber},          {"Body", body},
+            {"MessageSid", sid},          {"NumMedia", "0"},
             {"FromCity", "SAN FRANCISCO"}};
   }
 
@@ -233,8 +233,8 @@ TEST_F(SmsWebhookHandlerTest, UnknownNumberAndMissingParametersAreRefused) {
   EXPECT_EQ(missing.result_int(), 422);
   EXPECT_EQ(nlohmann::json::parse(missing.body())["field"], "MessageSid");
 
-  HttpResponse json = Send(server_->port(), http::verb::post, kPath,
-                           {{"Content-Type", "application/json"}}, "{}");
+  HttpResponse json =
+      Send(server_->port(), http::verb::post, kPath, {{"Content-Type", "application/json"}}, "{}");
   EXPECT_EQ(json.result_int(), 415);
   EXPECT_TRUE(Snapshot().conversations.empty());
 }

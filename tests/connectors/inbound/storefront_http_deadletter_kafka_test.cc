@@ -2,7 +2,6 @@
 // Kafka dead-letter topic (PALAVER_KAFKA_BROKERS; fails without one), in the
 // record format of the Kafka consumer, durable before the answer.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "connectors/inbound/storefront_http_handler.h"
@@ -55,8 +54,8 @@ TEST(StorefrontHttpDeadLetterKafkaTest, EveryBadDeliveryLandsInTheKafkaDeadLette
   for (size_t i = 0; i < bad.size(); ++i) {
     SCOPED_TRACE(bad[i].name);
     HttpResponse response =
-        Send((*server)->port(), http::verb::post,
-             "/v1/shops/" + bad[i].shop + "/storefront/events", bad[i].headers, bad[i].body);
+        Send((*server)->port(), http::verb::post, "/v1/shops/" + bad[i].shop + "/storefront/events",
+             bad[i].headers, bad[i].body);
     EXPECT_EQ(response.result_int(), bad[i].status) << response.body();
     const nlohmann::json problem = nlohmann::json::parse(response.body(), nullptr, false);
     ASSERT_TRUE(problem.is_object());
@@ -89,9 +88,9 @@ TEST(StorefrontHttpDeadLetterKafkaTest, EveryBadDeliveryLandsInTheKafkaDeadLette
 
   // A valid delivery next to them is an event, not a letter.
   const std::string body = Example(EventType::kCartUpdated, "evt-ok-1").dump();
-  HttpResponse ok = Send((*server)->port(), http::verb::post,
-                         std::string("/v1/shops/") + kShop + "/storefront/events",
-                         SignedHeaders(body), body);
+  HttpResponse ok =
+      Send((*server)->port(), http::verb::post,
+           std::string("/v1/shops/") + kShop + "/storefront/events", SignedHeaders(body), body);
   EXPECT_EQ(ok.result_int(), 202) << ok.body();
   EXPECT_EQ(env.ShopEnd(), end + 1);
   (*server)->Stop();

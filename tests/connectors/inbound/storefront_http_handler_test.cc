@@ -4,9 +4,9 @@
 // durable dead letter, a repeated event id has one effect.
 #include "connectors/inbound/storefront_http_handler.h"
 
-#include <gtest/gtest.h>
-
 #include <map>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "connectors/storefront/deadletter.h"
@@ -123,11 +123,11 @@ TEST_F(StorefrontHttpHandlerTest, SameEventIdTwiceHasOneEffect) {
   // The sender retries (e.g. it never saw the answer), signing again.
   env_.clock.AdvanceMicros(30 * 1000000);
   const std::string timestamp = std::to_string(env_.clock.NowMicros() / 1000000);
-  HttpResponse second = Post(kShop, body,
-                             {{"Content-Type", "application/json"},
-                              {"X-Palaver-Timestamp", timestamp},
-                              {"X-Palaver-Signature",
-                               SignStorefrontRequest(kShopSecret, timestamp, body)}});
+  HttpResponse second =
+      Post(kShop, body,
+           {{"Content-Type", "application/json"},
+            {"X-Palaver-Timestamp", timestamp},
+            {"X-Palaver-Signature", SignStorefrontRequest(kShopSecret, timestamp, body)}});
   ASSERT_EQ(second.result_int(), 200) << second.body();
   const nlohmann::json a = nlohmann::json::parse(first.body());
   const nlohmann::json b = nlohmann::json::parse(second.body());
@@ -137,7 +137,8 @@ TEST_F(StorefrontHttpHandlerTest, SameEventIdTwiceHasOneEffect) {
   Result<domain::ShopState> state = env_.engine->Snapshot(kShop);
   ASSERT_TRUE(state.ok());
   int orders = 0;
-  for (const auto& [id, customer] : state->customers) orders += static_cast<int>(customer.orders.size());
+  for (const auto& [id, customer] : state->customers)
+    orders += static_cast<int>(customer.orders.size());
   EXPECT_EQ(orders, 1);
 }
 
@@ -195,8 +196,7 @@ TEST_F(StorefrontHttpHandlerTest, EveryBadDeliveryIsAProblemAndADurableDeadLette
     EXPECT_EQ(letter["original_bytes"], bad.body.size());
     EXPECT_EQ(letter["original_truncated"], false);
     EXPECT_EQ(Base64Decode(letter["original_base64"].get<std::string>()), bad.body);
-    EXPECT_EQ(letter["source_attributes"]["path"],
-              "/v1/shops/" + bad.shop + "/storefront/events");
+    EXPECT_EQ(letter["source_attributes"]["path"], "/v1/shops/" + bad.shop + "/storefront/events");
     std::map<std::string, std::string> headers(stored.headers.begin(), stored.headers.end());
     EXPECT_EQ(headers["palaver-deadletter-reason"], bad.code);
     EXPECT_EQ(headers["palaver-source-topic"], "http");
@@ -225,8 +225,8 @@ TEST_F(StorefrontHttpHandlerTest, RequestsThatAreNoDeliveryAreRefusedWithoutDead
                           std::string("/v1/shops/") + kShop + "/storefront/events", {}, "");
   EXPECT_EQ(get.result_int(), 405);
   EXPECT_EQ(get[http::field::allow], "POST");
-  HttpResponse other = Send(server_->port(), http::verb::post, "/v1/shops/x/elsewhere",
-                            SignedHeaders(body), body);
+  HttpResponse other =
+      Send(server_->port(), http::verb::post, "/v1/shops/x/elsewhere", SignedHeaders(body), body);
   EXPECT_EQ(other.result_int(), 404);
   auto text = SignedHeaders(body);
   text[0].second = "text/plain";

@@ -1,14 +1,12 @@
 // StorefrontIngestion against a real broker (PALAVER_KAFKA_BROKERS; fails
 // without one): it consumes palaver.storefront on its own thread, shares a
 // dead-letter writer with the HTTP endpoint, and starts and stops cleanly.
-#include "connectors/inbound/storefront_ingestion.h"
-
-#include <gtest/gtest.h>
-
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "connectors/inbound/storefront_ingestion.h"
 #include "tests/connectors/inbound/inbound_kafka_test_util.h"
 #include "tests/connectors/inbound/inbound_test_util.h"
 #include "tests/engine/event_log_test_util.h"
