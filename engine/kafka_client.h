@@ -5,13 +5,15 @@
 // Thread safety: plain functions; the handles follow librdkafka's rules.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 #include "schemas/status.h"
 
@@ -40,5 +42,50 @@ Result<KafkaConfHandle> MakeKafkaConf(std::string_view brokers, const KafkaPrope
 // Creates a producer or consumer from `conf` (which it consumes).
 // Errors: kInvalidArgument with librdkafka's reason.
 Result<KafkaHandle> NewKafkaClient(rd_kafka_type_t type, KafkaConfHandle conf);
+
+// ---- timeouts ----------------------------------------------------------------
+
+// `timeout` as librdkafka's int milliseconds, cut to [0, INT_MAX].
+int KafkaTimeoutMs(std::chrono::milliseconds timeout);
+
+// Milliseconds left until `deadline`, cut to [0, INT_MAX] (0 once it passed).
+int KafkaRemainingMs(std::chrono::steady_clock::time_point deadline);
+
+// ---- topics (admin API) ------------------------------------------------------
+
+// A topic to create when missing.
+struct KafkaTopicSpec {
+  std::string name;
+  int32_t partitions = 1;
+  int16_t replication_factor = 1;
+  KafkaProperties config;  // topic configs, e.g. {"retention.ms", "-1"}
+};
+
+// What cluster metadata says about one topic.
+struct KafkaTopicState {
+  int32_t partitions = 0;    // 0 when the topic does not exist (yet)
+  bool all_leaders = false;  // every partition has a leader and no error
+};
+
+// Asks the cluster about `topic` through client `rk` (any client type).
+// Errors: kUnavailable when no broker at `brokers` (used in the message)
+// answers within `timeout_ms`, or the topic's metadata carries an error other
+// than "unknown" or "leader not available".
+Result<KafkaTopicState> DescribeKafkaTopic(rd_kafka_t* rk, std::string_view brokers,
+                                           const std::string& topic, int timeout_ms);
+
+// Creates the topic through the admin API; an "already exists" answer (a
+// concurrent creator) is success. Logs kafka.topic_created / kafka.topic_exists.
+// Errors: kInvalidArgument for a spec librdkafka refuses; kTimeout when the
+// cluster does not answer within `timeout_ms`; kUnavailable when it refuses.
+Status CreateKafkaTopic(rd_kafka_t* rk, const KafkaTopicSpec& spec, int timeout_ms);
+
+// Creates the topics of `specs` that are missing and waits, within `timeout`,
+// until each exists with a leader for every partition.
+// Errors: those of DescribeKafkaTopic and CreateKafkaTopic; kUnavailable
+// naming the topics still not ready when `timeout` runs out.
+Status EnsureKafkaTopics(rd_kafka_t* rk, std::string_view brokers,
+                         const std::vector<KafkaTopicSpec>& specs,
+                         std::chrono::milliseconds timeout);
 
 }  // namespace palaver

@@ -31,16 +31,6 @@ struct TopicDeleter {
 };
 using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
 
-int TimeoutMs(std::chrono::milliseconds timeout) {
-  return static_cast<int>(std::min<int64_t>(timeout.count(), std::numeric_limits<int>::max()));
-}
-
-int RemainingMs(Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::clamp<int64_t>(left, 0, std::numeric_limits<int>::max()));
-}
-
 // How a failed delivery (or produce call) reads to palaver's callers.
 Status DeliveryError(rd_kafka_resp_err_t err, std::chrono::milliseconds timeout) {
   const std::string detail = std::string(rd_kafka_err2name(err)) + ": " + rd_kafka_err2str(err);
@@ -101,118 +91,25 @@ void OnDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* opaque)
 
 // ---- topic management -------------------------------------------------------
 
-// What metadata says about the topic.
-struct TopicState {
-  int32_t partitions = 0;    // 0 when the topic does not exist (yet)
-  bool all_leaders = false;  // every partition has a leader
-};
-
-// Describes the topic. kUnavailable when no broker answers.
-Result<TopicState> DescribeTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
-                                 const EventLogOptions& options, int timeout_ms) {
-  const rd_kafka_metadata_t* md = nullptr;
-  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return Status::Error(ErrorCode::kUnavailable,
-                         "no Kafka broker at \"" + options.kafka_brokers + "\" answered within " +
-                             std::to_string(options.kafka_timeout.count()) +
-                             " ms (" + rd_kafka_err2str(err) + ")");
-  }
-  TopicState state;
-  Status status;
-  for (int i = 0; i < md->topic_cnt; ++i) {
-    const rd_kafka_metadata_topic_t& topic = md->topics[i];
-    if (options.topic != topic.topic) continue;
-    if (topic.err == RD_KAFKA_RESP_ERR_NO_ERROR && topic.partition_cnt > 0) {
-      state.partitions = topic.partition_cnt;
-      state.all_leaders = true;
-      for (int p = 0; p < topic.partition_cnt; ++p) {
-        if (topic.partitions[p].leader < 0 ||
-            topic.partitions[p].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          state.all_leaders = false;
-        }
-      }
-    } else if (topic.err != RD_KAFKA_RESP_ERR_NO_ERROR &&
-               topic.err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
-               topic.err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
-      status = Status::Error(ErrorCode::kUnavailable, "cannot describe Kafka topic " +
-                                                          options.topic + ": " +
-                                                          rd_kafka_err2str(topic.err));
-    }
-  }
-  rd_kafka_metadata_destroy(md);
-  if (!status.ok()) return status;
-  return state;
-}
-
-Status CreateTopic(rd_kafka_t* rk, const EventLogOptions& options, int timeout_ms) {
-  char errstr[512];
-  rd_kafka_NewTopic_t* new_topic =
-      rd_kafka_NewTopic_new(options.topic.c_str(), options.partitions, options.replication_factor,
-                            errstr, sizeof(errstr));
-  if (new_topic == nullptr) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         "cannot describe the Kafka topic to create: " + std::string(errstr));
-  }
-  // Events are kept forever; the log is the source of truth.
-  const std::string min_insync = options.replication_factor >= 3 ? "2" : "1";
-  const std::string max_message = std::to_string(kMaxKafkaMessageBytes);
-  rd_kafka_NewTopic_set_config(new_topic, "retention.ms", "-1");
-  rd_kafka_NewTopic_set_config(new_topic, "retention.bytes", "-1");
-  rd_kafka_NewTopic_set_config(new_topic, "min.insync.replicas", min_insync.c_str());
-  rd_kafka_NewTopic_set_config(new_topic, "max.message.bytes", max_message.c_str());
-
-  rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  rd_kafka_AdminOptions_set_request_timeout(admin, timeout_ms, errstr, sizeof(errstr));
-  rd_kafka_AdminOptions_set_operation_timeout(admin, timeout_ms, errstr, sizeof(errstr));
-  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
-  rd_kafka_CreateTopics(rk, &new_topic, 1, admin, queue);
-  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, timeout_ms + 1000);
-
-  Status status;
-  if (event == nullptr) {
-    status = Status::Error(ErrorCode::kTimeout, "Kafka did not create topic " + options.topic +
-                                                    " within " + std::to_string(timeout_ms) +
-                                                    " ms");
-  } else if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = Status::Error(ErrorCode::kUnavailable,
-                           "cannot create Kafka topic " + options.topic + ": " +
-                               rd_kafka_event_error_string(event));
-  } else {
-    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
-    size_t count = 0;
-    const rd_kafka_topic_result_t** topics = rd_kafka_CreateTopics_result_topics(result, &count);
-    for (size_t i = 0; i < count; ++i) {
-      const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(topics[i]);
-      if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-        spdlog::info("kafka.topic_exists topic={} (created concurrently)", options.topic);
-      } else if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* message = rd_kafka_topic_result_error_string(topics[i]);
-        status = Status::Error(ErrorCode::kUnavailable,
-                               "cannot create Kafka topic " + options.topic + ": " +
-                                   rd_kafka_err2name(err) + ": " +
-                                   (message != nullptr ? message : rd_kafka_err2str(err)));
-      } else {
-        spdlog::info("kafka.topic_created topic={} partitions={} replication_factor={}",
-                     options.topic, options.partitions, options.replication_factor);
-      }
-    }
-  }
-  if (event != nullptr) rd_kafka_event_destroy(event);
-  rd_kafka_queue_destroy(queue);
-  rd_kafka_AdminOptions_destroy(admin);
-  rd_kafka_NewTopic_destroy(new_topic);
-  return status;
+// The topic palaver creates when it is missing. Events are kept forever; the
+// log is the source of truth.
+KafkaTopicSpec EventTopicSpec(const EventLogOptions& options) {
+  return KafkaTopicSpec{options.topic,
+                        options.partitions,
+                        options.replication_factor,
+                        {{"retention.ms", "-1"},
+                         {"retention.bytes", "-1"},
+                         {"min.insync.replicas", options.replication_factor >= 3 ? "2" : "1"},
+                         {"max.message.bytes", std::to_string(kMaxKafkaMessageBytes)}}};
 }
 
 // Looks the topic up and creates it when missing; returns its partition count.
-Result<int32_t> EnsureTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
-                            const EventLogOptions& options) {
+Result<int32_t> EnsureTopic(rd_kafka_t* rk, const EventLogOptions& options) {
   const Clock::time_point deadline = Clock::now() + options.kafka_timeout;
   bool created = false;
   while (true) {
-    Result<TopicState> described =
-        DescribeTopic(rk, rkt, options, std::max(RemainingMs(deadline), 1));
+    Result<KafkaTopicState> described = DescribeKafkaTopic(
+        rk, options.kafka_brokers, options.topic, std::max(KafkaRemainingMs(deadline), 1));
     if (!described.ok()) return described.status();
     // A topic this call created is used once every partition has a leader,
     // so the first appends and watermark queries do not race its creation.
@@ -226,7 +123,8 @@ Result<int32_t> EnsureTopic(rd_kafka_t* rk, rd_kafka_topic_t* rkt,
       return partitions;
     }
     if (!created) {
-      PALAVER_RETURN_IF_ERROR(CreateTopic(rk, options, std::max(RemainingMs(deadline), 1)));
+      PALAVER_RETURN_IF_ERROR(CreateKafkaTopic(rk, EventTopicSpec(options),
+                                               std::max(KafkaRemainingMs(deadline), 1)));
       created = true;
     }
     if (Clock::now() >= deadline) {
@@ -280,7 +178,7 @@ class KafkaLogReader final : public LogReader {
     const Clock::time_point deadline = Clock::now() + wait;
     while (records.size() < max_records) {
       // Block only until the first record; then drain what is already fetched.
-      const int timeout_ms = records.empty() ? RemainingMs(deadline) : 0;
+      const int timeout_ms = records.empty() ? KafkaRemainingMs(deadline) : 0;
       rd_kafka_message_t* msg = rd_kafka_consumer_poll(consumer_.get(), timeout_ms);
       if (msg == nullptr) break;
       std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> owned(
@@ -382,7 +280,8 @@ class KafkaEventLog final : public EventLog {
     poller_.join();
     // Serve the last delivery reports; whatever is still queued is purged so
     // every opaque is reported (and freed) before the handle goes.
-    const rd_kafka_resp_err_t err = rd_kafka_flush(producer_.get(), TimeoutMs(options_.kafka_timeout));
+    const rd_kafka_resp_err_t err =
+        rd_kafka_flush(producer_.get(), KafkaTimeoutMs(options_.kafka_timeout));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       spdlog::warn("kafka.close_unflushed topic={} pending={}", options_.topic,
                    rd_kafka_outq_len(producer_.get()));
@@ -451,7 +350,7 @@ class KafkaEventLog final : public EventLog {
     // retry within the bound like an append would.
     while (true) {
       err = rd_kafka_query_watermark_offsets(producer_.get(), options_.topic.c_str(), partition,
-                                             &low, &high, std::max(RemainingMs(deadline), 1));
+                                             &low, &high, std::max(KafkaRemainingMs(deadline), 1));
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR || Clock::now() >= deadline) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -617,7 +516,7 @@ Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& optio
     return Status::Error(ErrorCode::kInvalidArgument,
                          "cannot use Kafka topic name \"" + options.topic + "\"", "topic");
   }
-  Result<int32_t> partitions = EnsureTopic(producer->get(), topic.get(), options);
+  Result<int32_t> partitions = EnsureTopic(producer->get(), options);
   if (!partitions.ok()) return partitions.status();
   spdlog::info("kafka.log_opened brokers=\"{}\" topic={} partitions={}", options.kafka_brokers,
                options.topic, *partitions);

@@ -4,14 +4,14 @@
 // enable.auto.offset.store=false, auto.offset.reset=earliest) handles one
 // record at a time:
 //
-//   1. MapStorefrontRecord (storefront_mapper.h) -> a command or a Rejection;
-//   2. a command goes to ConversationEngine::Execute; kUnavailable and
-//      kTimeout are retried with backoff (the command carries the storefront
+//   1-2. IngestStorefrontRecord (storefront_ingest.h, shared with the HTTP
+//      endpoint): map, then ConversationEngine::Execute with kUnavailable and
+//      kTimeout retried with backoff (the command carries the storefront
 //      event id as its idempotency key, so a retry of an append that did land
 //      appends nothing); any other error is a refusal -> a Rejection;
-//   3. a Rejection is produced to the dead-letter topic through an idempotent
-//      producer (acks=all) and its delivery awaited; a failed delivery is
-//      retried with backoff;
+//   3. a Rejection goes to the DeadLetterWriter (deadletter.h; by default a
+//      Kafka writer on deadletter_topic) and is awaited until durable; a
+//      failed write is retried with backoff;
 //   4. only then is the source offset committed (synchronously, offset + 1).
 //
 // So every record ends as events in the log or as a dead letter, and its
@@ -19,15 +19,9 @@
 // and (4) redelivers the record: the engine returns the original result
 // (same idempotency key), a dead letter may be written twice.
 //
-// Dead-letter record: key = the source record's key; value = JSON
-//   {"reason", "message", "field", "source_topic", "source_partition",
-//    "source_offset", "source_key_base64", "original_base64",
-//    "original_bytes", "original_truncated"}
-// and headers "palaver-deadletter-reason", "palaver-source-topic",
-// "palaver-source-partition", "palaver-source-offset",
-// "content-type: application/json". original_base64 holds the record's value
-// (standard base64, with padding), cut at max_deadletter_original_bytes
-// (original_truncated then says so).
+// Dead-letter record: the format of deadletter.h (key = the source record's
+// key, source_topic/partition/offset = the record's), the original cut at
+// max_deadletter_original_bytes.
 //
 // Logs (spdlog): storefront.event, storefront.deadletter, storefront.retry,
 // storefront.commit_failed, with topic/partition/offset.
@@ -42,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/storefront/deadletter.h"
 #include "connectors/storefront/storefront_mapper.h"
 #include "engine/domain/conversation_engine.h"
 #include "schemas/status.h"
@@ -86,6 +81,12 @@ class StorefrontConsumer {
   // kTimeout when the broker does not answer or a topic cannot be created.
   static Result<std::unique_ptr<StorefrontConsumer>> Open(domain::ConversationEngine& engine,
                                                           StorefrontConsumerOptions options);
+  // The same, dead-lettering through `deadletters` (which must outlive the
+  // consumer) instead of a Kafka writer of its own; deadletter_topic and
+  // max_deadletter_original_bytes are then the writer's business.
+  static Result<std::unique_ptr<StorefrontConsumer>> Open(domain::ConversationEngine& engine,
+                                                          StorefrontConsumerOptions options,
+                                                          DeadLetterWriter& deadletters);
 
   // Leaves the group (consumer close) and releases the clients.
   ~StorefrontConsumer();
@@ -108,6 +109,9 @@ class StorefrontConsumer {
 
  private:
   class Impl;
+  static Result<std::unique_ptr<StorefrontConsumer>> OpenWith(domain::ConversationEngine& engine,
+                                                              StorefrontConsumerOptions options,
+                                                              DeadLetterWriter* shared_writer);
   explicit StorefrontConsumer(std::unique_ptr<Impl> impl);
   const std::unique_ptr<Impl> impl_;
 };

@@ -30,7 +30,7 @@ domain::CommandMeta MetaFrom(const Envelope& envelope) {
 
 // The command for a decoded, validated event; a Rejection for the few valid
 // documents palaver does not take from this topic.
-MapResult CommandFor(Event event) {
+MapResult CommandFor(Event event, std::string from_address) {
   domain::CommandMeta meta = MetaFrom(event.envelope);
   MappedCommand out{domain::UpdateCart{}, event.envelope.event_id, event.envelope.type};
   if (auto* cart = std::get_if<CartUpdated>(&event.body)) {
@@ -62,10 +62,29 @@ MapResult CommandFor(Event event) {
     out.command = domain::UpsertDiscount{std::move(meta), std::move(*discount)};
   } else if (auto* message = std::get_if<MessagePosted>(&event.body)) {
     if (message->channel == Channel::kSms || message->channel == Channel::kEmail) {
-      return Reject("unsupported_channel",
-                    "message.posted on the sms or email channel is not taken from the storefront "
-                    "topic; inbound SMS and email arrive through their gateway connectors",
-                    "/body/channel");
+      if (from_address.empty()) {
+        return Reject("unsupported_channel",
+                      "message.posted on the sms or email channel needs the sender's address in "
+                      "body.personal.from_address (or comes through the SMS/email gateway)",
+                      "/body/channel");
+      }
+      // A relayed SMS or email: the engine finds or starts the customer's
+      // conversation on that channel, as for the gateways. The relaying
+      // service is the actor (ReceiveInboundMessage is a storefront command).
+      domain::ReceiveInboundMessage c;
+      c.meta = std::move(meta);
+      c.meta.actor = domain::Actor{ActorKind::kStorefront, "storefront"};
+      c.channel = message->channel;
+      c.customer_id = std::move(message->customer_id);
+      c.from_address = std::move(from_address);
+      c.text = std::move(message->personal.text);
+      out.command = std::move(c);
+      return out;
+    }
+    if (!from_address.empty()) {
+      return Reject("schema_violation",
+                    "body.personal.from_address is only for the sms and email channels",
+                    "/body/personal/from_address");
     }
     // The widget backend relays the shopper's message: the engine assigns the
     // message id, decides the conversation (a closed web chat starts a new one)
@@ -133,6 +152,16 @@ MapResult MapStorefrontRecord(std::string_view value, std::string_view kafka_key
   if (Status valid = schemas.Validate(*type, document); !valid.ok()) {
     return Reject("schema_violation", valid.message(), valid.field());
   }
+  // The sender's address is input only: the engine keeps it on the
+  // conversation (personal data), the message event does not carry it.
+  std::string from_address;
+  if (*type == EventType::kMessagePosted) {
+    nlohmann::json& personal = document["body"]["personal"];
+    if (auto it = personal.find("from_address"); it != personal.end()) {
+      from_address = it->get<std::string>();
+      personal.erase(it);
+    }
+  }
   Result<Event> event = EventFromJson(document);
   if (!event.ok()) {
     const Status& s = event.status();
@@ -147,7 +176,7 @@ MapResult MapStorefrontRecord(std::string_view value, std::string_view kafka_key
                       "\"; key storefront records by tenant so a shop's records stay in order",
                   "/tenant");
   }
-  return CommandFor(std::move(event).value());
+  return CommandFor(std::move(event).value(), std::move(from_address));
 }
 
 Rejection RejectionFromRefusal(const Status& refusal) {

@@ -18,9 +18,14 @@
 //                          describes (older versions are not accepted here)
 //   key_mismatch           the Kafka key is set and is not the tenant (a
 //                          shop's records must share its partition to stay ordered)
-//   unsupported_channel    a message.posted on the sms or email channel (those
-//                          come through their gateway connectors with the
-//                          sender's address)
+//   unsupported_channel    a message.posted on the sms or email channel
+//                          without body.personal.from_address (the sender's
+//                          phone number or email address)
+//
+// message.posted maps to PostShopperMessage for web_chat and shop_app, and to
+// ReceiveInboundMessage (actor: storefront "storefront"; customer_id,
+// from_address, text) for sms and email; from_address on another channel is
+// a schema_violation (/body/personal/from_address).
 //
 // The engine can refuse a mapped command later; RejectionFromRefusal() turns
 // such a refusal into a Rejection ("unknown_shop" for a tenant the engine does

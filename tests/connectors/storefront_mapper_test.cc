@@ -225,6 +225,35 @@ TEST(StorefrontMapperTest, SmsAndEmailMessagesAreNotTakenFromTheStorefrontTopic)
   EXPECT_EQ(r.field, "/body/channel");
 }
 
+TEST(StorefrontMapperTest, SmsAndEmailMessagesWithTheSenderAddressBecomeInboundMessages) {
+  nlohmann::json doc = Example(EventType::kMessagePosted);
+  doc["body"]["channel"] = "sms";
+  doc["body"]["delivery_route"] = "sms";
+  doc["body"]["personal"]["from_address"] = "+15551234567";
+  const auto sms = CommandOf<domain::ReceiveInboundMessage>(Map(doc));
+  EXPECT_EQ(sms.channel, Channel::kSms);
+  EXPECT_EQ(sms.customer_id, doc["body"]["customer_id"]);
+  EXPECT_EQ(sms.from_address, "+15551234567");
+  EXPECT_EQ(sms.text, doc["body"]["personal"]["text"]);
+  EXPECT_EQ(sms.meta.actor.kind, ActorKind::kStorefront);
+  EXPECT_EQ(sms.meta.idempotency_key,
+            std::string(kEventIdKeyPrefix) + doc["event_id"].get<std::string>());
+
+  doc["body"]["channel"] = "email";
+  doc["body"]["delivery_route"] = "email";
+  doc["body"]["personal"]["from_address"] = "ann@example.com";
+  const auto email = CommandOf<domain::ReceiveInboundMessage>(Map(doc));
+  EXPECT_EQ(email.channel, Channel::kEmail);
+  EXPECT_EQ(email.from_address, "ann@example.com");
+
+  // On web chat the address means nothing: refused, not ignored.
+  doc = Example(EventType::kMessagePosted);
+  doc["body"]["personal"]["from_address"] = "+15551234567";
+  const Rejection r = RejectionOf(Map(doc));
+  EXPECT_EQ(r.reason, "schema_violation");
+  EXPECT_EQ(r.field, "/body/personal/from_address");
+}
+
 TEST(StorefrontMapperTest, EngineRefusalsBecomeRejections) {
   const Status unknown_shop =
       Status::Error(ErrorCode::kNotFound, "shop \"x\" is not served here", "tenant")

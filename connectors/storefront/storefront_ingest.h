@@ -1,0 +1,62 @@
+// IngestStorefrontRecord: the one path from a storefront JSON record to the
+// engine, shared by the Kafka consumer and the signed HTTP endpoint.
+//
+//   1. MapStorefrontRecord (storefront_mapper.h) -> a command or a Rejection;
+//   2. when `expected_tenant` is set and the record's tenant differs ->
+//      Rejection "tenant_mismatch" (/tenant);
+//   3. a command without an idempotency key gets `fallback_idempotency_key`;
+//   4. ConversationEngine::Execute; kUnavailable and kTimeout are retried
+//      with backoff while `keep_trying()` says so (the idempotency key makes
+//      a retry of an append that did land append nothing); any other error
+//      is a refusal -> RejectionFromRefusal.
+//
+// The outcome is exactly one of: the command's result (events durable in the
+// log), a Rejection (the caller dead-letters it), or the last transient
+// Status when the caller stopped retrying (nothing known to be durable).
+//
+// Thread-safe; never throws.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "connectors/storefront/storefront_mapper.h"
+#include "engine/domain/conversation_engine.h"
+#include "schemas/status.h"
+
+namespace palaver::storefront {
+
+struct IngestOptions {
+  MapperOptions mapper;
+  std::string_view kafka_key;        // checked by the mapper when not empty
+  std::string_view expected_tenant;  // checked after mapping when not empty
+  std::string fallback_idempotency_key;
+  std::chrono::milliseconds initial_backoff{100};
+  std::chrono::milliseconds max_backoff{5000};
+  // Asked before each retry of a transient failure; false ends the attempts.
+  // Empty = retry forever.
+  std::function<bool()> keep_trying;
+  // Called once per retry (counters, logs).
+  std::function<void(const Status&)> on_retry;
+};
+
+// A record that became (or had already become) events.
+struct Ingested {
+  EventType type = EventType::kCartUpdated;
+  std::string event_id;  // the storefront event id; may be empty
+  std::string tenant;
+  domain::CommandResult result;
+};
+
+using IngestOutcome = std::variant<Ingested, Rejection, Status>;
+
+IngestOutcome IngestStorefrontRecord(domain::ConversationEngine& engine, std::string_view value,
+                                     const IngestOptions& options);
+
+// kUnavailable and kTimeout: the log could not confirm an append.
+bool IsTransient(const Status& status);
+
+}  // namespace palaver::storefront
