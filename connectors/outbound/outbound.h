@@ -114,10 +114,11 @@ class OutboundConnector {
   // kFailedPrecondition when already started.
   virtual Status Start() = 0;
 
-  // Stops every target and joins its thread. A delivery in flight is
-  // abandoned unsettled (its event's position is not written, so it is sent
-  // again, with the same delivery id, after a restart). Idempotent; the
-  // destructor calls it.
+  // Stops every target and joins its thread. A request already on its way
+  // is awaited (at most RetryOptions::request_timeout) and settled, so a
+  // graceful stop resends nothing; a delivery waiting for its next attempt is
+  // left unsettled and sent again, with the same delivery id, after a
+  // restart. Idempotent; the destructor calls it.
   virtual void Stop() = 0;
 
   // A snapshot of the counters.

@@ -26,8 +26,12 @@ size_t CollectBody(char* data, size_t size, size_t count, void* user) {
 
 size_t DiscardBody(char*, size_t size, size_t count, void*) { return size * count; }
 
-int StopProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
+// Stopping abandons a request only before any of it went out: once the body
+// is on its way the receiver may accept it, so the answer is awaited (bounded
+// by the request timeout) and the delivery settled. A graceful stop thus
+// never causes a resend.
+int StopProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t ulnow) {
+  return static_cast<const std::atomic<bool>*>(user)->load() && ulnow == 0 ? 1 : 0;
 }
 
 struct Upload {
@@ -110,7 +114,7 @@ AttemptResult CurlSession::Post(const std::string& url, const std::vector<std::s
     curl_easy_setopt(curl, CURLOPT_USERPWD, userpwd.c_str());
   }
   const CURLcode code = curl_easy_perform(curl);
-  if (code == CURLE_ABORTED_BY_CALLBACK || stop) return {AttemptStatus::kAborted, "stopping"};
+  if (code == CURLE_ABORTED_BY_CALLBACK) return {AttemptStatus::kAborted, "stopping"};
   if (code != CURLE_OK) {
     return {AttemptStatus::kTransient, "POST " + url + ": " + CurlError(code, error_buffer)};
   }
@@ -161,7 +165,7 @@ AttemptResult CurlSession::SendMail(const SmtpServer& server, const std::string&
   curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(message.size()));
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, DiscardBody);
   const CURLcode code = curl_easy_perform(curl);
-  if (code == CURLE_ABORTED_BY_CALLBACK || stop) return {AttemptStatus::kAborted, "stopping"};
+  if (code == CURLE_ABORTED_BY_CALLBACK) return {AttemptStatus::kAborted, "stopping"};
   if (code == CURLE_OK) return {AttemptStatus::kOk, ""};
   long reply = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply);
