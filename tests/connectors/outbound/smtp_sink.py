@@ -58,7 +58,6 @@ class Handler:
 
 controller = Controller(Handler(), hostname="127.0.0.1", port=port)
 controller.start()
-print("ready", flush=True)
 stop = threading.Event()
 signal.signal(signal.SIGTERM, lambda *_: stop.set())
 signal.signal(signal.SIGINT, lambda *_: stop.set())
