@@ -6,7 +6,7 @@
 namespace palaver {
 namespace {
 
-constexpr std::array<std::pair<EventType, std::string_view>, 27> kEventTypeNames = {{
+constexpr std::array<std::pair<EventType, std::string_view>, 28> kEventTypeNames = {{
     {EventType::kConversationStarted, "conversation.started"},
     {EventType::kConversationStatusChanged, "conversation.status_changed"},
     {EventType::kConversationAssigned, "conversation.assigned"},
@@ -34,6 +34,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 27> kEventTypeNames
     {EventType::kTranscriptRequested, "transcript.requested"},
     {EventType::kHandoffRequested, "handoff.requested"},
     {EventType::kCustomerErased, "customer.erased"},
+    {EventType::kDeliveryRecorded, "delivery.recorded"},
 }};
 
 constexpr std::array<std::pair<ActorKind, std::string_view>, 5> kActorKindNames = {{

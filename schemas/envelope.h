@@ -42,6 +42,7 @@ enum class EventType : uint16_t {
   kTranscriptRequested = 25,
   kHandoffRequested = 26,
   kCustomerErased = 27,
+  kDeliveryRecorded = 28,
 };
 
 // The stable dotted name of `type`, e.g. "conversation.started"; used in

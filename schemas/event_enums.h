@@ -190,6 +190,21 @@ enum class ErasureRegulation : uint8_t {
   kOther = 3,
 };
 
+// How an outbound connector reached (or tried to reach) someone outside palaver.
+enum class DeliveryChannel : uint8_t {
+  kWebhook = 1,  // a signed HTTP POST to a configured endpoint
+  kEmail = 2,    // a mail over SMTP
+  kSms = 3,      // a text message through the SMS provider's HTTP API
+};
+
+// The settled result of one outbound delivery.
+enum class DeliveryOutcome : uint8_t {
+  kDelivered = 1,  // the receiver accepted it
+  kFailed = 2,     // the receiver refused it for good; it will not be sent again
+  kParked = 3,     // still failing after the configured attempts; the target is parked
+                   // and this delivery is retried, in order, until it goes through
+};
+
 // EnumNames<E>::kValues lists every value of E with its stable name.
 template <class E>
 struct EnumNames;
@@ -279,6 +294,10 @@ PALAVER_ENUM_NAMES(HandoffTarget, 2, {HandoffTarget::kInbox, "inbox"},
                    {HandoffTarget::kExternalHelpdesk, "external_helpdesk"});
 PALAVER_ENUM_NAMES(ErasureRegulation, 3, {ErasureRegulation::kGdpr, "gdpr"},
                    {ErasureRegulation::kCcpa, "ccpa"}, {ErasureRegulation::kOther, "other"});
+PALAVER_ENUM_NAMES(DeliveryChannel, 3, {DeliveryChannel::kWebhook, "webhook"},
+                   {DeliveryChannel::kEmail, "email"}, {DeliveryChannel::kSms, "sms"});
+PALAVER_ENUM_NAMES(DeliveryOutcome, 3, {DeliveryOutcome::kDelivered, "delivered"},
+                   {DeliveryOutcome::kFailed, "failed"}, {DeliveryOutcome::kParked, "parked"});
 
 #undef PALAVER_ENUM_NAMES
 

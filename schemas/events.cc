@@ -16,7 +16,7 @@ constexpr bool BodiesInTypeOrder(std::index_sequence<I...>) {
 }
 static_assert(BodiesInTypeOrder(std::make_index_sequence<std::variant_size_v<EventBody>>()),
               "EventBody alternatives must follow EventType order");
-static_assert(std::variant_size_v<EventBody> == 27, "one body per EventType");
+static_assert(std::variant_size_v<EventBody> == 28, "one body per EventType");
 
 template <size_t... I>
 constexpr uint16_t VersionOf(EventType type, std::index_sequence<I...>) {

@@ -809,6 +809,44 @@ struct CustomerErased {
   }
 };
 
+// ---------------------------------------------------------------- outbound delivery
+
+// An outbound connector (connectors/outbound) settled one delivery caused by
+// the event `source_event_id` at `source_offset` of this shop's partition: a
+// webhook POST, a mail or a text message. A system fact appended by the
+// connector itself (actor kSystem, actor_id the connector), never by a
+// command. The envelope's conversation_id is the source event's.
+// No personal fields: `target` names the configured endpoint or connector,
+// never the recipient's address.
+struct DeliveryRecorded {
+  static constexpr EventType kType = EventType::kDeliveryRecorded;
+  static constexpr uint16_t kVersion = 1;
+
+  std::string delivery_id;  // stable per (target, source event, purpose); the receiver's
+                            // idempotency key (webhook header, mail Message-ID)
+  DeliveryChannel channel = DeliveryChannel::kWebhook;
+  std::string target;           // webhook endpoint id, "smtp", "sms"
+  std::string purpose;          // e.g. "webhook", "reply", "transcript", "team_notification"
+  std::string source_event_id;  // the event that caused the delivery
+  int64_t source_offset = 0;    // its offset in the shop's partition
+  DeliveryOutcome outcome = DeliveryOutcome::kDelivered;
+  int32_t attempts = 0;  // attempts made so far, >= 1
+  std::string error;     // the last error when not delivered; empty otherwise
+
+  bool operator==(const DeliveryRecorded&) const = default;
+  static void Fields(auto& s, auto&& f) {
+    f("delivery_id", s.delivery_id);
+    f("channel", s.channel);
+    f("target", s.target);
+    f("purpose", s.purpose);
+    f("source_event_id", s.source_event_id);
+    f("source_offset", s.source_offset);
+    f("outcome", s.outcome);
+    f("attempts", s.attempts);
+    f("error", s.error);
+  }
+};
+
 // ---------------------------------------------------------------- events
 
 // Every body type, in EventType order (checked at compile time in events.cc).
@@ -819,7 +857,7 @@ using EventBody =
                  CustomerNoteEdited, CustomerNoteDeleted, CartUpdated, PresenceChanged, OrderPlaced,
                  OrderUpdated, CustomerProfileUpserted, ProductUpserted, DiscountUpserted,
                  SettingsChanged, TopicsClassified, LanguageDetected, CsatSubmitted,
-                 TranscriptRequested, HandoffRequested, CustomerErased>;
+                 TranscriptRequested, HandoffRequested, CustomerErased, DeliveryRecorded>;
 
 // One event: the envelope and the body. envelope.type and
 // envelope.schema_version are set from the body by EncodeEvent (schemas/codec.h).

@@ -145,6 +145,7 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
           [&](const TranscriptRequested&) {},
           [&](const HandoffRequested&) {},
           [&](const CustomerErased&) {},
+          [&](const DeliveryRecorded&) {},  // outbound delivery results change no rule
       },
       event.body);
 

@@ -12,7 +12,7 @@ namespace {
 
 TEST(EventsTest, SampleEventsCoverEveryTypeInOrder) {
   const std::vector<Event> events = testing::SampleEvents();
-  ASSERT_EQ(events.size(), 27u);
+  ASSERT_EQ(events.size(), 28u);
   for (size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(static_cast<size_t>(TypeOf(events[i].body)), i + 1);
     EXPECT_EQ(events[i].envelope.type, TypeOf(events[i].body));
@@ -50,6 +50,8 @@ TEST(EventsTest, EnumNamesAreUniqueAndRoundTrip) {
   check(Topic{});
   check(Permission{});
   check(Weekday{});
+  check(DeliveryChannel{});
+  check(DeliveryOutcome{});
   EXPECT_EQ(EnumNames<Topic>::kValues.size(), 10u);
 }
 

@@ -215,6 +215,12 @@ std::vector<Event> SampleEvents() {
 
   add(ActorKind::kAgent, "agent-admin", "",
       CustomerErased{kCustomer, "privacy-req-55", ErasureRegulation::kGdpr});
+
+  add(ActorKind::kSystem, "outbound-webhooks", kConv,
+      DeliveryRecorded{"dlv-webhook-zd-0190f5b2-7c1e-7d3a-9b2f-000000000026",
+                       DeliveryChannel::kWebhook, "webhook-zd", "webhook",
+                       "0190f5b2-7c1e-7d3a-9b2f-000000000026", 25, DeliveryOutcome::kParked, 5,
+                       "HTTP 503 from https://helpdesk.example.com/hooks/palaver"});
   return events;
 }
 
