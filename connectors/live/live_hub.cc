@@ -53,7 +53,8 @@ Subscriber::Subscriber(StreamScope scope, const LiveOptions& options, LiveCounte
     : scope_(std::move(scope)),
       max_bytes_(options.client_queue_bytes),
       max_items_(options.client_queue_items),
-      counters_(counters) {}
+      counters_(counters),
+      last_pop_(std::chrono::steady_clock::now()) {}
 
 Subscriber::~Subscriber() = default;
 
@@ -80,26 +81,23 @@ void Subscriber::WakeLocked() {
   if (wake_) wake_();
 }
 
-bool Subscriber::PushLive(const ItemPtr& item) {
+Subscriber::Push Subscriber::PushLive(const ItemPtr& item) {
   std::lock_guard lock(mu_);
-  if (closed_ || close_) return !closed_;
-  if (item->offset < next_offset_) return true;
-  next_offset_ = item->offset + 1;
-  if (!Visible(*item)) return true;
-  const size_t size = PayloadOf(*item).size();
-  if (!queue_.empty() && (queued_bytes_ + size > max_bytes_ || queue_.size() + 1 > max_items_)) {
-    // The client does not keep up: drop what it has not read and close. It
-    // resumes from the last position it received.
-    close_ = CloseReason{1008, "slow_consumer",
-                         "the client read too slowly; " + std::to_string(queue_.size()) +
-                             " updates (" + std::to_string(queued_bytes_) +
-                             " bytes) were waiting; reconnect with ?after=<last position>"};
-    counters_.slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
-    queue_.clear();
-    queued_bytes_ = 0;
-    WakeLocked();
-    return true;
+  if (closed_) return Push::kClosed;
+  if (close_) return Push::kKept;  // closing: nothing more is sent
+  if (item->offset < next_offset_) return Push::kKept;
+  const size_t size = Visible(*item) ? PayloadOf(*item).size() : 0;
+  if (size == 0) {
+    next_offset_ = item->offset + 1;
+    return Push::kKept;
   }
+  if (!queue_.empty() && (queued_bytes_ + size > max_bytes_ || queue_.size() + 1 > max_items_)) {
+    // Not taken: the stream reads this item and what follows from the log
+    // once its client has drained the queue.
+    catch_up_parked_ = true;
+    return Push::kBehind;
+  }
+  next_offset_ = item->offset + 1;
   const bool was_empty = queue_.empty();
   queue_.push_back(item);
   queued_bytes_ += size;
@@ -108,7 +106,25 @@ bool Subscriber::PushLive(const ItemPtr& item) {
          !counters_.peak_queue_bytes.compare_exchange_weak(peak, queued_bytes_)) {
   }
   if (was_empty) WakeLocked();
+  return Push::kKept;
+}
+
+bool Subscriber::ParkIfOverHalf() {
+  std::lock_guard lock(mu_);
+  if (queued_bytes_ <= max_bytes_ / 2 && queue_.size() <= max_items_ / 2) return false;
+  catch_up_parked_ = true;
   return true;
+}
+
+bool Subscriber::Stalled(std::chrono::steady_clock::time_point now,
+                         std::chrono::milliseconds timeout) const {
+  std::lock_guard lock(mu_);
+  return catch_up_parked_ && !queue_.empty() && now - last_pop_ > timeout;
+}
+
+size_t Subscriber::queued_items() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 bool Subscriber::PushCatchUp(const ItemPtr& item) {
@@ -134,9 +150,16 @@ bool Subscriber::PushCatchUp(const ItemPtr& item) {
   return true;
 }
 
-void Subscriber::set_resume(std::function<void()> resume) {
-  std::lock_guard lock(mu_);
-  if (!closed_) resume_ = std::move(resume);
+void Subscriber::ParkOrResume(std::function<void()> resume) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    if (catch_up_parked_) {
+      resume_ = std::move(resume);
+      return;
+    }
+  }
+  resume();  // the consumer drained the queue in the meantime
 }
 
 ItemPtr Subscriber::Pop() {
@@ -147,6 +170,7 @@ ItemPtr Subscriber::Pop() {
     if (queue_.empty()) return nullptr;
     item = std::move(queue_.front());
     queue_.pop_front();
+    last_pop_ = std::chrono::steady_clock::now();
     queued_bytes_ -= PayloadOf(*item).size();
     if (catch_up_parked_ && queued_bytes_ <= max_bytes_ / 2 && queue_.size() <= max_items_ / 2) {
       catch_up_parked_ = false;
@@ -203,9 +227,11 @@ bool Subscriber::closed() const {
 // ---------------------------------------------------------------- feed
 
 PartitionFeed::PartitionFeed(int32_t partition, int64_t start, std::unique_ptr<LogReader> reader,
-                             size_t ring_items)
+                             size_t ring_items,
+                             std::function<void(const std::shared_ptr<Subscriber>&)> behind)
     : partition_(partition),
       ring_items_(ring_items),
+      behind_(std::move(behind)),
       reader_(std::move(reader)),
       ring_begin_(start),
       tail_next_(start) {
@@ -227,18 +253,26 @@ int64_t PartitionFeed::tail_next() const {
 }
 
 void PartitionFeed::AttachLocked(const std::shared_ptr<Subscriber>& subscriber) {
+  // A subscriber closed before this point was already detached; keep it out.
+  if (subscriber->closed()) return;
   auto& list = live_[subscriber->scope().tenant];
   list.push_back(subscriber);
 }
 
-bool PartitionFeed::TryAttach(const std::shared_ptr<Subscriber>& subscriber, int64_t from) {
+PartitionFeed::Attach PartitionFeed::TryAttach(const std::shared_ptr<Subscriber>& subscriber,
+                                               int64_t from) {
   std::lock_guard lock(mu_);
-  if (from < ring_begin_) return false;
+  if (from < ring_begin_) return Attach::kTooOld;
   auto it = std::lower_bound(ring_.begin(), ring_.end(), from,
                              [](const ItemPtr& item, int64_t offset) { return item->offset < offset; });
-  for (; it != ring_.end(); ++it) subscriber->PushLive(*it);
+  // Paced like a catch-up: a backlog larger than the client's queue is not a
+  // slow client, only a long way behind.
+  for (; it != ring_.end(); ++it) {
+    if (!subscriber->PushCatchUp(*it)) return Attach::kFull;
+  }
+  if (subscriber->ParkIfOverHalf()) return Attach::kFull;
   AttachLocked(subscriber);
-  return true;
+  return Attach::kAttached;
 }
 
 int64_t PartitionFeed::AttachAtEnd(const std::shared_ptr<Subscriber>& subscriber) {
@@ -277,22 +311,43 @@ void PartitionFeed::Run() {
     }
     failures = 0;
     if (records->empty()) continue;
-    std::vector<ItemPtr> items;
-    items.reserve(records->size());
-    for (const LogRecord& record : *records) items.push_back(MakeLiveItem(record));
+    // Rendered and handed out in small chunks, so the first item of a burst
+    // does not wait for the last one.
+    constexpr size_t kChunk = 16;
+    for (size_t begin = 0; begin < records->size(); begin += kChunk) {
+      const size_t end = std::min(records->size(), begin + kChunk);
+      std::vector<ItemPtr> items;
+      items.reserve(end - begin);
+      for (size_t i = begin; i < end; ++i) items.push_back(MakeLiveItem((*records)[i]));
+      Publish(items);
+    }
+  }
+}
 
-    std::lock_guard lock(mu_);
-    for (ItemPtr& item : items) {
-      auto subscribers = live_.find(item->tenant);
-      if (subscribers != live_.end()) {
-        for (const auto& subscriber : subscribers->second) subscriber->PushLive(item);
-      }
-      tail_next_ = item->offset + 1;
-      ring_.push_back(std::move(item));
-      if (ring_.size() > ring_items_) {
-        ring_.pop_front();
-        ring_begin_ = ring_.front()->offset;
-      }
+void PartitionFeed::Publish(std::vector<ItemPtr>& items) {
+  std::lock_guard lock(mu_);
+  for (ItemPtr& item : items) {
+    auto subscribers = live_.find(item->tenant);
+    if (subscribers != live_.end()) {
+      std::erase_if(subscribers->second, [&](const std::shared_ptr<Subscriber>& subscriber) {
+        switch (subscriber->PushLive(item)) {
+          case Subscriber::Push::kKept:
+            return false;
+          case Subscriber::Push::kClosed:
+            return true;
+          case Subscriber::Push::kBehind:
+            behind_(subscriber);
+            return true;
+        }
+        return false;
+      });
+      if (subscribers->second.empty()) live_.erase(subscribers);
+    }
+    tail_next_ = item->offset + 1;
+    ring_.push_back(std::move(item));
+    if (ring_.size() > ring_items_) {
+      ring_.pop_front();
+      ring_begin_ = ring_.front()->offset;
     }
   }
 }
@@ -317,26 +372,26 @@ class CatchUp : public std::enable_shared_from_this<CatchUp> {
   // One step. Returns true when the task should run again.
   bool Step(LiveStreams::Hub& hub) {
     if (subscriber_->closed() || subscriber_->close_reason()) return false;
-    if (!reader_) {
-      auto reader = hub.log().OpenReader(partition_, subscriber_->next_offset());
-      if (!reader.ok()) return Fail(reader.status());
-      reader_ = std::move(*reader);
-    }
     while (!pending_.empty()) {
-      if (!subscriber_->PushCatchUp(pending_.front())) {
-        // Parked: the consumer re-enqueues this task once it drained half its queue.
-        std::weak_ptr<LiveStreams::Hub> weak_hub = hub_;
-        subscriber_->set_resume([weak_hub, self = shared_from_this()] {
-          if (auto h = weak_hub.lock()) h->Enqueue(self);
-        });
-        return false;
-      }
+      if (!subscriber_->PushCatchUp(pending_.front())) return Park();
       pending_.pop_front();
     }
     auto feed = hub.FeedFor(partition_);
     if (!feed.ok()) return Fail(feed.status());
-    if ((*feed)->TryAttach(subscriber_, reader_->Position())) return false;  // live from here
-
+    const int64_t from = reader_ ? reader_->Position() : subscriber_->next_offset();
+    switch ((*feed)->TryAttach(subscriber_, from)) {
+      case PartitionFeed::Attach::kAttached:
+        return false;  // live from here
+      case PartitionFeed::Attach::kFull:
+        return Park();
+      case PartitionFeed::Attach::kTooOld:
+        break;
+    }
+    if (!reader_) {
+      auto reader = hub.log().OpenReader(partition_, from);
+      if (!reader.ok()) return Fail(reader.status());
+      reader_ = std::move(*reader);
+    }
     auto records = reader_->Next(hub.options().catch_up_batch, 100ms);
     if (!records.ok()) return Fail(records.status());
     for (const LogRecord& record : *records) pending_.push_back(MakeLiveItem(record));
@@ -344,6 +399,15 @@ class CatchUp : public std::enable_shared_from_this<CatchUp> {
   }
 
  private:
+  // The consumer re-enqueues this task once it drained half its queue.
+  bool Park() {
+    std::weak_ptr<LiveStreams::Hub> weak_hub = hub_;
+    subscriber_->ParkOrResume([weak_hub, self = shared_from_this()] {
+      if (auto h = weak_hub.lock()) h->Enqueue(self);
+    });
+    return false;
+  }
+
   bool Fail(const Status& status) {
     spdlog::warn("live.catch_up_failed partition={} error=\"{}\"", partition_, status.ToString());
     subscriber_->Fail({1011, "log_unavailable", "the log cannot be read; retry later"});
@@ -401,8 +465,14 @@ Result<PartitionFeed*> LiveStreams::Hub::FeedFor(int32_t partition) {
   if (!end.ok()) return end.status();
   auto reader = log_.OpenReader(partition, *end);
   if (!reader.ok()) return reader.status();
+  std::weak_ptr<Hub> weak = weak_from_this();
+  auto behind = [weak, partition](const std::shared_ptr<Subscriber>& subscriber) {
+    if (auto hub = weak.lock()) {
+      hub->Enqueue(std::make_shared<CatchUp>(weak, subscriber, partition, hub->counters_));
+    }
+  };
   auto feed = std::make_unique<PartitionFeed>(partition, *end, std::move(*reader),
-                                              options_.ring_items);
+                                              options_.ring_items, std::move(behind));
   PartitionFeed* raw = feed.get();
   feeds_.emplace(partition, std::move(feed));
   return raw;
@@ -428,7 +498,7 @@ Result<int64_t> LiveStreams::Hub::Subscribe(const std::shared_ptr<Subscriber>& s
     }
   }
   subscriber->set_next_offset(*after + 1);
-  if (!(*feed)->TryAttach(subscriber, *after + 1)) {
+  if ((*feed)->TryAttach(subscriber, *after + 1) != PartitionFeed::Attach::kAttached) {
     Enqueue(std::make_shared<CatchUp>(weak_from_this(), subscriber, partition, counters_));
   }
   return *after;

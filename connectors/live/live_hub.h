@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -74,17 +75,31 @@ class Subscriber {
   int64_t next_offset() const;
   void set_next_offset(int64_t offset);
 
-  // The live feed offers an item. Items outside the scope, or already seen,
-  // only advance next_offset. When the queue is over a limit the stream is
-  // marked for a slow-consumer close and the queue dropped. Returns false
-  // once the subscriber is closed (the feed may forget it).
-  bool PushLive(const ItemPtr& item);
+  enum class Push {
+    kKept,     // queued, or skipped (outside the scope, already seen)
+    kClosed,   // the subscriber is closed: the feed forgets it
+    kBehind,   // the queue is full: the item was NOT taken; the feed forgets
+               // the subscriber, which catches up from the log (paced by its
+               // client) and joins again
+  };
+  // The live feed offers an item.
+  Push PushLive(const ItemPtr& item);
 
   // A catch-up worker offers an item. Returns false, and remembers that the
-  // worker waits, when the queue is full: the item was not taken and `resume`
-  // (see set_resume) runs once the consumer has drained half the queue.
+  // worker waits, when the queue is full: the item was not taken; the worker
+  // then calls ParkOrResume.
   bool PushCatchUp(const ItemPtr& item);
-  void set_resume(std::function<void()> resume);
+  // After a refused PushCatchUp: keeps `resume` to run once the consumer has
+  // drained half the queue, or runs it now when that already happened.
+  void ParkOrResume(std::function<void()> resume);
+  // Before joining the live feed: true (and parked) when the queue is more
+  // than half full, so a burst right after joining does not overflow it.
+  bool ParkIfOverHalf();
+
+  // True when the queue is full and the consumer has taken nothing for
+  // `timeout`: the client stopped reading.
+  bool Stalled(std::chrono::steady_clock::time_point now, std::chrono::milliseconds timeout) const;
+  size_t queued_items() const;
 
   // The consumer's side: the next item to send, or nullptr when none.
   ItemPtr Pop();
@@ -116,7 +131,8 @@ class Subscriber {
   size_t queued_bytes_ = 0;               // guarded by mu_
   int64_t next_offset_ = 0;               // guarded by mu_
   bool closed_ = false;                   // guarded by mu_
-  bool catch_up_parked_ = false;          // guarded by mu_
+  bool catch_up_parked_ = false;          // guarded by mu_; a worker waits for room
+  std::chrono::steady_clock::time_point last_pop_;  // guarded by mu_
   std::optional<CloseReason> close_;      // guarded by mu_
   std::function<void()> wake_;            // guarded by mu_
   std::function<void()> resume_;          // guarded by mu_
@@ -126,16 +142,24 @@ class Subscriber {
 // items and hands each item to the live subscribers of its shop.
 class PartitionFeed {
  public:
+  // `behind` is called (under the feed's lock; it must not call back into the
+  // feed) for a live subscriber whose queue filled: it must catch up.
   PartitionFeed(int32_t partition, int64_t start, std::unique_ptr<LogReader> reader,
-                size_t ring_items);
+                size_t ring_items,
+                std::function<void(const std::shared_ptr<Subscriber>&)> behind);
   ~PartitionFeed();  // stops and joins the tailer
   PartitionFeed(const PartitionFeed&) = delete;
   PartitionFeed& operator=(const PartitionFeed&) = delete;
 
+  enum class Attach {
+    kAttached,  // queued the ring's items from `from` on and joined the live feed
+    kTooOld,    // `from` is older than the ring: read the log first
+    kFull,      // the ring holds more than the client's queue takes now; the
+                // subscriber took what fit (PushCatchUp) and must wait to drain
+  };
   // Joins the live feed when every item from `from` on is still in the ring
-  // (or not read yet): queues those, registers the subscriber and returns
-  // true. Returns false when `from` is older than the ring (catch up first).
-  bool TryAttach(const std::shared_ptr<Subscriber>& subscriber, int64_t from);
+  // (or not read yet) and fits the subscriber's queue.
+  Attach TryAttach(const std::shared_ptr<Subscriber>& subscriber, int64_t from);
   // Joins at the live end; returns the position the stream starts after.
   int64_t AttachAtEnd(const std::shared_ptr<Subscriber>& subscriber);
   void Detach(const Subscriber* subscriber);
@@ -145,10 +169,12 @@ class PartitionFeed {
 
  private:
   void Run();
+  void Publish(std::vector<ItemPtr>& items);
   void AttachLocked(const std::shared_ptr<Subscriber>& subscriber);
 
   const int32_t partition_;
   const size_t ring_items_;
+  const std::function<void(const std::shared_ptr<Subscriber>&)> behind_;
   std::unique_ptr<LogReader> reader_;  // used by the tailer thread only
 
   mutable std::mutex mu_;

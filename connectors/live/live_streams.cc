@@ -1,5 +1,6 @@
 #include "connectors/live/live_streams.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <optional>
@@ -190,6 +191,20 @@ class StreamSessionBase : public HttpStreamConnection {
     hub_->counters().open_streams.fetch_sub(1, std::memory_order_relaxed);
   }
 
+  // The reason to close a stream whose client stopped reading, or nullopt.
+  std::optional<CloseReason> StallCheck() const {
+    const auto timeout = hub_->options().stall_timeout;
+    if (!subscriber_->Stalled(std::chrono::steady_clock::now(), timeout)) return std::nullopt;
+    hub_->counters().slow_consumer_disconnects.fetch_add(1, std::memory_order_relaxed);
+    return CloseReason{1008, "slow_consumer",
+                       "slow consumer: nothing read for " + std::to_string(timeout.count()) +
+                           " ms; reconnect with ?after=<last position>"};
+  }
+
+  std::chrono::milliseconds StallCheckInterval() const {
+    return std::max(std::chrono::milliseconds(20), hub_->options().stall_timeout / 4);
+  }
+
   const std::shared_ptr<Hub> hub_;
   const std::shared_ptr<Subscriber> subscriber_;
 };
@@ -203,6 +218,7 @@ class WebSocketSession final : public StreamSessionBase,
       : StreamSessionBase(std::move(hub), std::move(subscriber)),
         ws_(std::move(stream)),
         close_timer_(ws_.get_executor()),
+        stall_timer_(ws_.get_executor()),
         ready_(std::move(ready)) {}
 
   void Start(HttpRequest request) {
@@ -243,7 +259,17 @@ class WebSocketSession final : public StreamSessionBase,
     accepted_ = true;
     Read();
     if (closing_) return SendClose();
+    ArmStallCheck();
     Pump();
+  }
+
+  void ArmStallCheck() {
+    stall_timer_.expires_after(StallCheckInterval());
+    stall_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closing_) return;
+      if (auto reason = self->StallCheck()) return self->BeginClose(*reason);
+      self->ArmStallCheck();
+    });
   }
 
   void Read() {
@@ -291,6 +317,7 @@ class WebSocketSession final : public StreamSessionBase,
     if (closing_) return;
     closing_ = true;
     close_ = reason;
+    stall_timer_.cancel();
     hub_->Unsubscribe(subscriber_);  // nothing more is queued for this stream
     if (reason.code == "slow_consumer") {
       spdlog::info("live.slow_consumer shop={} detail=\"{}\"", subscriber_->scope().tenant,
@@ -315,6 +342,7 @@ class WebSocketSession final : public StreamSessionBase,
 
   void Teardown() {
     close_timer_.cancel();
+    stall_timer_.cancel();
     hub_->Unsubscribe(subscriber_);
     beast::error_code ignored;
     auto& socket = beast::get_lowest_layer(ws_).socket();
@@ -324,6 +352,7 @@ class WebSocketSession final : public StreamSessionBase,
 
   websocket::stream<beast::tcp_stream> ws_;
   asio::steady_timer close_timer_;
+  asio::steady_timer stall_timer_;
   const std::string ready_;
   HttpRequest request_;  // kept alive for the handshake
   beast::flat_buffer read_buffer_;
@@ -345,7 +374,8 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
       : StreamSessionBase(std::move(hub), std::move(subscriber)),
         stream_(std::move(stream)),
         close_timer_(stream_.get_executor()),
-        keepalive_timer_(stream_.get_executor()) {
+        keepalive_timer_(stream_.get_executor()),
+        stall_timer_(stream_.get_executor()) {
     out_ =
         "HTTP/1.1 200 OK\r\n"
         "Server: palaver\r\n"
@@ -364,6 +394,16 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
     WriteOut();
     Read();
     ArmKeepalive();
+    ArmStallCheck();
+  }
+
+  void ArmStallCheck() {
+    stall_timer_.expires_after(StallCheckInterval());
+    stall_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closing_ || self->finished_) return;
+      if (auto reason = self->StallCheck()) return self->BeginClose(*reason);
+      self->ArmStallCheck();
+    });
   }
 
   void Shutdown() override {
@@ -439,6 +479,7 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
   void BeginClose(const CloseReason& reason) {
     if (closing_ || finished_) return;
     closing_ = true;
+    stall_timer_.cancel();
     hub_->Unsubscribe(subscriber_);
     if (reason.code == "slow_consumer") {
       spdlog::info("live.slow_consumer shop={} detail=\"{}\"", subscriber_->scope().tenant,
@@ -458,6 +499,7 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
     finished_ = true;
     close_timer_.cancel();
     keepalive_timer_.cancel();
+    stall_timer_.cancel();
     hub_->Unsubscribe(subscriber_);
     beast::error_code ignored;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
@@ -467,6 +509,7 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
   beast::tcp_stream stream_;
   asio::steady_timer close_timer_;
   asio::steady_timer keepalive_timer_;
+  asio::steady_timer stall_timer_;
   std::string out_;          // the bytes being written
   std::string final_event_;  // the `event: error` that ends the stream
   std::array<char, 512> read_space_{};
@@ -583,15 +626,19 @@ std::shared_ptr<HttpStreamConnection> AcceptStream(const std::shared_ptr<Hub>& h
   const int32_t partition = hub->log().PartitionFor(scope->tenant);
   const std::string ready = ReadyJson(*started, partition);
   const asio::any_io_executor executor = stream.get_executor();
+  // Sessions start on their strand after the server has registered them, so
+  // a client never sees a stream the server does not count yet.
   if (websocket_upgrade) {
     auto session =
         std::make_shared<WebSocketSession>(hub, subscriber, std::move(stream), ready);
-    session->Start(std::move(request));
+    asio::post(executor, [session, request = std::move(request)]() mutable {
+      session->Start(std::move(request));
+    });
     subscriber->set_wake(WakeOf(session, executor));
     return session;
   }
   auto session = std::make_shared<SseSession>(hub, subscriber, std::move(stream), *started, ready);
-  session->Start();
+  asio::post(executor, [session] { session->Start(); });
   subscriber->set_wake(WakeOf(session, executor));
   return session;
 }
@@ -607,11 +654,11 @@ Result<std::unique_ptr<LiveStreams>> LiveStreams::Create(EventLog& log, StreamAu
   if (options.ring_items == 0 || options.client_queue_bytes == 0 ||
       options.client_queue_items == 0 || options.catch_up_batch == 0 ||
       options.catch_up_threads <= 0 || options.keepalive.count() <= 0 ||
-      options.close_timeout.count() <= 0) {
+      options.close_timeout.count() <= 0 || options.stall_timeout.count() <= 0) {
     return Status::Error(ErrorCode::kInvalidArgument,
                          "live stream limits must be positive (ring_items, client_queue_bytes, "
                          "client_queue_items, catch_up_batch, catch_up_threads, keepalive, "
-                         "close_timeout)",
+                         "stall_timeout, close_timeout)",
                          "options");
   }
   auto hub = std::make_shared<Hub>(log, std::move(authorize), std::move(options));

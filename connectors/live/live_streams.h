@@ -18,9 +18,11 @@
 // is served from it; one that resumes from older positions catches up with
 // its own LogReader (run by a small pool of catch-up workers, paced by how
 // fast the client reads) and then joins the live feed. Each stream has a
-// bounded queue (bytes and items): a client that stops reading is
-// disconnected (WebSocket close 1008 with a reason, SSE a final
-// `event: error`), never allowed to grow memory. HttpServer::Stop() closes
+// bounded queue (bytes and items). When it is full the stream leaves the live
+// feed and reads the log from where it stopped, as fast as its client takes
+// items, then joins again: a burst never costs memory beyond the bound. A
+// client whose full queue stays untouched for stall_timeout is disconnected
+// (WebSocket close 1008 with a reason, SSE a final `event: error`). HttpServer::Stop() closes
 // every stream with WebSocket 1001 "server shutting down" (SSE: a final
 // `event: error` with code "server_shutting_down").
 //
@@ -70,6 +72,10 @@ struct LiveOptions {
   size_t client_queue_items = 16 * 1024;     // unsent items one stream may hold
   size_t catch_up_batch = 256;               // records read per catch-up step
   int catch_up_threads = 2;                  // workers shared by all catching-up streams
+  // A stream whose queue is full and whose client has taken nothing for this
+  // long is closed as a slow consumer. (A full queue alone only means the
+  // stream is behind: it then reads from the log, paced by its client.)
+  std::chrono::milliseconds stall_timeout{10000};
   std::chrono::milliseconds close_timeout{5000};  // a close handshake that takes longer drops the socket
   std::chrono::seconds keepalive{15};        // SSE comment / WebSocket ping on an idle stream
 };
