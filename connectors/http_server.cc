@@ -1,6 +1,8 @@
 #include "connectors/http_server.h"
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -38,14 +40,32 @@ class Session;
 struct SessionRegistry {
   std::mutex mutex;
   std::set<std::shared_ptr<Session>> sessions;  // guarded by mutex
+  // Connections the stream route took over; expired entries are pruned lazily.
+  std::vector<std::weak_ptr<HttpStreamConnection>> streams;  // guarded by mutex
   std::atomic<bool> stopping{false};
+
+  // Drops expired streams; returns the live ones. Caller holds mutex.
+  std::vector<std::shared_ptr<HttpStreamConnection>> LiveStreamsLocked() {
+    std::vector<std::shared_ptr<HttpStreamConnection>> live;
+    std::erase_if(streams, [&](const std::weak_ptr<HttpStreamConnection>& weak) {
+      auto stream = weak.lock();
+      if (!stream) return true;
+      live.push_back(std::move(stream));
+      return false;
+    });
+    return live;
+  }
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
-          SessionRegistry& registry)
-      : stream_(std::move(socket)), options_(options), handler_(handler), registry_(registry) {}
+          const HttpStreamRoute& stream_route, SessionRegistry& registry)
+      : stream_(std::move(socket)),
+        options_(options),
+        handler_(handler),
+        stream_route_(stream_route),
+        registry_(registry) {}
 
   void Start() {
     asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->Read(); });
@@ -96,6 +116,9 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     busy_ = true;
     HttpRequest request = parser_->release();
+    if (stream_route_ && !registry_.stopping) {
+      if (HttpStreamAccept accept = stream_route_(request)) return TakeOver(accept, std::move(request));
+    }
     HttpResponse response = handler_(request);
     if (registry_.stopping) response.keep_alive(false);
     Write(std::move(response));
@@ -119,6 +142,21 @@ class Session : public std::enable_shared_from_this<Session> {
     Read();
   }
 
+  // Hands the socket to the stream route; this session then ends without
+  // touching the socket again.
+  void TakeOver(const HttpStreamAccept& accept, HttpRequest request) {
+    stream_.expires_never();
+    std::shared_ptr<HttpStreamConnection> connection =
+        accept(std::move(stream_), std::move(buffer_), std::move(request));
+    std::lock_guard lock(registry_.mutex);
+    if (connection) {
+      registry_.streams.push_back(connection);
+      // Stop() may have collected the streams already; this one must hear it too.
+      if (registry_.stopping) connection->Shutdown();
+    }
+    registry_.sessions.erase(shared_from_this());
+  }
+
   void Close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -133,6 +171,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<HttpResponse> response_;
   const HttpServerOptions& options_;
   const HttpHandler& handler_;
+  const HttpStreamRoute& stream_route_;
   SessionRegistry& registry_;
   bool busy_ = false;  // a request is being handled or answered; touched only on the strand
   uint64_t served_ = 0;
@@ -142,9 +181,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
 class HttpServer::Impl {
  public:
-  Impl(HttpServerOptions options, HttpHandler handler)
+  Impl(HttpServerOptions options, HttpHandler handler, HttpStreamRoute stream_route)
       : options_(std::move(options)),
         handler_(std::move(handler)),
+        stream_route_(std::move(stream_route)),
         io_(options_.threads),
         acceptor_(asio::make_strand(io_)) {}
 
@@ -179,19 +219,29 @@ class HttpServer::Impl {
       acceptor_.close(ignored);
     });
     std::vector<std::shared_ptr<Session>> live;
+    std::vector<std::shared_ptr<HttpStreamConnection>> streams;
     {
       std::lock_guard lock(registry_.mutex);
       live.assign(registry_.sessions.begin(), registry_.sessions.end());
+      streams = registry_.LiveStreamsLocked();
     }
     for (auto& session : live) session->Shutdown();
+    for (auto& stream : streams) stream->Shutdown();
+    streams.clear();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
     // Sessions refer to io_; drop the last references while it is alive.
     std::lock_guard lock(registry_.mutex);
     registry_.sessions.clear();
+    registry_.streams.clear();
   }
 
   uint16_t port() const { return port_; }
+
+  size_t open_streams() {
+    std::lock_guard lock(registry_.mutex);
+    return registry_.LiveStreamsLocked().size();
+  }
 
  private:
   void Accept() {
@@ -200,7 +250,8 @@ class HttpServer::Impl {
         if (!registry_.stopping) spdlog::warn("http: accept failed: {}", ec.message());
         if (registry_.stopping || ec == asio::error::operation_aborted) return;
       } else {
-        auto session = std::make_shared<Session>(std::move(socket), options_, handler_, registry_);
+        auto session = std::make_shared<Session>(std::move(socket), options_, handler_,
+                                                 stream_route_, registry_);
         {
           std::lock_guard lock(registry_.mutex);
           registry_.sessions.insert(session);
@@ -213,6 +264,7 @@ class HttpServer::Impl {
 
   const HttpServerOptions options_;
   const HttpHandler handler_;
+  const HttpStreamRoute stream_route_;
   SessionRegistry registry_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
@@ -222,7 +274,13 @@ class HttpServer::Impl {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                       HttpHandler handler) {
-  auto impl = std::make_unique<Impl>(options, std::move(handler));
+  return Start(options, std::move(handler), HttpStreamRoute());
+}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                      HttpHandler handler,
+                                                      HttpStreamRoute stream_route) {
+  auto impl = std::make_unique<Impl>(options, std::move(handler), std::move(stream_route));
   PALAVER_RETURN_IF_ERROR(impl->Listen());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
@@ -230,6 +288,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 HttpServer::~HttpServer() { Stop(); }
 uint16_t HttpServer::port() const { return impl_->port(); }
+size_t HttpServer::open_streams() const { return impl_->open_streams(); }
 void HttpServer::Stop() { impl_->Stop(); }
 
 }  // namespace palaver

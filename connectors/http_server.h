@@ -6,6 +6,11 @@
 // deadline for reading a request and for an idle connection. Requests are
 // handed to a Handler, which must not throw and must be thread-safe (it is
 // called from any pool thread).
+//
+// A route may also take over a connection after its request was read (a
+// WebSocket upgrade, a long-lived Server-Sent Events response): see
+// HttpStreamRoute. The server then forgets the connection's HTTP state, counts
+// it in open_streams(), and asks it to close when the server stops.
 #pragma once
 
 #include <chrono>
@@ -14,6 +19,8 @@
 #include <memory>
 #include <string>
 
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -24,6 +31,29 @@ namespace palaver {
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// A connection a route took over (see HttpStreamRoute). The server keeps only
+// a weak reference: the connection owns itself through its pending operations.
+class HttpStreamConnection {
+ public:
+  virtual ~HttpStreamConnection() = default;
+  // Called once by HttpServer::Stop(), from any thread: close soon, telling
+  // the peer why (e.g. WebSocket close 1001). Must not block; the server's
+  // threads run until the connection's operations have ended.
+  virtual void Shutdown() = 0;
+};
+
+// Takes over the connection that carried `request`: `stream` is the socket
+// (on the connection's strand, with no expiry set) and `buffer` holds any
+// bytes read past the request. Called on that strand. Returns the connection
+// object, or nullptr when it has already finished with the socket.
+using HttpStreamAccept = std::function<std::shared_ptr<HttpStreamConnection>(
+    boost::beast::tcp_stream stream, boost::beast::flat_buffer buffer, HttpRequest request)>;
+
+// Offered every request before the HttpHandler. Returns an empty function to
+// leave the request to the HttpHandler, or the function that takes the
+// connection over. Must not throw; thread-safe (called from any pool thread).
+using HttpStreamRoute = std::function<HttpStreamAccept(const HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
@@ -41,6 +71,11 @@ class HttpServer {
   // kUnavailable when the port cannot be bound (e.g. already in use).
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                    HttpHandler handler);
+  // The same, with `stream_route` deciding first which requests take over
+  // their connection (an empty route takes none over).
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   HttpHandler handler,
+                                                   HttpStreamRoute stream_route);
   // Stops accepting, closes connections and joins the threads.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -49,8 +84,13 @@ class HttpServer {
   // The port actually bound.
   uint16_t port() const;
 
-  // Stops accepting new connections, lets in-flight requests finish, then
-  // closes every connection. Idempotent; safe from any thread.
+  // Connections taken over by the stream route and not yet ended. Thread-safe.
+  size_t open_streams() const;
+
+  // Stops accepting new connections, lets in-flight requests finish, asks
+  // every taken-over connection to Shutdown(), then closes every connection
+  // and joins the threads once the last operation ended. Idempotent; safe
+  // from any thread except the server's own.
   void Stop();
 
  private:
