@@ -74,8 +74,8 @@ HttpResponse Problem(const HttpRequest& request, const Status& s) {
                {"code", code},
                {"detail", s.message()}};
   if (!s.field().empty()) body["field"] = s.field();
-  HttpResponse response = JsonResponse(
-      request, status, body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  HttpResponse response =
+      JsonResponse(request, status, body.dump(-1, ' ', false, Json::error_handler_t::replace));
   response.set(http::field::content_type, "application/problem+json");
   if (status == http::status::unauthorized)
     response.set(http::field::www_authenticate, "Bearer realm=\"palaver\"");
@@ -87,8 +87,6 @@ HttpResponse Ok(const HttpRequest& request, const Json& body) {
   return JsonResponse(request, http::status::ok,
                       body.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
-
-bool IsValidUtf8Text(std::string_view s) { return IsValidUtf8(s); }
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -132,7 +130,8 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   size_t start = 0;
   while (true) {
     const size_t at = s.find(sep, start);
-    out.push_back(s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+    out.push_back(
+        s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
     if (at == std::string_view::npos) break;
     start = at + 1;
   }
@@ -150,7 +149,7 @@ class QueryParams {
       const size_t eq = pair.find('=');
       auto name = PercentDecode(pair.substr(0, eq), true);
       auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
-      if (!name || !value || !IsValidUtf8Text(*name) || !IsValidUtf8Text(*value))
+      if (!name || !value || !IsValidUtf8(*name) || !IsValidUtf8(*value))
         return Reasoned(ErrorCode::kInvalidArgument, "invalid_parameter",
                         "the query string is not valid percent-encoded UTF-8", "query");
       q.values_[*name].push_back(*value);
@@ -223,7 +222,8 @@ class QueryParams {
     auto value = EnumFromName<E>(text);
     if (!value) {
       std::string choices;
-      for (const auto& [e, n] : EnumNames<E>::kValues) choices += (choices.empty() ? "" : ", ") + std::string(n);
+      for (const auto& [e, n] : EnumNames<E>::kValues)
+        choices += (choices.empty() ? "" : ", ") + std::string(n);
       return Reasoned(ErrorCode::kInvalidArgument, "invalid_parameter",
                       "\"" + name + "\" must be one of: " + choices, name);
     }
@@ -244,6 +244,8 @@ std::string Principal::RateKey() const {
   return kind == Kind::kAgent ? token_id : "shopper:" + shop + ":" + customer_id;
 }
 
+std::string Principal::LogName() const { return kind == Kind::kAgent ? token_id : "shopper"; }
+
 Result<Principal> Authenticator::AuthenticateAgent(const HttpRequest& request,
                                                    std::string_view shop) const {
   auto header = request.find(http::field::authorization);
@@ -251,10 +253,9 @@ Result<Principal> Authenticator::AuthenticateAgent(const HttpRequest& request,
     return Unauthenticated("this route needs an API token: Authorization: Bearer <token>");
   std::string_view value = header->value();
   constexpr std::string_view kBearer = "Bearer ";
-  if (value.size() <= kBearer.size() || !std::equal(kBearer.begin(), kBearer.end(), value.begin(),
-                                                   [](char a, char b) {
-                                                     return std::tolower(a) == std::tolower(b);
-                                                   }))
+  if (value.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), value.begin(),
+                  [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
     return Unauthenticated("the Authorization header must be \"Bearer <token>\"");
   auto token = store_.FindToken(value.substr(kBearer.size()));
   if (!token) return Unauthenticated("the API token is unknown or revoked");
@@ -296,8 +297,9 @@ struct ApiService::Impl {
     std::vector<std::string> segments;  // "{name}" for parameters
   };
 
-  Impl(EventLog& log_in, domain::ConversationEngine& engine_in, projections::Projector& projector_in,
-       AuthStore& store_in, const rules::Clock& clock_in, ApiServiceOptions options_in)
+  Impl(EventLog& log_in, domain::ConversationEngine& engine_in,
+       projections::Projector& projector_in, AuthStore& store_in, const rules::Clock& clock_in,
+       ApiServiceOptions options_in)
       : log(log_in),
         engine(engine_in),
         projector(projector_in),
@@ -315,7 +317,7 @@ struct ApiService::Impl {
   const rules::Clock& clock;
   const ApiServiceOptions options;
   RateLimiter limiter;
-  std::vector<CompiledRoute> routes;  // written before serving only
+  std::vector<CompiledRoute> routes;   // written before serving only
   std::vector<int64_t> ready_targets;  // end offsets at construction
   std::atomic<bool> ready{false};
 
@@ -565,7 +567,8 @@ struct ApiService::Impl {
       messages.push_back({{"message_id", m.message_id},
                           {"agent_id", m.agent_id},
                           {"seen_by_shopper", m.seen_by_shopper}});
-    return Json{{"conversation_id", id}, {"participants", participants}, {"agent_messages", messages}};
+    return Json{
+        {"conversation_id", id}, {"participants", participants}, {"agent_messages", messages}};
   }
 
   Result<Json> Previous(const QueryParams& q, const Principal& who, const std::string& customer_id,
@@ -577,7 +580,8 @@ struct ApiService::Impl {
     }
     auto c = ConsistencyFrom(q, who.shop);
     if (!c.ok()) return c.status();
-    auto list = queries.PreviousConversations(who.shop, customer_id, q.Get("except").value_or(""), *c);
+    auto list =
+        queries.PreviousConversations(who.shop, customer_id, q.Get("except").value_or(""), *c);
     if (!list.ok()) return list.status();
     Json out = Json::array();
     for (const auto& p : *list)
@@ -671,7 +675,8 @@ struct ApiService::Impl {
     };
     auto series = [](const auto& rows) {
       Json out = Json::array();
-      for (const auto& [d, n, count] : rows) out.push_back({{"day", d}, {"name", n}, {"count", count}});
+      for (const auto& [d, n, count] : rows)
+        out.push_back({{"day", d}, {"name", n}, {"count", count}});
       return out;
     };
     return Json{{"from", *from},
@@ -871,8 +876,8 @@ Status ApiService::AddRoute(Route route) {
   Impl::CompiledRoute compiled;
   for (std::string_view segment : Split(std::string_view(route.pattern).substr(1), '/')) {
     if (segment.empty())
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "empty segment in pattern " + route.pattern, "pattern");
+      return Status::Error(ErrorCode::kInvalidArgument, "empty segment in pattern " + route.pattern,
+                           "pattern");
     compiled.segments.emplace_back(segment);
   }
   if (route.auth != RouteAuth::kNone &&
@@ -892,8 +897,9 @@ Status ApiService::AddRoute(Route route) {
 }
 
 std::vector<std::pair<http::verb, std::string>> ApiService::Routes() const {
-  std::vector<std::pair<http::verb, std::string>> out = {
-      {http::verb::get, "/healthz"}, {http::verb::get, "/readyz"}, {http::verb::get, "/openapi.json"}};
+  std::vector<std::pair<http::verb, std::string>> out = {{http::verb::get, "/healthz"},
+                                                         {http::verb::get, "/readyz"},
+                                                         {http::verb::get, "/openapi.json"}};
   for (const auto& r : impl_->routes) out.emplace_back(r.route.method, r.route.pattern);
   return out;
 }
@@ -927,9 +933,9 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
       if (path == "/healthz" || path == "/readyz" || path == "/openapi.json") {
         route_name = std::string(path);
         if (method != http::verb::get) {
-          HttpResponse r = Problem(request, Reasoned(ErrorCode::kInvalidArgument,
-                                                     "method_not_allowed",
-                                                     NameOf(method) + " is not allowed here"));
+          HttpResponse r =
+              Problem(request, Reasoned(ErrorCode::kInvalidArgument, "method_not_allowed",
+                                        NameOf(method) + " is not allowed here"));
           r.set(http::field::allow, "GET");
           return r;
         }
@@ -968,8 +974,7 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
               match = false;
             } else if (!decoded || !IsAcceptableId(*decoded) ||
                        (name == "shop" && !IsValidShopId(*decoded))) {
-              if (bad_param.ok())
-                bad_param = NotFound("\"" + name + "\" is not a valid id", name);
+              if (bad_param.ok()) bad_param = NotFound("\"" + name + "\" is not a valid id", name);
             } else {
               ctx.params[name] = *decoded;
             }
@@ -992,7 +997,7 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
                                ? authenticator_.AuthenticateShopper(request, s)
                                : authenticator_.AuthenticateAgent(request, s);
           if (!principal.ok()) return Problem(request, principal.status());
-          token = principal->RateKey();
+          token = principal->LogName();
           if (compiled.route.auth == RouteAuth::kAdmin && principal->role != Role::kAdmin)
             return Problem(request, Reasoned(ErrorCode::kPermissionDenied, "admin_required",
                                              "only an admin token may do this; token " +
@@ -1011,10 +1016,12 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
       if (!allowed.empty()) {
         std::string allow;
         for (http::verb v : allowed) allow += (allow.empty() ? "" : ", ") + NameOf(v);
-        HttpResponse r = Problem(request, Reasoned(ErrorCode::kInvalidArgument,
-                                                   "method_not_allowed",
-                                                   NameOf(method) + " is not allowed on this "
-                                                                    "route; use " + allow));
+        HttpResponse r =
+            Problem(request, Reasoned(ErrorCode::kInvalidArgument, "method_not_allowed",
+                                      NameOf(method) +
+                                          " is not allowed on this "
+                                          "route; use " +
+                                          allow));
         r.set(http::field::allow, allow);
         return r;
       }
@@ -1027,9 +1034,9 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
                                               "an internal error occurred; it has been logged"));
   }
   if (impl_->options.access_log) {
-    const double ms = std::chrono::duration<double, std::milli>(
-                          std::chrono::steady_clock::now() - started)
-                          .count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     spdlog::info("http method={} route={} status={} ms={:.2f} shop={} token={}",
                  NameOf(request.method()), route_name, response.result_int(), ms, shop, token);
   }

@@ -73,8 +73,11 @@ struct Principal {
   rules::ShopperIdentity identity;
   std::string identity_token;
 
-  // The key of this principal's rate-limit bucket and access-log "token" field.
+  // The key of this principal's rate-limit bucket: the token id, or the shop
+  // and customer id of a shopper.
   std::string RateKey() const;
+  // What the access log shows: the token id, or "shopper" (no personal data).
+  std::string LogName() const;
 };
 
 // Turns request headers into a Principal. Errors (Status::reason()):

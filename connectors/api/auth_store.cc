@@ -1,10 +1,5 @@
 #include "connectors/api/auth_store.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -13,10 +8,14 @@
 #include <map>
 #include <sstream>
 
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace palaver::api {
 
@@ -101,9 +100,12 @@ Json ToJson(const AuthStore::Snapshot& s) {
   }
   Json tokens = Json::array();
   for (const ApiToken& t : s.tokens) {
-    Json j = {{"id", t.id},         {"sha256", t.sha256_hex},
-              {"shop", t.shop},     {"role", std::string(RoleName(t.role))},
-              {"agent_id", t.agent_id}, {"created_at_us", t.created_at_us}};
+    Json j = {{"id", t.id},
+              {"sha256", t.sha256_hex},
+              {"shop", t.shop},
+              {"role", std::string(RoleName(t.role))},
+              {"agent_id", t.agent_id},
+              {"created_at_us", t.created_at_us}};
     if (t.revoked_at_us) j["revoked_at_us"] = *t.revoked_at_us;
     tokens.push_back(std::move(j));
   }
@@ -131,9 +133,8 @@ Status FromJson(const std::string& text, AuthStore::Snapshot& s, const std::stri
       s.tokens.push_back(std::move(token));
     }
   } catch (const std::exception& e) {
-    return Status::Error(ErrorCode::kCorruption,
-                         path + " is not a palaver auth file (" + e.what() +
-                             "); fix or move it away");
+    return Status::Error(ErrorCode::kCorruption, path + " is not a palaver auth file (" + e.what() +
+                                                     "); fix or move it away");
   }
   s.Index();
   return Status::Ok();
@@ -173,15 +174,16 @@ Status WriteFileAtomically(const std::string& path, const std::string& text) {
     ssize_t n = ::write(fd, text.data() + written, text.size() - written);
     if (n <= 0) {
       ::close(fd);
-      return Status::Error(ErrorCode::kIoError, "cannot write " + temp + ": " + std::strerror(errno));
+      return Status::Error(ErrorCode::kIoError,
+                           "cannot write " + temp + ": " + std::strerror(errno));
     }
     written += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0)
     return Status::Error(ErrorCode::kIoError, "cannot sync " + temp + ": " + std::strerror(errno));
   if (::rename(temp.c_str(), path.c_str()) != 0)
-    return Status::Error(ErrorCode::kIoError, "cannot rename " + temp + " to " + path + ": " +
-                                                  std::strerror(errno));
+    return Status::Error(ErrorCode::kIoError,
+                         "cannot rename " + temp + " to " + path + ": " + std::strerror(errno));
   // Make the rename itself durable.
   int dir = ::open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir >= 0) {
@@ -274,6 +276,7 @@ Status AuthStore::Modify(const std::function<Status(Snapshot&)>& change) {
   }();
   ::flock(lock_fd, LOCK_UN);
   ::close(lock_fd);
+  if (result.ok()) Current();  // this instance's last good copy is what it just wrote
   return result;
 }
 
@@ -332,8 +335,8 @@ Result<AuthStore::CreatedToken> AuthStore::CreateToken(std::string_view shop, Ro
   Status s = Modify([&](Snapshot& snap) {
     if (!snap.shops.count(shop))
       return Status::Error(ErrorCode::kNotFound,
-                           "no shop " + std::string(shop) + "; add it first with `palaver shop add " +
-                               std::string(shop) + "`",
+                           "no shop " + std::string(shop) +
+                               "; add it first with `palaver shop add " + std::string(shop) + "`",
                            "shop");
     snap.tokens.push_back(created.token);
     return Status::Ok();

@@ -41,8 +41,8 @@ std::string_view RoleName(Role role);
 std::optional<Role> RoleFromName(std::string_view name);
 
 struct ApiToken {
-  std::string id;           // public, e.g. "tok_3f9a0c1d2e4b5a69"; safe to log
-  std::string sha256_hex;   // of the token text
+  std::string id;          // public, e.g. "tok_3f9a0c1d2e4b5a69"; safe to log
+  std::string sha256_hex;  // of the token text
   std::string shop;
   Role role = Role::kAgent;
   std::string agent_id;

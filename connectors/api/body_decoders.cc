@@ -143,9 +143,9 @@ class ObjectReader {
       if (!v->is_array()) return WrongType(name, "an array of strings");
       for (size_t i = 0; i < v->size(); ++i) {
         if (!(*v)[i].is_string()) {
-          status_ = BodyError("wrong_type", Where(name) + "[" + std::to_string(i) +
-                                                "] must be a string",
-                              path_ + Pointer(name) + "/" + std::to_string(i));
+          status_ =
+              BodyError("wrong_type", Where(name) + "[" + std::to_string(i) + "] must be a string",
+                        path_ + Pointer(name) + "/" + std::to_string(i));
           return;
         }
         out.push_back((*v)[i].get<std::string>());
@@ -191,11 +191,11 @@ class ObjectReader {
       if (!known_.count(item.key())) {
         std::string expected;
         for (const std::string& k : known_) expected += (expected.empty() ? "" : ", ") + k;
-        return BodyError("unknown_field",
-                         Where(item.key()) + " is not a field of this request" +
-                             (expected.empty() ? " (it takes no body fields)"
-                                               : " (expected: " + expected + ")"),
-                         path_ + Pointer(item.key()));
+        return BodyError(
+            "unknown_field",
+            Where(item.key()) + " is not a field of this request" +
+                (expected.empty() ? " (it takes no body fields)" : " (expected: " + expected + ")"),
+            path_ + Pointer(item.key()));
       }
     }
     return Status::Ok();
@@ -297,13 +297,12 @@ void ReadLineItem(ObjectReader& r, LineItem& item) {
 
 Result<Json> ParseJsonBody(std::string_view body) {
   if (body.size() > kMaxJsonBodyBytes)
-    return Status::Error(ErrorCode::kTooLarge,
-                         "the body is " + std::to_string(body.size()) + " bytes; the limit is " +
-                             std::to_string(kMaxJsonBodyBytes))
+    return Status::Error(ErrorCode::kTooLarge, "the body is " + std::to_string(body.size()) +
+                                                   " bytes; the limit is " +
+                                                   std::to_string(kMaxJsonBodyBytes))
         .WithReason("too_large");
   if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return Json::object();
-  if (!IsValidUtf8(body))
-    return BodyError("invalid_utf8", "the body is not valid UTF-8", "");
+  if (!IsValidUtf8(body)) return BodyError("invalid_utf8", "the body is not valid UTF-8", "");
   if (NestingDepth(body) > kMaxJsonDepth)
     return BodyError("too_deep",
                      "the body nests arrays/objects deeper than " + std::to_string(kMaxJsonDepth),
@@ -320,8 +319,7 @@ Result<Json> ParseJsonBody(std::string_view body) {
     }
     return BodyError("malformed_json", "the body is not valid JSON" + where, "");
   }
-  if (!parsed.is_object())
-    return BodyError("not_an_object", "the body must be a JSON object", "");
+  if (!parsed.is_object()) return BodyError("not_an_object", "the body must be a JSON object", "");
   return parsed;
 }
 

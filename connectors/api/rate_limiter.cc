@@ -7,8 +7,7 @@ namespace palaver::api {
 
 RateLimiter::RateLimiter(RateLimitOptions options, std::function<double()> now)
     : options_(options), now_(now ? std::move(now) : [] {
-        return std::chrono::duration<double>(
-                   std::chrono::steady_clock::now().time_since_epoch())
+        return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
             .count();
       }) {}
 
@@ -31,7 +30,8 @@ int64_t RateLimiter::Acquire(std::string_view key) {
     b.tokens -= 1;
     return 0;
   }
-  return std::max<int64_t>(1, static_cast<int64_t>(std::ceil((1 - b.tokens) / options_.per_second)));
+  return std::max<int64_t>(
+      1, static_cast<int64_t>(std::ceil((1 - b.tokens) / options_.per_second - 1e-9)));
 }
 
 }  // namespace palaver::api

@@ -1,8 +1,6 @@
 // `palaver serve`: the whole product on the configured log until SIGINT/SIGTERM:
 // the ConversationEngine (commands), the Projector (views in DATA_DIR/views),
 // the snooze-expiry timer, and the HTTP/JSON API (connectors/api) on --listen.
-#include <signal.h>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -11,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include "connectors/api/api_service.h"
@@ -117,9 +116,10 @@ int Serve(const ServeFlags& flags) {
   auto auth = api::AuthStore::Open(auth_path);
   if (!auth.ok()) return Fail(auth.status());
   auto shops = (*auth)->ListShops();
-  spdlog::info("auth: {} ({} shops); add shops and tokens with `palaver shop add` and "
-               "`palaver token create`",
-               auth_path, shops.ok() ? shops->size() : 0);
+  spdlog::info(
+      "auth: {} ({} shops); add shops and tokens with `palaver shop add` and "
+      "`palaver token create`",
+      auth_path, shops.ok() ? shops->size() : 0);
 
   rules::SystemClock clock;
   api::AuthStore& store = **auth;
@@ -130,8 +130,8 @@ int Serve(const ServeFlags& flags) {
   projections::ProjectorOptions projector_options;
   projector_options.db_path =
       flags.views_dir.empty() ? (data_dir / "views").string() : flags.views_dir;
-  auto projector = projections::Projector::Open(projector_options, event_log,
-                                                projections::DefaultProjections());
+  auto projector =
+      projections::Projector::Open(projector_options, event_log, projections::DefaultProjections());
   if (!projector.ok()) return Fail(projector.status());
   (*projector)->Start();
 
@@ -192,26 +192,29 @@ Subcommand AddServeCommand(CLI::App& app) {
   serve->add_option("--http-threads", flags->http_threads, "Threads serving HTTP requests")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  serve->add_option("--rate-limit", flags->rate_per_second,
-                    "Requests per second allowed per API token or shopper (0: no limit); "
-                    "more get 429 with Retry-After")
+  serve
+      ->add_option("--rate-limit", flags->rate_per_second,
+                   "Requests per second allowed per API token or shopper (0: no limit); "
+                   "more get 429 with Retry-After")
       ->envname("PALAVER_RATE_LIMIT")
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
-  serve->add_option("--rate-burst", flags->rate_burst,
-                    "Requests allowed at once per API token or shopper")
+  serve
+      ->add_option("--rate-burst", flags->rate_burst,
+                   "Requests allowed at once per API token or shopper")
       ->check(CLI::Range(1.0, 1e9))
       ->capture_default_str();
-  serve->add_option("--max-wait-ms", flags->max_wait_ms,
-                    "Longest a query waits for ?min_position before answering 503")
+  serve
+      ->add_option("--max-wait-ms", flags->max_wait_ms,
+                   "Longest a query waits for ?min_position before answering 503")
       ->check(CLI::Range(0, 600000))
       ->capture_default_str();
-  serve->add_option("--snooze-interval", flags->snooze_interval_s,
-                    "Seconds between checks that reopen conversations whose snooze ended")
+  serve
+      ->add_option("--snooze-interval", flags->snooze_interval_s,
+                   "Seconds between checks that reopen conversations whose snooze ended")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
-  serve->add_flag("--no-access-log", flags->no_access_log,
-                  "Do not log one line per HTTP request");
+  serve->add_flag("--no-access-log", flags->no_access_log, "Do not log one line per HTTP request");
   return {serve, [flags] { return Serve(*flags); }};
 }
 

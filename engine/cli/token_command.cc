@@ -54,13 +54,16 @@ Subcommand AddTokenCommand(CLI::App& app) {
   flags->AddTo(*create);
   create->add_option("--shop", *shop, "The shop the token is bound to (see `palaver shop add`)")
       ->required();
-  create->add_option("--role", *role, "admin (may also change settings and post storefront "
-                                      "records) or agent")
+  create
+      ->add_option("--role", *role,
+                   "admin (may also change settings and post storefront "
+                   "records) or agent")
       ->check(CLI::IsMember({"admin", "agent"}))
       ->capture_default_str();
-  create->add_option("--agent", *agent,
-                     "The agent id the token acts as (must be on the shop's staff to act on "
-                     "conversations)")
+  create
+      ->add_option("--agent", *agent,
+                   "The agent id the token acts as (must be on the shop's staff to act on "
+                   "conversations)")
       ->required();
   CLI::App* revoke = token->add_subcommand("revoke", "Revoke a token by its id (tok_...)");
   flags->AddTo(*revoke);

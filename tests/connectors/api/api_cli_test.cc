@@ -1,11 +1,6 @@
 // `palaver shop` and `palaver token` from the real binary while `palaver
 // serve` runs: a token created on the command line works at once, a revoked
 // one is refused at once, and only token hashes reach the disk.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -15,8 +10,12 @@
 #include <vector>
 
 #include <boost/beast/http.hpp>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "engine/rules/shopper_identity.h"
 #include "tests/connectors/api/api_test_util.h"
@@ -57,7 +56,8 @@ class Child {
   }
   std::string ReadUntil(const std::string& needle, std::chrono::seconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (output_.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    while (output_.find(needle) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
       char buffer[4096];
       ssize_t n = read(out_, buffer, sizeof buffer);
       if (n > 0) {
@@ -124,8 +124,8 @@ TEST(ApiCliTest, TokensCreatedAndRevokedFromTheCommandLineApplyWhileServing) {
   const auto port = static_cast<uint16_t>(std::stoi(started.substr(at + 30)));
 
   // Created while the server runs: accepted at once.
-  auto [create_code, create_out] = Palaver(
-      {"token", "create", "--shop", "acme", "--role", "admin", "--agent", "ann", "--data-dir", data});
+  auto [create_code, create_out] = Palaver({"token", "create", "--shop", "acme", "--role", "admin",
+                                            "--agent", "ann", "--data-dir", data});
   ASSERT_EQ(create_code, 0) << create_out;
   const std::string token = Field(create_out, "token:");
   const std::string id = Field(create_out, "id:");
@@ -169,8 +169,8 @@ TEST(ApiCliTest, TokensCreatedAndRevokedFromTheCommandLineApplyWhileServing) {
   EXPECT_EQ(after.status, 401) << after.body;
   auto [bad_code, bad_out] = Palaver({"token", "revoke", "tok_nope", "--data-dir", data});
   EXPECT_EQ(bad_code, 1);
-  auto [unknown_code, unknown_out] = Palaver(
-      {"token", "create", "--shop", "nope", "--agent", "ann", "--data-dir", data});
+  auto [unknown_code, unknown_out] =
+      Palaver({"token", "create", "--shop", "nope", "--agent", "ann", "--data-dir", data});
   EXPECT_EQ(unknown_code, 1);
   EXPECT_NE(unknown_out.find("palaver shop add"), std::string::npos) << unknown_out;
 
@@ -184,9 +184,9 @@ TEST(ApiCliTest, TokensCreatedAndRevokedFromTheCommandLineApplyWhileServing) {
 TEST(ApiCliTest, ServeHelpDescribesEveryOption) {
   auto [code, out] = Palaver({"serve", "--help"});
   EXPECT_EQ(code, 0);
-  for (const char* option : {"--listen", "--data-dir", "--kafka", "--views-dir", "--auth-file",
-                             "--rate-limit", "--rate-burst", "--max-wait-ms", "--snooze-interval",
-                             "--http-threads", "--no-access-log"})
+  for (const char* option :
+       {"--listen", "--data-dir", "--kafka", "--views-dir", "--auth-file", "--rate-limit",
+        "--rate-burst", "--max-wait-ms", "--snooze-interval", "--http-threads", "--no-access-log"})
     EXPECT_NE(out.find(option), std::string::npos) << option;
 }
 

@@ -40,8 +40,9 @@ class ApiIsolationTest : public ::testing::Test {
                                  ApiHarness::Shopper(shopper_a1_));
     ASSERT_EQ(started.status, 200) << started.body;
     conv_a_ = started.json["conversation_id"];
-    HttpResult wrote = h_.Call(V::post, "/v1/shops/shop-a/shopper/conversations/" + conv_a_ + "/messages",
-                               R"({"text":"secret order details"})", ApiHarness::Shopper(shopper_a1_));
+    HttpResult wrote =
+        h_.Call(V::post, "/v1/shops/shop-a/shopper/conversations/" + conv_a_ + "/messages",
+                R"({"text":"secret order details"})", ApiHarness::Shopper(shopper_a1_));
     ASSERT_EQ(wrote.status, 200) << wrote.body;
     message_a_ = wrote.json["created_id"];
     HttpResult note = h_.Call(V::post, "/v1/shops/shop-a/conversations/" + conv_a_ + "/notes",
@@ -57,13 +58,15 @@ class ApiIsolationTest : public ::testing::Test {
   std::string Target(const std::string& pattern, const std::string& shop) {
     std::string out = pattern;
     auto replace = [&](const std::string& key, const std::string& value) {
-      for (size_t at; (at = out.find(key)) != std::string::npos;) out.replace(at, key.size(), value);
+      for (size_t at; (at = out.find(key)) != std::string::npos;)
+        out.replace(at, key.size(), value);
     };
     replace("{shop}", shop);
     replace("{conversation_id}", conv_a_);
     replace("{customer_id}", "alice");
     replace("{aspect}", "welcome_message");
-    replace("{note_id}", out.find("customer-notes") != std::string::npos ? customer_note_a_ : note_a_);
+    replace("{note_id}",
+            out.find("customer-notes") != std::string::npos ? customer_note_a_ : note_a_);
     return out;
   }
 
@@ -105,8 +108,9 @@ TEST_F(ApiIsolationTest, EveryRouteRefusesEveryoneButItsRightfulCaller) {
   int checked = 0;
   for (const auto& [method, pattern] : h_.api().Routes()) {
     if (pattern.rfind("/v1/", 0) != 0) continue;  // /healthz, /readyz, /openapi.json are public
-    const bool shopper_route = pattern.find("/shopper/") != std::string::npos ||
-                               (pattern.size() >= 8 && pattern.compare(pattern.size() - 8, 8, "/shopper") == 0);
+    const bool shopper_route =
+        pattern.find("/shopper/") != std::string::npos ||
+        (pattern.size() >= 8 && pattern.compare(pattern.size() - 8, 8, "/shopper") == 0);
     const bool admin_route = pattern.find("/settings/{aspect}") != std::string::npos ||
                              pattern.find("/storefront/") != std::string::npos;
     const std::string target = Target(pattern, "shop-a");
@@ -127,7 +131,8 @@ TEST_F(ApiIsolationTest, EveryRouteRefusesEveryoneButItsRightfulCaller) {
     expect(call({}, target), 401, "no credentials");
     if (!shopper_route) {
       expect(call(ApiHarness::Bearer("pvt_not-a-real-token"), target), 401, "bad token");
-      expect(call({{"Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}}, target), 401, "basic auth");
+      expect(call({{"Authorization", "Basic YWxhZGRpbjpvcGVuc2VzYW1l"}}, target), 401,
+             "basic auth");
       expect(call(ApiHarness::Bearer(revoked_a_), target), 401, "revoked token");
       // Another shop's admin: 404, whether asking through shop A's path...
       expect(call(ApiHarness::Bearer(admin_b_), target), 404, "other shop's agent");
@@ -163,11 +168,13 @@ TEST_F(ApiIsolationTest, EveryRouteRefusesEveryoneButItsRightfulCaller) {
   EXPECT_EQ(h_.LogSize(), size_before) << "a refused request appended events";
 
   // The rightful callers do get through (the same data, seen by its owners).
-  HttpResult own = h_.Call(V::get, Target("/v1/shops/{shop}/conversations/{conversation_id}/timeline", "shop-a"),
-                           "", ApiHarness::Bearer(agent_a_));
+  HttpResult own =
+      h_.Call(V::get, Target("/v1/shops/{shop}/conversations/{conversation_id}/timeline", "shop-a"),
+              "", ApiHarness::Bearer(agent_a_));
   EXPECT_EQ(own.status, 200) << own.body;
-  HttpResult shopper = h_.Call(V::get, Target("/v1/shops/{shop}/shopper/conversations/{conversation_id}/timeline", "shop-a"),
-                               "", ApiHarness::Shopper(shopper_a1_));
+  HttpResult shopper = h_.Call(
+      V::get, Target("/v1/shops/{shop}/shopper/conversations/{conversation_id}/timeline", "shop-a"),
+      "", ApiHarness::Shopper(shopper_a1_));
   EXPECT_EQ(shopper.status, 200) << shopper.body;
   EXPECT_EQ(shopper.body.find("internal"), std::string::npos) << shopper.body;
 }
@@ -186,7 +193,8 @@ TEST_F(ApiIsolationTest, AnotherShoppersListShowsNothingOfTheFirst) {
   ASSERT_EQ(inbox_b.status, 200) << inbox_b.body;
   EXPECT_TRUE(inbox_b.json["conversations"].empty()) << inbox_b.body;
   // An unknown shop answers exactly like a shop that is not yours.
-  HttpResult unknown = h_.Call(V::get, "/v1/shops/no-such-shop/inbox", "", ApiHarness::Bearer(admin_b_));
+  HttpResult unknown =
+      h_.Call(V::get, "/v1/shops/no-such-shop/inbox", "", ApiHarness::Bearer(admin_b_));
   HttpResult other = h_.Call(V::get, "/v1/shops/shop-a/inbox", "", ApiHarness::Bearer(admin_b_));
   EXPECT_EQ(unknown.status, 404);
   EXPECT_EQ(other.status, 404);
@@ -201,7 +209,8 @@ TEST_F(ApiIsolationTest, OnlyAdminsChangeSettings) {
   HttpResult admin = h_.Call(V::put, "/v1/shops/shop-a/settings/welcome_message",
                              R"({"text":"Hi!"})", ApiHarness::Bearer(admin_a_));
   EXPECT_EQ(admin.status, 200) << admin.body;
-  HttpResult settings = h_.Call(V::get, "/v1/shops/shop-a/settings", "", ApiHarness::Bearer(agent_a_));
+  HttpResult settings =
+      h_.Call(V::get, "/v1/shops/shop-a/settings", "", ApiHarness::Bearer(agent_a_));
   ASSERT_EQ(settings.status, 200) << settings.body;
   EXPECT_EQ(settings.json["welcome_message"]["text"], "Hi!");
 }

@@ -3,8 +3,11 @@
 // rate limits, health and extra routes.
 #include "connectors/api/api_service.h"
 
+#include <ctime>
+#include <future>
 #include <set>
 #include <string>
+#include <thread>
 
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
@@ -48,7 +51,8 @@ TEST(ApiServiceTest, HealthzReadyzAndUnknownRoutes) {
 std::string Fill(std::string pattern, const std::map<std::string, std::string>& values) {
   for (const auto& [name, value] : values) {
     const std::string key = "{" + name + "}";
-    for (size_t at; (at = pattern.find(key)) != std::string::npos;) pattern.replace(at, key.size(), value);
+    for (size_t at; (at = pattern.find(key)) != std::string::npos;)
+      pattern.replace(at, key.size(), value);
   }
   return pattern;
 }
@@ -59,8 +63,8 @@ TEST(ApiServiceTest, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
   const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
   ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
   const std::string shopper = h.Identity("acme", "cust-1", secret);
-  HttpResult started = h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}",
-                              ApiHarness::Shopper(shopper));
+  HttpResult started =
+      h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}", ApiHarness::Shopper(shopper));
   ASSERT_EQ(started.status, 200) << started.body;
   const std::string conv = started.json["conversation_id"];
   HttpResult note = h.Call(V::post, "/v1/shops/acme/conversations/" + conv + "/notes",
@@ -83,13 +87,16 @@ TEST(ApiServiceTest, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
     for (char& c : m) c = static_cast<char>(std::tolower(c));
     routed.insert({m, pattern});
   }
-  for (const auto& r : routed) EXPECT_TRUE(documented.count(r)) << "undocumented: " << r.first << " " << r.second;
-  for (const auto& d : documented) EXPECT_TRUE(routed.count(d)) << "not routed: " << d.first << " " << d.second;
+  for (const auto& r : routed)
+    EXPECT_TRUE(documented.count(r)) << "undocumented: " << r.first << " " << r.second;
+  for (const auto& d : documented)
+    EXPECT_TRUE(routed.count(d)) << "not routed: " << d.first << " " << d.second;
 
   // Every documented operation answers: neither 404 nor 405 nor 5xx. DELETEs
   // run last so the notes exist for the other calls.
   std::vector<std::pair<std::string, std::string>> ops(documented.begin(), documented.end());
-  std::stable_partition(ops.begin(), ops.end(), [](const auto& op) { return op.first != "delete"; });
+  std::stable_partition(ops.begin(), ops.end(),
+                        [](const auto& op) { return op.first != "delete"; });
   for (const auto& [method, pattern] : ops) {
     const bool customer_notes = pattern.find("customer-notes") != std::string::npos;
     const std::string target = Fill(
@@ -99,9 +106,10 @@ TEST(ApiServiceTest, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
                   {"aspect", "welcome_message"},
                   {"note_id", customer_notes ? customer_note.json["created_id"].get<std::string>()
                                              : note.json["created_id"].get<std::string>()}});
-    const auto headers = pattern.find("/shopper") != std::string::npos ? ApiHarness::Shopper(shopper)
-                                                                        : ApiHarness::Bearer(admin);
-    const V verb = http::string_to_verb(std::string(method == "delete" ? "DELETE"
+    const auto headers = pattern.find("/shopper") != std::string::npos
+                             ? ApiHarness::Shopper(shopper)
+                             : ApiHarness::Bearer(admin);
+    const V verb = http::string_to_verb(std::string(method == "delete"  ? "DELETE"
                                                     : method == "patch" ? "PATCH"
                                                     : method == "put"   ? "PUT"
                                                     : method == "post"  ? "POST"
@@ -128,8 +136,8 @@ TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
   const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
   ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
   const std::string shopper = h.Identity("acme", "cust-1", secret);
-  HttpResult started = h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}",
-                              ApiHarness::Shopper(shopper));
+  HttpResult started =
+      h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}", ApiHarness::Shopper(shopper));
   ASSERT_EQ(started.status, 200) << started.body;
   const std::string conv = started.json["conversation_id"];
   const std::string msgs = "/v1/shops/acme/conversations/" + conv + "/messages";
@@ -151,8 +159,8 @@ TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
       {V::post, msgs, Json{{"text", std::string(30000, 'a')}}.dump(), 413, "text_too_large", ""},
       {V::post, status, R"({"status":"snoozed","snoozed_until_us":9223372036854775808})", 400,
        "wrong_type", "/snoozed_until_us"},
-      {V::post, status, R"({"status":"snoozed","snoozed_until_us":1e400})", 400,
-       "malformed_json", ""},
+      {V::post, status, R"({"status":"snoozed","snoozed_until_us":1e400})", 400, "malformed_json",
+       ""},
       {V::post, status, R"({"status":"snoozed","snoozed_until_us":123456789012345678901234567890})",
        400, "wrong_type", "/snoozed_until_us"},
       {V::post, status, R"({"status":"snoozed","snoozed_until_us":1.5})", 400, "wrong_type",
@@ -175,8 +183,8 @@ TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
        "conversation_id"},
       {V::post, "/v1/shops/acme/conversations/%ZZ/messages", R"({"text":"x"})", 404, "not_found",
        "conversation_id"},
-      {V::post, "/v1/shops/acme/conversations/%FF%FE/messages", R"({"text":"x"})", 404,
-       "not_found", "conversation_id"},
+      {V::post, "/v1/shops/acme/conversations/%FF%FE/messages", R"({"text":"x"})", 404, "not_found",
+       "conversation_id"},
       {V::post, "/v1/shops/acme/conversations/no-such-conversation/messages", R"({"text":"x"})",
        404, "not_found.conversation", ""},
       {V::get, "/v1/shops/..%2Facme/inbox", "", 404, "not_found", "shop"},
@@ -192,15 +200,16 @@ TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
       {V::get, "/v1/shops/acme/inbox?colour=red", "", 400, "unknown_parameter", "colour"},
       {V::get, "/v1/shops/acme/inbox?cursor=zzzz", "", 400, "invalid_argument", "cursor"},
       {V::get, "/v1/shops/acme/inbox?cursor=%FF", "", 400, "invalid_parameter", "query"},
-      {V::get, "/v1/shops/acme/metrics?from=yesterday&to=2026-01-01", "", 400,
-       "invalid_parameter", "from"},
+      {V::get, "/v1/shops/acme/metrics?from=yesterday&to=2026-01-01", "", 400, "invalid_parameter",
+       "from"},
       {V::post, msgs + "?x=1", R"({"text":"x"})", 400, "unknown_parameter", "query"},
   };
   for (const BadCase& c : cases) {
     HttpResult r = h.Call(c.method, c.target, c.body, ApiHarness::Bearer(admin));
     EXPECT_EQ(r.status, c.status) << c.target << " " << c.body.substr(0, 80) << ": " << r.body;
     EXPECT_EQ(r.Header("content-type"), "application/problem+json") << c.target;
-    EXPECT_EQ(r.json.value("code", ""), c.code) << c.target << " " << c.body.substr(0, 80) << ": " << r.body;
+    EXPECT_EQ(r.json.value("code", ""), c.code)
+        << c.target << " " << c.body.substr(0, 80) << ": " << r.body;
     EXPECT_EQ(r.json.value("status", 0), c.status) << r.body;
     EXPECT_FALSE(r.json.value("detail", "").empty()) << r.body;
     EXPECT_EQ(r.json.value("type", ""), "https://palaver.dev/problems/" + c.code) << r.body;
@@ -209,8 +218,8 @@ TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
     }
   }
   // A body over the server's limit is refused before it reaches the API.
-  HttpResult huge = h.Call(V::post, msgs, std::string(2 * 1024 * 1024, ' '),
-                           ApiHarness::Bearer(admin));
+  HttpResult huge =
+      h.Call(V::post, msgs, std::string(2 * 1024 * 1024, ' '), ApiHarness::Bearer(admin));
   EXPECT_EQ(huge.status, 413) << huge.body;
   EXPECT_EQ(h.LogSize(), before) << "a refused request appended events";
 }
@@ -223,9 +232,8 @@ TEST(ApiServiceTest, IdempotencyKeyAnswersTheOriginalResultAndAppendsNothing) {
   HttpResult started = h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}",
                               ApiHarness::Shopper(h.Identity("acme", "c", secret)));
   ASSERT_EQ(started.status, 200) << started.body;
-  const std::string target =
-      "/v1/shops/acme/conversations/" + started.json["conversation_id"].get<std::string>() +
-      "/messages";
+  const std::string target = "/v1/shops/acme/conversations/" +
+                             started.json["conversation_id"].get<std::string>() + "/messages";
   auto headers = ApiHarness::Bearer(admin);
   headers.emplace_back("Idempotency-Key", "reply-1");
   HttpResult first = h.Call(V::post, target, R"({"text":"once"})", headers);
@@ -257,7 +265,8 @@ TEST(ApiServiceTest, RateLimitAnswers429WithRetryAfterPerToken) {
   HttpResult limited = h.Call(V::get, "/v1/shops/acme/inbox", "", ApiHarness::Bearer(first));
   EXPECT_EQ(limited.status, 429) << limited.body;
   EXPECT_EQ(limited.json["code"], "rate_limited");
-  EXPECT_GE(std::stoi(limited.Header("retry-after").empty() ? "0" : limited.Header("retry-after")), 1);
+  EXPECT_GE(std::stoi(limited.Header("retry-after").empty() ? "0" : limited.Header("retry-after")),
+            1);
   // Another token has its own bucket.
   EXPECT_EQ(h.Call(V::get, "/v1/shops/acme/inbox", "", ApiHarness::Bearer(second)).status, 200);
 }
@@ -280,8 +289,8 @@ TEST(ApiServiceTest, ReadYourWritesWaitsForMinPositionAndTimesOutBeyondTheLog) {
   EXPECT_EQ(timeline.status, 200) << timeline.body;
   EXPECT_FALSE(timeline.json["entries"].empty());
   // A position the log has not reached: a bounded wait, then 503 timeout.
-  HttpResult later = h.Call(V::get, "/v1/shops/acme/inbox?min_position=1000000", "",
-                            ApiHarness::Bearer(agent));
+  HttpResult later =
+      h.Call(V::get, "/v1/shops/acme/inbox?min_position=1000000", "", ApiHarness::Bearer(agent));
   EXPECT_EQ(later.status, 503) << later.body;
   EXPECT_EQ(later.json["code"], "timeout");
   EXPECT_FALSE(later.Header("retry-after").empty());
@@ -296,14 +305,14 @@ TEST(ApiServiceTest, ExtraRoutesAreMountedAndAuthenticated) {
   route.pattern = "/v1/shops/{shop}/webhooks/sms/{provider}";
   route.auth = api::RouteAuth::kAgent;
   route.handler = [](const HttpRequest& request, const api::RouteContext& ctx) {
-    return JsonResponse(request, http::status::ok,
-                        Json{{"provider", ctx.params.at("provider")},
-                             {"agent", ctx.principal->agent_id}}
-                            .dump());
+    return JsonResponse(
+        request, http::status::ok,
+        Json{{"provider", ctx.params.at("provider")}, {"agent", ctx.principal->agent_id}}.dump());
   };
   ASSERT_TRUE(h.api().AddRoute(route).ok());
   EXPECT_EQ(h.api().AddRoute(route).code(), ErrorCode::kAlreadyExists);
-  HttpResult r = h.Call(V::post, "/v1/shops/acme/webhooks/sms/twilio", "", ApiHarness::Bearer(agent));
+  HttpResult r =
+      h.Call(V::post, "/v1/shops/acme/webhooks/sms/twilio", "", ApiHarness::Bearer(agent));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json["provider"], "twilio");
   EXPECT_EQ(r.json["agent"], "ann");
@@ -318,6 +327,120 @@ TEST(ApiServiceTest, ExtraRoutesAreMountedAndAuthenticated) {
   EXPECT_EQ(principal->role, api::Role::kAgent);
   EXPECT_EQ(h.api().authenticator().AuthenticateAgent(request, "other").status().code(),
             ErrorCode::kNotFound);
+}
+
+TEST(ApiServiceTest, StorefrontRecordsFeedConversationsAndProfiles) {
+  ApiHarness h;
+  const std::string secret = h.AddShop("acme");
+  const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
+  ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
+  const auto bearer = ApiHarness::Bearer(admin);
+  const std::string base = "/v1/shops/acme";
+  auto post = [&](const std::string& path, const std::string& body) {
+    HttpResult r = h.Call(V::post, base + path, body, bearer);
+    EXPECT_EQ(r.status, 200) << path << ": " << r.body;
+    return r;
+  };
+  post(
+      "/storefront/products",
+      R"({"product_id":"p1","title":"Blue mug","price_minor":1250,"currency":"EUR","status":"active"})");
+  post(
+      "/storefront/discounts",
+      R"({"discount_id":"d1","code":"SAVE10","status":"active","kind":"percentage","value":1000,"starts_at_us":0})");
+  post(
+      "/storefront/discounts",
+      R"({"discount_id":"d2","code":"OLD","status":"disabled","kind":"percentage","value":500,"starts_at_us":0})");
+  post("/storefront/customer-profiles",
+       R"({"customer_id":"cust-9","customer_since_us":1600000000000000,"orders_count":1,
+           "amount_spent_minor":5000,"currency":"EUR","time_zone":"Europe/Paris","locale":"fr-FR",
+           "personal":{"name":"Camille","email":"camille@example.com","phone":"+33100000000",
+                       "location":{"city":"Paris","country_code":"FR"}}})");
+  post("/storefront/orders",
+       R"({"order_id":"o1","order_number":"#1001","customer_id":"cust-9","line_items":[],
+           "subtotal_minor":5000,"total_minor":5000,"currency":"EUR","financial_status":"paid",
+           "placed_at_us":)" +
+           std::to_string(std::time(nullptr) * 1000000LL) +
+           R"(,"personal":{"shipping_name":"Camille","shipping_address":{}}})");
+  post("/storefront/order-updates",
+       R"({"order_id":"o1","customer_id":"cust-9","status":"open","financial_status":"paid",
+           "fulfillment_status":"fulfilled","total_minor":5000,"currency":"EUR"})");
+  post("/storefront/presence", R"({"customer_id":"cust-9","presence":"online","session_id":"s1"})");
+
+  HttpResult chat = h.Call(V::post, base + "/shopper/conversations", "{}",
+                           ApiHarness::Shopper(h.Identity("acme", "cust-9", secret)));
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  const std::string conv = chat.json["conversation_id"];
+  post("/storefront/cart-updates",
+       R"({"customer_id":"cust-9","cart_id":"k1","change":"item_added","changed_product_id":"p1",
+           "line_items":[{"product_id":"p1","name":"Blue mug","quantity":2,"unit_price_minor":1250}],
+           "currency":"EUR"})");
+  post("/conversations/" + conv + "/messages", R"({"kind":"product_share","product_ids":["p1"]})");
+  post("/conversations/" + conv + "/messages",
+       R"({"kind":"discount_share","discount_code":"SAVE10"})");
+  HttpResult inactive = h.Call(V::post, base + "/conversations/" + conv + "/messages",
+                               R"({"kind":"discount_share","discount_code":"OLD"})", bearer);
+  EXPECT_EQ(inactive.status, 409) << inactive.body;
+  EXPECT_EQ(inactive.json["code"], "discount_inactive");
+  EXPECT_EQ(inactive.json["title"], "Conflict");
+  HttpResult too_many =
+      h.Call(V::post, base + "/conversations/" + conv + "/messages",
+             R"({"kind":"product_share","product_ids":["p1","p2","p3","p4"]})", bearer);
+  EXPECT_EQ(too_many.json["code"], "too_many_products") << too_many.body;
+  HttpResult sms = post("/storefront/inbound-messages",
+                        R"({"channel":"sms","customer_id":"cust-9","from_address":"+33100000000",
+                            "name":"Camille","text":"Also, my parcel?"})");
+  const std::string at = std::to_string(sms.json["position"].get<int64_t>());
+
+  HttpResult profile = h.Call(V::get, base + "/customers/cust-9?min_position=" + at, "", bearer);
+  ASSERT_EQ(profile.status, 200) << profile.body;
+  EXPECT_EQ(profile.json["name"], "Camille");
+  EXPECT_EQ(profile.json["returning"], true);
+  ASSERT_EQ(profile.json["recent_orders"].size(), 1u) << profile.body;
+  EXPECT_EQ(profile.json["recent_orders"][0]["order_number"], "#1001");
+  HttpResult sms_inbox = h.Call(V::get, base + "/inbox?channel=sms", "", bearer);
+  ASSERT_EQ(sms_inbox.status, 200) << sms_inbox.body;
+  ASSERT_EQ(sms_inbox.json["conversations"].size(), 1u) << sms_inbox.body;
+  EXPECT_EQ(sms_inbox.json["conversations"][0]["channel"], "sms");
+  HttpResult timeline = h.Call(V::get, base + "/conversations/" + conv + "/timeline", "", bearer);
+  ASSERT_EQ(timeline.status, 200);
+  EXPECT_NE(timeline.body.find("SAVE10"), std::string::npos) << timeline.body;
+  EXPECT_NE(timeline.body.find("\"cart\""), std::string::npos) << timeline.body;
+  HttpResult previous =
+      h.Call(V::get, base + "/customers/cust-9/conversations?except=" + conv, "", bearer);
+  ASSERT_EQ(previous.status, 200) << previous.body;
+  ASSERT_EQ(previous.json["conversations"].size(), 1u) << previous.body;
+  EXPECT_EQ(previous.json["conversations"][0]["channel"], "sms");
+}
+
+TEST(ApiServiceTest, StoppingDrainsTheRequestsInFlight) {
+  ApiHarness h;
+  std::promise<void> entered;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  api::Route slow;
+  slow.method = V::get;
+  slow.pattern = "/v1/slow";
+  slow.auth = api::RouteAuth::kNone;
+  slow.handler = [&entered, released](const HttpRequest& request, const api::RouteContext&) {
+    entered.set_value();
+    released.wait();
+    return JsonResponse(request, http::status::ok, R"({"done":true})");
+  };
+  ASSERT_TRUE(h.api().AddRoute(slow).ok());
+  HttpResult result;
+  std::thread client([&] { result = h.Call(V::get, "/v1/slow"); });
+  entered.get_future().wait();
+  h.api().StartDraining();
+  EXPECT_FALSE(h.api().Ready());
+  std::thread stopper([&] { h.StopServer(); });
+  // Give Stop() a moment to begin before the request may finish (ordering only,
+  // nothing is asserted about time).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  release.set_value();
+  stopper.join();
+  client.join();
+  EXPECT_EQ(result.status, 200) << result.body;
+  EXPECT_EQ(result.json["done"], true);
 }
 
 }  // namespace

@@ -86,8 +86,8 @@ ApiHarness::ApiHarness(api::ApiServiceOptions api_options,
   EXPECT_TRUE(projector.ok()) << projector.status().ToString();
   projector_ = std::move(*projector);
   projector_->Start();
-  api_ = std::make_unique<api::ApiService>(*log_, *engine_, *projector_, *store_, clock_,
-                                           api_options);
+  api_ =
+      std::make_unique<api::ApiService>(*log_, *engine_, *projector_, *store_, clock_, api_options);
   HttpServerOptions http_options;
   http_options.port = 0;
   http_options.threads = 2;
@@ -179,17 +179,16 @@ void RunWholeConversation(ApiHarness& h, const std::string& shop) {
   ASSERT_EQ(started.status, 200) << started.body;
   const std::string conv = started.json["conversation_id"];
   ASSERT_FALSE(conv.empty());
-  HttpResult wrote =
-      h.Call(V::post, base + "/shopper/conversations/" + conv + "/messages",
-             Json{{"text", "Hello, where is my order? \xF0\x9F\x93\xA6"}}.dump(),
-             ApiHarness::Shopper(shopper));
+  HttpResult wrote = h.Call(V::post, base + "/shopper/conversations/" + conv + "/messages",
+                            Json{{"text", "Hello, where is my order? \xF0\x9F\x93\xA6"}}.dump(),
+                            ApiHarness::Shopper(shopper));
   ASSERT_EQ(wrote.status, 200) << wrote.body;
   EXPECT_EQ(wrote.json["conversation_id"], conv);
   const int64_t wrote_at = wrote.json["position"];
 
   // The agent reads the inbox (read-your-writes through min_position).
-  HttpResult inbox = h.Call(V::get, base + "/inbox?min_position=" + std::to_string(wrote_at),
-                            "", ApiHarness::Bearer(agent));
+  HttpResult inbox = h.Call(V::get, base + "/inbox?min_position=" + std::to_string(wrote_at), "",
+                            ApiHarness::Bearer(agent));
   ASSERT_EQ(inbox.status, 200) << inbox.body;
   ASSERT_EQ(inbox.json["conversations"].size(), 1u) << inbox.body;
   EXPECT_EQ(inbox.json["conversations"][0]["conversation_id"], conv);
@@ -210,35 +209,35 @@ void RunWholeConversation(ApiHarness& h, const std::string& shop) {
   const std::string after_reply = std::to_string(reply.json["position"].get<int64_t>());
 
   // The shopper sees the reply, never the note.
-  HttpResult theirs =
-      h.Call(V::get, base + "/shopper/conversations/" + conv + "/timeline?min_position=" +
-                         after_reply,
-             "", ApiHarness::Shopper(shopper));
+  HttpResult theirs = h.Call(
+      V::get, base + "/shopper/conversations/" + conv + "/timeline?min_position=" + after_reply, "",
+      ApiHarness::Shopper(shopper));
   ASSERT_EQ(theirs.status, 200) << theirs.body;
   EXPECT_NE(theirs.body.find("It ships today!"), std::string::npos) << theirs.body;
   EXPECT_EQ(theirs.body.find("VIP customer"), std::string::npos) << theirs.body;
   for (const Json& entry : theirs.json["entries"]) EXPECT_NE(entry.value("type", ""), "note");
   // The agent sees both.
-  HttpResult ours = h.Call(V::get, base + "/conversations/" + conv + "/timeline", "",
-                           ApiHarness::Bearer(agent));
+  HttpResult ours =
+      h.Call(V::get, base + "/conversations/" + conv + "/timeline", "", ApiHarness::Bearer(agent));
   ASSERT_EQ(ours.status, 200) << ours.body;
   EXPECT_NE(ours.body.find("VIP customer"), std::string::npos) << ours.body;
   EXPECT_NE(ours.body.find("It ships today!"), std::string::npos) << ours.body;
-  HttpResult back = h.Call(V::get, base + "/conversations/" + conv + "/timeline?direction=backward&limit=1",
-                           "", ApiHarness::Bearer(agent));
+  HttpResult back =
+      h.Call(V::get, base + "/conversations/" + conv + "/timeline?direction=backward&limit=1", "",
+             ApiHarness::Bearer(agent));
   ASSERT_EQ(back.status, 200) << back.body;
   ASSERT_EQ(back.json["entries"].size(), 1u);
   EXPECT_FALSE(back.json["older_cursor"].get<std::string>().empty());
 
   // Read receipts both ways.
-  HttpResult read = h.Call(V::post, base + "/shopper/conversations/" + conv + "/read",
-                           Json{{"up_to_message_id", reply_id}}.dump(),
-                           ApiHarness::Shopper(shopper));
+  HttpResult read =
+      h.Call(V::post, base + "/shopper/conversations/" + conv + "/read",
+             Json{{"up_to_message_id", reply_id}}.dump(), ApiHarness::Shopper(shopper));
   ASSERT_EQ(read.status, 200) << read.body;
-  HttpResult receipts =
-      h.Call(V::get, base + "/conversations/" + conv + "/receipts?min_position=" +
-                         std::to_string(read.json["position"].get<int64_t>()),
-             "", ApiHarness::Bearer(agent));
+  HttpResult receipts = h.Call(V::get,
+                               base + "/conversations/" + conv + "/receipts?min_position=" +
+                                   std::to_string(read.json["position"].get<int64_t>()),
+                               "", ApiHarness::Bearer(agent));
   ASSERT_EQ(receipts.status, 200) << receipts.body;
   bool seen = false;
   for (const Json& m : receipts.json["agent_messages"])
@@ -250,9 +249,9 @@ void RunWholeConversation(ApiHarness& h, const std::string& shop) {
   ASSERT_EQ(mine.status, 200) << mine.body;
   ASSERT_EQ(mine.json["conversations"].size(), 1u) << mine.body;
   EXPECT_EQ(mine.json["conversations"][0]["assignee"], "bob");
-  HttpResult closed = h.Call(V::post, base + "/conversations/" + conv + "/status",
-                             R"({"status":"closed","reason":"resolved"})",
-                             ApiHarness::Bearer(agent));
+  HttpResult closed =
+      h.Call(V::post, base + "/conversations/" + conv + "/status",
+             R"({"status":"closed","reason":"resolved"})", ApiHarness::Bearer(agent));
   ASSERT_EQ(closed.status, 200) << closed.body;
   HttpResult reopen = h.Call(V::post, base + "/conversations/" + conv + "/status",
                              R"({"status":"open"})", ApiHarness::Bearer(agent));
@@ -263,26 +262,26 @@ void RunWholeConversation(ApiHarness& h, const std::string& shop) {
   ASSERT_EQ(csat.status, 200) << csat.body;
   const std::string after_csat = std::to_string(csat.json["position"].get<int64_t>());
 
-  HttpResult metrics = h.Call(V::get, base + "/conversations/" + conv + "/metrics?min_position=" +
-                                          after_csat,
-                              "", ApiHarness::Bearer(agent));
+  HttpResult metrics =
+      h.Call(V::get, base + "/conversations/" + conv + "/metrics?min_position=" + after_csat, "",
+             ApiHarness::Bearer(agent));
   ASSERT_EQ(metrics.status, 200) << metrics.body;
   EXPECT_EQ(metrics.json["csat"], 5) << metrics.body;
   EXPECT_TRUE(metrics.json["first_response_wall_us"].is_number()) << metrics.body;
   EXPECT_TRUE(metrics.json["resolution_wall_us"].is_number()) << metrics.body;
-  HttpResult report = h.Call(V::get, base + "/metrics?from=" + Today() + "&to=" + Today() +
-                                         "&min_position=" + after_csat,
-                             "", ApiHarness::Bearer(agent));
+  HttpResult report = h.Call(
+      V::get, base + "/metrics?from=" + Today() + "&to=" + Today() + "&min_position=" + after_csat,
+      "", ApiHarness::Bearer(agent));
   ASSERT_EQ(report.status, 200) << report.body;
   EXPECT_EQ(report.json["conversations_started"], 1) << report.body;
   EXPECT_EQ(report.json["csat_count"], 1) << report.body;
-  HttpResult closed_inbox = h.Call(V::get, base + "/inbox?status=closed", "",
-                                   ApiHarness::Bearer(agent));
+  HttpResult closed_inbox =
+      h.Call(V::get, base + "/inbox?status=closed", "", ApiHarness::Bearer(agent));
   ASSERT_EQ(closed_inbox.status, 200);
   ASSERT_EQ(closed_inbox.json["conversations"].size(), 1u) << closed_inbox.body;
   EXPECT_EQ(closed_inbox.json["conversations"][0]["status"], "closed");
-  HttpResult previous = h.Call(V::get, base + "/customers/cust-1/conversations", "",
-                               ApiHarness::Bearer(agent));
+  HttpResult previous =
+      h.Call(V::get, base + "/customers/cust-1/conversations", "", ApiHarness::Bearer(agent));
   ASSERT_EQ(previous.status, 200) << previous.body;
   EXPECT_EQ(previous.json["conversations"].size(), 1u) << previous.body;
   HttpResult profile = h.Call(V::get, base + "/customers/cust-1", "", ApiHarness::Bearer(agent));

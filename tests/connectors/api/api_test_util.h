@@ -27,7 +27,7 @@ namespace palaver::testing {
 struct HttpResult {
   int status = 0;
   std::string body;
-  nlohmann::json json;  // discarded when the body is not JSON
+  nlohmann::json json;                         // discarded when the body is not JSON
   std::map<std::string, std::string> headers;  // lower-case names
   std::string Header(const std::string& lower_name) const {
     auto it = headers.find(lower_name);
@@ -82,6 +82,9 @@ class ApiHarness {
   static std::vector<std::pair<std::string, std::string>> Shopper(const std::string& identity) {
     return {{"X-Palaver-Identity", identity}};
   }
+
+  // Stops the HTTP server (draining in-flight requests); the destructor does it too.
+  void StopServer() { server_->Stop(); }
 
   // Number of records in the log, over every partition.
   int64_t LogSize();
