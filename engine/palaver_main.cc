@@ -1,4 +1,5 @@
-// The palaver executable: `palaver serve`, `inspect`, `replay`, `export`.
+// The palaver executable: `palaver serve`, `inspect`, `replay`, `export`,
+// `shop`, `token`.
 //
 // This is the one place that composes every library (engine, projections,
 // connectors) into a program; the libraries themselves keep their one-way
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
       AddInspectCommand(app),
       AddReplayCommand(app),
       AddExportCommand(app),
+      AddShopCommand(app),
+      AddTokenCommand(app),
   };
 
   // Flag > environment > config file, for every option of every command.

@@ -1,14 +1,25 @@
-// `palaver serve`: the HTTP API on the configured log, until SIGINT/SIGTERM.
-#include <signal.h>
-
+// `palaver serve`: the whole product on the configured log until SIGINT/SIGTERM:
+// the ConversationEngine (commands), the Projector (views in DATA_DIR/views),
+// the snooze-expiry timer, and the HTTP/JSON API (connectors/api) on --listen.
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <filesystem>
+#include <mutex>
 #include <string>
+#include <thread>
 
-#include <nlohmann/json.hpp>
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include "connectors/api/api_service.h"
+#include "connectors/api/auth_store.h"
 #include "connectors/http_server.h"
 #include "engine/cli/commands.h"
+#include "engine/domain/conversation_engine.h"
+#include "engine/rules/clock.h"
+#include "projections/projector.h"
+#include "projections/queries.h"
 
 namespace palaver::cli {
 namespace {
@@ -16,6 +27,14 @@ namespace {
 struct ServeFlags {
   LogFlags log;
   std::string listen = "127.0.0.1:8080";
+  std::string views_dir;  // empty: DATA_DIR/views
+  std::string auth_file;  // empty: DATA_DIR/auth.json
+  int http_threads = 4;
+  double rate_per_second = 20;
+  double rate_burst = 40;
+  int64_t max_wait_ms = 5000;
+  int64_t snooze_interval_s = 15;
+  bool no_access_log = false;
 };
 
 // Splits "host:port"; kInvalidArgument with a sentence when it is not one.
@@ -34,6 +53,39 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   }
   return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
 }
+
+// Calls ConversationEngine::ExpireSnoozes every `interval` until destroyed.
+class SnoozeTimer {
+ public:
+  SnoozeTimer(domain::ConversationEngine& engine, std::chrono::seconds interval)
+      : thread_([this, &engine, interval] {
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, interval, [this] { return stop_; })) {
+            lock.unlock();
+            auto reopened = engine.ExpireSnoozes();
+            if (!reopened.ok()) {
+              spdlog::warn("snooze timer: {}", reopened.status().ToString());
+            } else if (*reopened > 0) {
+              spdlog::info("snooze timer: reopened {} conversations", *reopened);
+            }
+            lock.lock();
+          }
+        }) {}
+  ~SnoozeTimer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
 
 int Serve(const ServeFlags& flags) {
   auto endpoint = ParseListen(flags.listen);
@@ -58,35 +110,61 @@ int Serve(const ServeFlags& flags) {
   spdlog::info("log: {} ({} partitions, {} events)", flags.log.Describe(),
                event_log.PartitionCount(), events);
 
-  const std::string log_kind = flags.log.kafka_brokers.empty() ? "embedded" : "kafka";
+  const std::filesystem::path data_dir(flags.log.data_dir);
+  const std::string auth_path =
+      flags.auth_file.empty() ? (data_dir / "auth.json").string() : flags.auth_file;
+  auto auth = api::AuthStore::Open(auth_path);
+  if (!auth.ok()) return Fail(auth.status());
+  auto shops = (*auth)->ListShops();
+  spdlog::info(
+      "auth: {} ({} shops); add shops and tokens with `palaver shop add` and "
+      "`palaver token create`",
+      auth_path, shops.ok() ? shops->size() : 0);
+
+  rules::SystemClock clock;
+  api::AuthStore& store = **auth;
+  domain::ConversationEngineOptions engine_options;
+  engine_options.shop_secret = [&store](std::string_view shop) { return store.ShopSecret(shop); };
+  domain::ConversationEngine engine(event_log, clock, engine_options);
+
+  projections::ProjectorOptions projector_options;
+  projector_options.db_path =
+      flags.views_dir.empty() ? (data_dir / "views").string() : flags.views_dir;
+  auto projector =
+      projections::Projector::Open(projector_options, event_log, projections::DefaultProjections());
+  if (!projector.ok()) return Fail(projector.status());
+  (*projector)->Start();
+
+  api::ApiServiceOptions api_options;
+  api_options.log_kind = flags.log.kafka_brokers.empty() ? "embedded" : "kafka";
+  api_options.rate_limit.per_second = flags.rate_per_second;
+  api_options.rate_limit.burst = flags.rate_burst;
+  api_options.max_consistency_wait = std::chrono::milliseconds(flags.max_wait_ms);
+  api_options.access_log = !flags.no_access_log;
+  api::ApiService api(event_log, engine, **projector, store, clock, api_options);
+
   HttpServerOptions http_options;
   http_options.address = endpoint->first;
   http_options.port = endpoint->second;
-  auto server = HttpServer::Start(http_options, [&](const HttpRequest& request) {
-    namespace http = boost::beast::http;
-    if (request.target() == "/healthz" && request.method() == http::verb::get) {
-      nlohmann::json body = {{"status", "ok"},
-                             {"log", log_kind},
-                             {"partitions", event_log.PartitionCount()}};
-      return JsonResponse(request, http::status::ok, body.dump());
-    }
-    nlohmann::json problem = {{"type", "about:blank"},
-                              {"status", 404},
-                              {"title", "Not Found"},
-                              {"detail", "no route for " + std::string(request.target())}};
-    HttpResponse response = JsonResponse(request, http::status::not_found, problem.dump());
-    response.set(http::field::content_type, "application/problem+json");
-    return response;
-  });
+  http_options.threads = flags.http_threads;
+  auto server = HttpServer::Start(http_options, api.AsHandler());
   if (!server.ok()) return Fail(server.status());
-  std::printf("palaver listening on http://%s:%u (%s); Ctrl-C stops it\n",
-              http_options.address.c_str(), (*server)->port(), flags.log.Describe().c_str());
+  auto timer = std::make_unique<SnoozeTimer>(engine, std::chrono::seconds(flags.snooze_interval_s));
+  std::printf("palaver listening on http://%s:%u (%s; views in %s); Ctrl-C stops it\n",
+              http_options.address.c_str(), (*server)->port(), flags.log.Describe().c_str(),
+              projector_options.db_path.c_str());
   std::fflush(stdout);
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
-  spdlog::info("received {}, stopping", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
-  (*server)->Stop();
+  spdlog::info("received {}, draining in-flight requests",
+               signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+  api.StartDraining();
+  (*server)->Stop();  // lets in-flight requests finish
+  timer.reset();
+  (*projector)->Stop();
+  server->reset();
+  projector->reset();
   log->reset();
   spdlog::info("stopped cleanly");
   return 0;
@@ -98,12 +176,45 @@ Subcommand AddServeCommand(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* serve = app.add_subcommand(
       "serve",
-      "Run the palaver server: HTTP API on --listen, events in the configured log.\n"
+      "Run the palaver server: the HTTP/JSON API on --listen (GET /openapi.json describes it),\n"
+      "commands appended to the configured log, views projected into DATA_DIR/views.\n"
+      "Shops and API tokens come from DATA_DIR/auth.json (`palaver shop`, `palaver token`);\n"
+      "changes to it apply while the server runs.\n"
       "Example: palaver serve --data-dir palaver-data --listen 127.0.0.1:8080");
   flags->log.AddTo(*serve);
-  serve->add_option("--listen", flags->listen, "HOST:PORT for the HTTP API")
+  serve->add_option("--listen", flags->listen, "HOST:PORT for the HTTP API (port 0: any free port)")
       ->envname("PALAVER_LISTEN")
       ->capture_default_str();
+  serve->add_option("--views-dir", flags->views_dir,
+                    "RocksDB directory of the projected views (default: DATA_DIR/views)");
+  serve->add_option("--auth-file", flags->auth_file,
+                    "Shops and API tokens (default: DATA_DIR/auth.json)");
+  serve->add_option("--http-threads", flags->http_threads, "Threads serving HTTP requests")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  serve
+      ->add_option("--rate-limit", flags->rate_per_second,
+                   "Requests per second allowed per API token or shopper (0: no limit); "
+                   "more get 429 with Retry-After")
+      ->envname("PALAVER_RATE_LIMIT")
+      ->check(CLI::Range(0.0, 1e9))
+      ->capture_default_str();
+  serve
+      ->add_option("--rate-burst", flags->rate_burst,
+                   "Requests allowed at once per API token or shopper")
+      ->check(CLI::Range(1.0, 1e9))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-wait-ms", flags->max_wait_ms,
+                   "Longest a query waits for ?min_position before answering 503")
+      ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  serve
+      ->add_option("--snooze-interval", flags->snooze_interval_s,
+                   "Seconds between checks that reopen conversations whose snooze ended")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  serve->add_flag("--no-access-log", flags->no_access_log, "Do not log one line per HTTP request");
   return {serve, [flags] { return Serve(*flags); }};
 }
 

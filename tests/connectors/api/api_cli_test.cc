@@ -1,0 +1,194 @@
+// `palaver shop` and `palaver token` from the real binary while `palaver
+// serve` runs: a token created on the command line works at once, a revoked
+// one is refused at once, and only token hashes reach the disk.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/beast/http.hpp>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "engine/rules/shopper_identity.h"
+#include "tests/connectors/api/api_test_util.h"
+
+namespace palaver::testing {
+namespace {
+
+namespace http = boost::beast::http;
+using V = http::verb;
+
+// A child process with its stdout and stderr captured.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> args) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], STDOUT_FILENO);
+      dup2(fds[1], STDERR_FILENO);
+      close(fds[0]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fds[0];
+    fcntl(out_, F_SETFL, O_NONBLOCK);
+  }
+  ~Child() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    close(out_);
+  }
+  std::string ReadUntil(const std::string& needle, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (output_.find(needle) == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+      char buffer[4096];
+      ssize_t n = read(out_, buffer, sizeof buffer);
+      if (n > 0) {
+        output_.append(buffer, static_cast<size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    return output_;
+  }
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    ReadUntil("\x01", std::chrono::seconds(5));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  int Stop(int sig) {
+    kill(pid_, sig);
+    return Wait();
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string output_;
+};
+
+// Runs the palaver binary to completion; returns (exit code, output).
+std::pair<int, std::string> Palaver(std::vector<std::string> args) {
+  args.insert(args.begin(), PALAVER_BINARY);
+  Child child(args);
+  int code = child.Wait();
+  return {code, child.output()};
+}
+
+// The value after "<label>" on its line of `output`.
+std::string Field(const std::string& output, const std::string& label) {
+  auto at = output.find(label);
+  if (at == std::string::npos) return "";
+  at += label.size();
+  while (at < output.size() && output[at] == ' ') ++at;
+  return output.substr(at, output.find('\n', at) - at);
+}
+
+TEST(ApiCliTest, TokensCreatedAndRevokedFromTheCommandLineApplyWhileServing) {
+  TempDir dir;
+  const std::string data = dir.path();
+  auto [shop_code, shop_out] = Palaver({"shop", "add", "acme", "--data-dir", data});
+  ASSERT_EQ(shop_code, 0) << shop_out;
+  const std::string secret = Field(shop_out, "identity secret:");
+  ASSERT_GE(secret.size(), 32u) << shop_out;
+  auto [dup_code, dup_out] = Palaver({"shop", "add", "acme", "--data-dir", data});
+  EXPECT_EQ(dup_code, 1);
+  EXPECT_NE(dup_out.find("already exists"), std::string::npos) << dup_out;
+
+  Child serve({PALAVER_BINARY, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"});
+  const std::string started = serve.ReadUntil("Ctrl-C", std::chrono::seconds(60));
+  const auto at = started.find("listening on http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << started;
+  const auto port = static_cast<uint16_t>(std::stoi(started.substr(at + 30)));
+
+  // Created while the server runs: accepted at once.
+  auto [create_code, create_out] = Palaver({"token", "create", "--shop", "acme", "--role", "admin",
+                                            "--agent", "ann", "--data-dir", data});
+  ASSERT_EQ(create_code, 0) << create_out;
+  const std::string token = Field(create_out, "token:");
+  const std::string id = Field(create_out, "id:");
+  ASSERT_EQ(token.rfind("pvt_", 0), 0u) << create_out;
+  ASSERT_EQ(id.rfind("tok_", 0), 0u) << create_out;
+  const auto bearer = ApiHarness::Bearer(token);
+  HttpResult inbox = HttpCall(port, V::get, "/v1/shops/acme/inbox", "", bearer);
+  EXPECT_EQ(inbox.status, 200) << inbox.body;
+
+  // A newcomer's first steps: staff, then a shopper's chat, then a reply.
+  HttpResult agents = HttpCall(port, V::put, "/v1/shops/acme/settings/agents",
+                               R"({"agents":[{"agent_id":"ann","permissions":["chat"]}]})", bearer);
+  EXPECT_EQ(agents.status, 200) << agents.body;
+  rules::ShopperIdentity identity{"acme", "c1", "c1@example.com", "C",
+                                  static_cast<int64_t>(std::time(nullptr)) + 3600};
+  HttpResult chat = HttpCall(port, V::post, "/v1/shops/acme/shopper/conversations", "{}",
+                             ApiHarness::Shopper(rules::SignShopperIdentity(identity, secret)));
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  HttpResult reply = HttpCall(port, V::post,
+                              "/v1/shops/acme/conversations/" +
+                                  chat.json["conversation_id"].get<std::string>() + "/messages",
+                              R"({"text":"Hello from the CLI test"})", bearer);
+  EXPECT_EQ(reply.status, 200) << reply.body;
+
+  auto [list_code, list_out] = Palaver({"token", "list", "--data-dir", data});
+  EXPECT_EQ(list_code, 0);
+  EXPECT_NE(list_out.find(id), std::string::npos) << list_out;
+  EXPECT_EQ(list_out.find(token), std::string::npos) << "list shows the token itself";
+
+  // Only the hash is on disk.
+  std::ifstream file(data + "/auth.json");
+  std::stringstream contents;
+  contents << file.rdbuf();
+  EXPECT_EQ(contents.str().find(token), std::string::npos);
+  EXPECT_NE(contents.str().find(api::Sha256Hex(token)), std::string::npos);
+
+  // Revoked while the server runs: refused at once.
+  auto [revoke_code, revoke_out] = Palaver({"token", "revoke", id, "--data-dir", data});
+  ASSERT_EQ(revoke_code, 0) << revoke_out;
+  HttpResult after = HttpCall(port, V::get, "/v1/shops/acme/inbox", "", bearer);
+  EXPECT_EQ(after.status, 401) << after.body;
+  auto [bad_code, bad_out] = Palaver({"token", "revoke", "tok_nope", "--data-dir", data});
+  EXPECT_EQ(bad_code, 1);
+  auto [unknown_code, unknown_out] =
+      Palaver({"token", "create", "--shop", "nope", "--agent", "ann", "--data-dir", data});
+  EXPECT_EQ(unknown_code, 1);
+  EXPECT_NE(unknown_out.find("palaver shop add"), std::string::npos) << unknown_out;
+
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.output();
+  // The access log has one line per request, with the route template.
+  EXPECT_NE(serve.output().find("route=/v1/shops/{shop}/inbox status=401"), std::string::npos)
+      << serve.output();
+  EXPECT_NE(serve.output().find("stopped cleanly"), std::string::npos);
+}
+
+TEST(ApiCliTest, ServeHelpDescribesEveryOption) {
+  auto [code, out] = Palaver({"serve", "--help"});
+  EXPECT_EQ(code, 0);
+  for (const char* option :
+       {"--listen", "--data-dir", "--kafka", "--views-dir", "--auth-file", "--rate-limit",
+        "--rate-burst", "--max-wait-ms", "--snooze-interval", "--http-threads", "--no-access-log"})
+    EXPECT_NE(out.find(option), std::string::npos) << option;
+}
+
+}  // namespace
+}  // namespace palaver::testing
