@@ -76,9 +76,16 @@ std::string CreateTopic(const std::string& brokers, const std::string& topic, in
 // Produces every record (partitioned by key with librdkafka's default
 // murmur2_random, like palaver) through an idempotent producer with
 // acks=all, as fast as the queue takes them, and waits for every delivery.
-// The raw produce limit of these payloads.
+// The raw produce limit of these payloads. The first record is produced and
+// flushed before the clock starts (the producer id and metadata are start-up).
 RawRate RawProduce(const std::string& brokers, const std::string& topic,
                    const std::vector<KeyedRecord>& records);
+
+// As RawProduce, but each record waits for its acknowledgement before the
+// next is produced (a single writer that must know each record is durable):
+// the per-record round-trip limit. At most `max_records` records.
+RawRate RawProduceOneByOne(const std::string& brokers, const std::string& topic,
+                           const std::vector<KeyedRecord>& records, size_t max_records);
 
 // Consumes `expected` records of `topic` (every partition, from the
 // beginning) with a plain consumer, timed from the first record received (so
@@ -87,10 +94,12 @@ RawRate RawConsume(const std::string& brokers, const std::string& topic, int32_t
                    size_t expected, std::chrono::seconds timeout = std::chrono::seconds(60));
 
 // Writes `values` to a fresh RocksDB under `dir` in WriteBatches of `batch`
-// records, each under a 13-byte key (tag + 4-byte partition + 8-byte offset,
-// like a log record key), WAL on, fsync per batch when `sync`.
+// records, each under a 13-byte key (tag + 8-byte sequence, like a log record
+// key), WAL on, fsync per batch when `sync`, from `threads` concurrent writers
+// (so RocksDB groups their commits, as it does for palaver's concurrent
+// appends). Stops after `max_seconds`; the rate counts what was written.
 RawRate RawRocksDbWrite(const std::string& dir, const std::vector<std::string>& values,
-                        size_t batch, bool sync);
+                        size_t batch, bool sync, int threads = 1, double max_seconds = 5);
 
 // Writes the given per-event key/value puts to a fresh RocksDB under `dir`,
 // the puts of `events_per_batch` events per WriteBatch (WAL on, no fsync: the

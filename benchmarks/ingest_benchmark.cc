@@ -6,11 +6,17 @@
 //     presence.changed 30%, customer_profile.upserted 10%, order.placed 10%,
 //     product.upserted 10%; from the JSON Schema examples, spread over
 //     `--shops` shops and their customers), keyed by shop;
-//   raw produce: the records produced to a fresh storefront topic by an
-//     idempotent librdkafka producer (acks=all), waiting for every delivery;
-//   raw consume: the same records read back by a plain consumer;
+//   raw produce: the records (cycled to at least 20,000) produced to a fresh
+//     topic by an idempotent librdkafka producer (acks=all), waiting for every
+//     delivery; raw consume: the same records read back by a plain consumer;
+//     then the records themselves are produced to the storefront topic;
+//   raw produce one by one: up to 1000 of them, each waiting for its
+//     acknowledgement before the next (a serial writer's round-trip limit);
 //   map only: MapStorefrontRecord (parse, JSON Schema validation, decode) of
 //     every record in this process, no Kafka: the CPU cost of the JSON stage;
+//   engine only: the mapped commands of the first 1000 records through
+//     ConversationEngine::Execute on a fresh Kafka log, one after another
+//     (what the consumer does per record, without consuming or committing);
 //   palaver: StorefrontConsumer -> ConversationEngine -> Kafka event log ->
 //     Projector (every default projection), from the first record consumed
 //     to the last event projected; records/s and events/s, each as a ratio to
@@ -113,17 +119,36 @@ int Main(const Config& config) {
     return 1;
   }
 
-  // Raw limits on the very records palaver then ingests.
-  const RawRate produce = RawProduce(config.brokers, source, records);
+  // Raw limits on the same records, cycled to at least 20,000 on a topic of
+  // their own so the rate is not a few milliseconds' worth.
+  std::vector<KeyedRecord> raw_records;
+  for (size_t i = 0; i < std::max<size_t>(records.size(), 20000); ++i)
+    raw_records.push_back(records[i % records.size()]);
+  const std::string raw_topic = "palaver.ingest." + tag + ".raw";
+  if (std::string error = CreateTopic(config.brokers, raw_topic, config.partitions);
+      !error.empty()) {
+    std::fprintf(stderr, "cannot create %s: %s\n", raw_topic.c_str(), error.c_str());
+    return 1;
+  }
+  const RawRate produce = RawProduce(config.brokers, raw_topic, raw_records);
   if (!produce.ok) {
     std::fprintf(stderr, "raw produce: %s\n", produce.error.c_str());
     return 1;
   }
-  const RawRate consume = RawConsume(config.brokers, source, config.partitions, records.size());
+  const RawRate consume =
+      RawConsume(config.brokers, raw_topic, config.partitions, raw_records.size());
+  const RawRate one_by_one = RawProduceOneByOne(config.brokers, raw_topic, raw_records, 1000);
+  // The input palaver ingests: the records themselves, in the source topic.
+  if (const RawRate input = RawProduce(config.brokers, source, records); !input.ok) {
+    std::fprintf(stderr, "producing the input: %s\n", input.error.c_str());
+    return 1;
+  }
   std::printf("raw librdkafka produce (idempotent, acks=all): %10.0f records/s\n",
               produce.per_second());
   std::printf("raw librdkafka consume:                        %10.0f records/s\n",
               consume.per_second());
+  std::printf("raw produce one by one, each awaiting its ack:  %10.0f records/s\n",
+              one_by_one.per_second());
 
   // The JSON stage alone: parse, validate against the schema, decode, map.
   const auto map_start = Clock::now();
@@ -135,6 +160,45 @@ int Main(const Config& config) {
   const double map_rate = static_cast<double>(records.size()) / SecondsSince(map_start);
   std::printf("MapStorefrontRecord only (1 thread):           %10.0f records/s (%zu mapped)\n",
               map_rate, mapped);
+
+  // The engine alone: the mapped commands of (up to) the first 1000 records
+  // executed one after another on a fresh Kafka log, as the consumer does but
+  // without consuming or committing. Separates the engine's append round
+  // trips from the consumer's own per-record cost.
+  double engine_only_rate = 0;
+  size_t engine_only_commands = 0;
+  {
+    EventLogOptions options;
+    options.kind = EventLogOptions::Kind::kKafka;
+    options.kafka_brokers = config.brokers;
+    options.topic = "palaver.ingest." + tag + ".engine-only";
+    options.partitions = config.partitions;
+    Result<std::unique_ptr<EventLog>> log = OpenEventLog(options);
+    if (!log.ok()) {
+      std::fprintf(stderr, "event log: %s\n", log.status().ToString().c_str());
+      return 1;
+    }
+    rules::SystemClock clock;
+    domain::ConversationEngineOptions engine_options;
+    engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
+      return std::string("ingest-secret");
+    };
+    domain::ConversationEngine engine(**log, clock, engine_options);
+    std::vector<domain::Command> commands;
+    for (size_t i = 0; i < records.size() && commands.size() < 1000; ++i) {
+      storefront::MapResult m = storefront::MapStorefrontRecord(records[i].value, records[i].key);
+      if (auto* c = std::get_if<storefront::MappedCommand>(&m)) commands.push_back(c->command);
+    }
+    // Warm up: the first append waits for the producer's id and metadata.
+    if (!commands.empty()) (void)engine.Execute(commands.front());
+    const auto start = Clock::now();
+    for (size_t i = 1; i < commands.size(); ++i) {
+      if (engine.Execute(commands[i]).ok()) ++engine_only_commands;
+    }
+    engine_only_rate = static_cast<double>(engine_only_commands) / SecondsSince(start);
+  }
+  std::printf("engine Execute only, Kafka log (1 thread):     %10.0f commands/s (%zu)\n",
+              engine_only_rate, engine_only_commands);
 
   // palaver: consumer -> engine -> Kafka log -> projector.
   const std::string dir = TempDir("ingest");
@@ -243,7 +307,10 @@ int Main(const Config& config) {
       {"partitions", config.partitions},
       {"raw_produce", produce.ToJson()},
       {"raw_consume", consume.ToJson()},
+      {"raw_produce_one_by_one", one_by_one.ToJson()},
       {"map_only_per_second", map_rate},
+      {"engine_only_per_second", engine_only_rate},
+      {"engine_only_commands", engine_only_commands},
       {"palaver",
        {{"records", stats.records},
         {"events", events},

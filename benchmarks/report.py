@@ -306,6 +306,18 @@ def main():
         add(f"end-to-end load ({mode})", "sustained events/s", load_["events_per_second"],
             "events/s", load_.get("raw_limit_name", ""), limit, load_.get("ratio_to_raw"),
             ">= 50% of raw (Kafka)" if mode == "kafka" else "")
+        same = raw.get("rocksdb_same_shape")
+        if same:
+            add(f"end-to-end load ({mode})", "sustained events/s vs raw of the same shape",
+                load_["events_per_second"], "events/s",
+                f'RocksDB WriteBatch({raw.get("same_shape_batch")}) from '
+                f'{raw.get("same_shape_writers")} writers, same sync',
+                same.get("per_second"), ratio(load_["events_per_second"], same.get("per_second")))
+        if raw.get("kafka_consume"):
+            add(f"end-to-end load ({mode})", "sustained events/s vs raw consume",
+                load_["events_per_second"], "events/s", "librdkafka consume of the same records",
+                raw["kafka_consume"].get("per_second"),
+                ratio(load_["events_per_second"], raw["kafka_consume"].get("per_second")))
         p = load_["projected_latency_ms"]
         add(f"end-to-end load ({mode})", "append -> projected p50 / p95 / p99 / max",
             f'{p["p50"]:.2f} / {p["p95"]:.2f} / {p["p99"]:.2f} / {p["max"]:.2f}', "ms", "", None, None)
@@ -332,6 +344,15 @@ def main():
             ingest["map_only_per_second"], "records/s", "raw librdkafka consume",
             ingest["raw_consume"]["per_second"],
             ratio(ingest["map_only_per_second"], ingest["raw_consume"]["per_second"]))
+        obo = (ingest.get("raw_produce_one_by_one") or {}).get("per_second")
+        add("storefront ingestion (Kafka)", "JSON in -> projected views (records)",
+            pv["records_per_second"], "records/s",
+            "raw produce one by one, each awaiting its ack", obo,
+            ratio(pv["records_per_second"], obo))
+        add("storefront ingestion (Kafka)", "engine Execute alone on the Kafka log (1 thread)",
+            ingest.get("engine_only_per_second"), "commands/s", "raw librdkafka consume",
+            ingest["raw_consume"]["per_second"],
+            ratio(ingest.get("engine_only_per_second"), ingest["raw_consume"]["per_second"]))
     if projection:
         add("projection_benchmark", "rebuild", projection.get("rebuild_events_per_second"),
             "events/s", "raw RocksDB WriteBatch(1000) puts/s of the rebuilt keys",
@@ -421,9 +442,17 @@ def main():
             ["raw librdkafka produce (idempotent, acks=all)",
              fmt_rate(ingest["raw_produce"]["per_second"]), ""],
             ["raw librdkafka consume", fmt_rate(ingest["raw_consume"]["per_second"]), "1"],
+            ["raw produce one by one, each awaiting its ack (serial round trips)",
+             fmt_rate((ingest.get("raw_produce_one_by_one") or {}).get("per_second")),
+             fmt_ratio(ratio((ingest.get("raw_produce_one_by_one") or {}).get("per_second"),
+                             ingest["raw_consume"]["per_second"]))],
             ["MapStorefrontRecord only (parse + validate + decode + map)",
              fmt_rate(ingest["map_only_per_second"]),
              fmt_ratio(ratio(ingest["map_only_per_second"], ingest["raw_consume"]["per_second"]))],
+            ["engine Execute only, Kafka log, 1 thread (commands)",
+             fmt_rate(ingest.get("engine_only_per_second")),
+             fmt_ratio(ratio(ingest.get("engine_only_per_second"),
+                             ingest["raw_consume"]["per_second"]))],
             ["palaver: consumer -> engine -> Kafka log -> projected (records)",
              fmt_rate(pv["records_per_second"]), fmt_ratio(ingest["ratio_to_raw_consume"])],
             ["palaver: events projected", fmt_rate(pv["events_per_second"]),
