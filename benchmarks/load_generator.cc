@@ -31,6 +31,12 @@
 //   [--zipf S] [--partitions N] [--sync on|off] [--json FILE]
 // --rate: commands per second over all drivers (0 = as fast as they go).
 // Kafka brokers default to PALAVER_KAFKA_BROKERS.
+//
+// HTTP/WebSocket mode (benchmarks/http_load.h), against a running
+// `palaver serve`: load_generator --http http://HOST:PORT --shop S --token T
+//   --secret X [--agent A] [--server-pid PID] [--conversations N] [--rate R]
+//   [--seconds S] [--threads N] [--json FILE]
+// (defaults there: 1,000 messages/s from 8 senders).
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
@@ -58,6 +64,7 @@
 #include <spdlog/spdlog.h>
 
 #include "benchmarks/bench_util.h"
+#include "benchmarks/http_load.h"
 #include "connectors/storefront/storefront_consumer.h"
 #include "connectors/storefront/storefront_mapper.h"
 #include "engine/domain/conversation_engine.h"
@@ -933,8 +940,11 @@ int Usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--log embedded|kafka] [--brokers B] [--shops N] [--conversations N]\n"
                "          [--agents N] [--seconds S] [--threads N] [--rate R] [--zipf S]\n"
-               "          [--partitions N] [--sync on|off] [--json FILE]\n",
-               argv0);
+               "          [--partitions N] [--sync on|off] [--json FILE]\n"
+               "       %s --http http://HOST:PORT --shop S --token T --secret X [--agent A]\n"
+               "          [--server-pid PID] [--conversations N] [--rate R] [--seconds S]\n"
+               "          [--threads N] [--json FILE]\n",
+               argv0, argv0);
   return 2;
 }
 
@@ -944,12 +954,29 @@ int Usage(const char* argv0) {
 int main(int argc, char** argv) {
   using palaver::bench::Config;
   Config config;
+  palaver::bench::HttpLoadConfig http;
+  bool rate_given = false;
+  bool threads_given = false;
   if (const char* b = std::getenv("PALAVER_KAFKA_BROKERS")) config.brokers = b;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) return palaver::bench::Usage(argv[0]);
     const std::string value = argv[++i];
-    if (arg == "--log" && (value == "embedded" || value == "kafka")) {
+    if (arg == "--rate") rate_given = true;
+    if (arg == "--threads") threads_given = true;
+    if (arg == "--http") {
+      http.url = value;
+    } else if (arg == "--shop") {
+      http.shop = value;
+    } else if (arg == "--token") {
+      http.token = value;
+    } else if (arg == "--secret") {
+      http.secret = value;
+    } else if (arg == "--agent") {
+      http.agent = value;
+    } else if (arg == "--server-pid") {
+      http.server_pid = std::atoll(value.c_str());
+    } else if (arg == "--log" && (value == "embedded" || value == "kafka")) {
       config.kafka = value == "kafka";
     } else if (arg == "--brokers") {
       config.brokers = value;
@@ -976,6 +1003,18 @@ int main(int argc, char** argv) {
     } else {
       return palaver::bench::Usage(argv[0]);
     }
+  }
+  if (!http.url.empty()) {
+    if (http.shop.empty() || http.token.empty() || http.secret.empty()) {
+      std::fprintf(stderr, "load_generator: --http needs --shop, --token and --secret\n");
+      return 2;
+    }
+    http.conversations = config.conversations;
+    http.seconds = config.seconds;
+    if (rate_given) http.rate = config.rate;
+    if (threads_given) http.threads = config.threads;
+    http.json_path = config.json_path;
+    return palaver::bench::RunHttpLoad(http);
   }
   if (config.kafka && config.brokers.empty()) {
     std::fprintf(stderr, "load_generator: --log kafka needs --brokers or PALAVER_KAFKA_BROKERS\n");

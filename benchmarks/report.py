@@ -7,7 +7,8 @@ raw outputs benchmarks/run.sh leaves in the results directory:
   load-kafka.json       load_generator --log kafka --json
   ingest.json           ingest_benchmark --json
   projection.txt        stdout of projection_benchmark
-  http.json             (optional) load_generator --http ... --json
+  http-embedded.json    (when the build has the HTTP API) load_generator --http
+  http-kafka.json       against `palaver serve` on the embedded log / the broker
   run.json              what run.sh recorded (mode, start/end, load averages)
 
 Every palaver figure is printed beside the raw limit measured in the same run
@@ -236,7 +237,7 @@ def svg_panel(x0, y0, w, h, title, series, ylabel, xlabel="seconds into the meas
     return parts
 
 
-def write_svg(path, loads, http):
+def write_svg(path, loads, https):
     w, h = 900, 300
     panels = []
     lat_series, lag_series = [], []
@@ -253,11 +254,15 @@ def write_svg(path, loads, http):
         c += 1
     panels.append(("append -> projected latency (ms), per 0.5 s window", lat_series, "ms"))
     panels.append(("projection lag (events appended, not yet projected)", lag_series, "events"))
-    if http and http.get("ws_latency_series"):
-        s = http["ws_latency_series"]
-        panels.append(("shopper POST -> agent WebSocket latency (ms)",
-                       [("p50", [(p["t"], p["p50"]) for p in s], COLORS[3], False),
-                        ("p99", [(p["t"], p["p99"]) for p in s], COLORS[3], True)], "ms"))
+    ws_series = []
+    for i, (mode, http) in enumerate((https or {}).items()):
+        if http and http.get("ws_latency_series"):
+            s = http["ws_latency_series"]
+            ws_series.append((f"{mode} p50", [(p["t"], p["p50"]) for p in s], COLORS[3 + i], False))
+            ws_series.append((f"{mode} p99", [(p["t"], p["p99"]) for p in s], COLORS[3 + i], True))
+    if ws_series:
+        panels.append(("shopper POST -> agent WebSocket latency (ms), per 0.5 s window",
+                       ws_series, "ms"))
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h * len(panels)}" '
              f'font-family="sans-serif">',
              f'<rect width="100%" height="100%" fill="white"/>']
@@ -287,7 +292,8 @@ def main():
     loads = {"embedded": load(os.path.join(d, "load-embedded.json")),
              "kafka": load(os.path.join(d, "load-kafka.json"))}
     ingest = load(os.path.join(d, "ingest.json"))
-    http = load(os.path.join(d, "http.json"))
+    https = {"embedded": load(os.path.join(d, "http-embedded.json")),
+             "kafka": load(os.path.join(d, "http-kafka.json"))}
     projection = parse_projection(read_text(os.path.join(d, "projection.txt")))
     rows = micro_rows(micro)
     codec, storefront, projections, limits = micro_tables(rows)
@@ -364,11 +370,23 @@ def main():
                 f'{projection.get("conversations", "?")} conversations',
                 f'{q["p50_us"] / 1000:.3f} / {q["p99_us"] / 1000:.3f}', "ms", "", None, None,
                 "p99 <= 2 ms at 1 M")
-    if http:
+    for mode, http in https.items():
+        if not http:
+            continue
         p = http.get("ws_latency_ms") or {}
-        add("HTTP/WebSocket", f'shopper POST -> agent WebSocket at {http.get("rate", "?")}/s',
-            f'{p.get("p50", 0):.2f} / {p.get("p95", 0):.2f} / {p.get("p99", 0):.2f} / {p.get("max", 0):.2f}',
-            "ms (p50/p95/p99/max)", "", None, None, "p99 <= 25 ms at 1,000/s")
+        add(f"HTTP/WebSocket ({mode} log)",
+            f'shopper POST -> agent WebSocket p50 / p95 / p99 / max at {http.get("rate", 0):.0f}/s '
+            f'offered ({http.get("sent_per_second", 0):.0f}/s sent, '
+            f'{http.get("seen_on_stream", 0)} of {http.get("answered_2xx", 0)} seen)',
+            f'{p.get("p50", 0):.2f} / {p.get("p95", 0):.2f} / {p.get("p99", 0):.2f} / '
+            f'{p.get("max", 0):.2f}', "ms", "", None, None, "p99 <= 25 ms at 1,000/s")
+        q = http.get("post_latency_ms") or {}
+        add(f"HTTP/WebSocket ({mode} log)", "POST answered p50 / p99",
+            f'{q.get("p50", 0):.2f} / {q.get("p99", 0):.2f}', "ms", "", None, None)
+        if http.get("server_peak_rss_bytes"):
+            add(f"HTTP/WebSocket ({mode} log)", "palaver serve peak RSS",
+                round(http["server_peak_rss_bytes"] / 2**20, 1), "MiB", "", None, None,
+                "bounded by configuration")
 
     report = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -380,11 +398,11 @@ def main():
         "load": loads,
         "ingest": ingest,
         "projection_benchmark": projection,
-        "http": http,
+        "http": https,
     }
     with open(os.path.join(d, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
-    write_svg(os.path.join(d, "latency.svg"), loads, http)
+    write_svg(os.path.join(d, "latency.svg"), loads, https)
 
     m = report["machine"]
     md = []
