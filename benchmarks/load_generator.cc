@@ -417,6 +417,8 @@ class LoadGenerator {
     std::printf("peak RSS: %.1f MiB (engine, projector, storefront consumer and this driver)\n",
                 static_cast<double>(PeakRssBytes()) / (1 << 20));
 
+    producer_.reset();
+    consumer_.reset();  // holds a reference to the engine
     projector_.reset();
     engine_.reset();
     log_.reset();

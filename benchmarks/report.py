@@ -421,6 +421,10 @@ def main():
         if isinstance(v, (int, float)):
             if unit.endswith("/s"):
                 return fmt_rate(v)
+            if unit == "events":
+                return f"{v:,.0f}"
+            if unit == "MiB":
+                return f"{v:,.1f}"
             return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
         return "n/a" if v is None else str(v)
 
