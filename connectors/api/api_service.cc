@@ -1033,10 +1033,13 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
     response = Problem(request, Status::Error(ErrorCode::kInternal,
                                               "an internal error occurred; it has been logged"));
   }
+  const auto took = std::chrono::steady_clock::now() - started;
+  if (impl_->options.on_answered) {
+    impl_->options.on_answered(route_name == "-" ? "unmatched" : route_name, request.method(),
+                               response.result_int(), took);
+  }
   if (impl_->options.access_log) {
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
+    const double ms = std::chrono::duration<double, std::milli>(took).count();
     spdlog::info("http method={} route={} status={} ms={:.2f} shop={} token={}",
                  NameOf(request.method()), route_name, response.result_int(), ms, shop, token);
   }

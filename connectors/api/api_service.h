@@ -130,12 +130,19 @@ struct Route {
   RouteHandler handler;
 };
 
+// Called once per answered request (e.g. to count it in /metrics): the route
+// pattern ("unmatched" when no route took the request), the method, the
+// status and the time taken. Called on a server thread; must be thread-safe.
+using RequestObserver = std::function<void(std::string_view route, boost::beast::http::verb method,
+                                           unsigned status, std::chrono::nanoseconds took)>;
+
 struct ApiServiceOptions {
   RateLimitOptions rate_limit;  // per API token and per shopper
   // The longest a query waits for ?min_position (more is clamped to this).
   std::chrono::milliseconds max_consistency_wait{5000};
   std::string log_kind = "embedded";  // shown by /healthz
   bool access_log = true;             // one spdlog line per request
+  RequestObserver on_answered;        // may be empty
 };
 
 class ApiService {

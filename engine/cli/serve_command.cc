@@ -16,6 +16,7 @@
 #include "connectors/api/auth_store.h"
 #include "connectors/http_server.h"
 #include "engine/cli/commands.h"
+#include "engine/cli/serve_connectors.h"
 #include "engine/domain/conversation_engine.h"
 #include "engine/rules/clock.h"
 #include "projections/projector.h"
@@ -35,6 +36,7 @@ struct ServeFlags {
   int64_t max_wait_ms = 5000;
   int64_t snooze_interval_s = 15;
   bool no_access_log = false;
+  ServeConnectors::Flags connectors;
 };
 
 // Splits "host:port"; kInvalidArgument with a sentence when it is not one.
@@ -141,13 +143,18 @@ int Serve(const ServeFlags& flags) {
   api_options.rate_limit.burst = flags.rate_burst;
   api_options.max_consistency_wait = std::chrono::milliseconds(flags.max_wait_ms);
   api_options.access_log = !flags.no_access_log;
+  ServeMetrics metrics;
+  api_options.on_answered = metrics.RequestObserver();
   api::ApiService api(event_log, engine, **projector, store, clock, api_options);
+  auto connectors = ServeConnectors::Start(flags.connectors, flags.log, event_log, engine,
+                                           **projector, store, clock, api, metrics);
+  if (!connectors.ok()) return Fail(connectors.status());
 
   HttpServerOptions http_options;
   http_options.address = endpoint->first;
   http_options.port = endpoint->second;
   http_options.threads = flags.http_threads;
-  auto server = HttpServer::Start(http_options, api.AsHandler());
+  auto server = HttpServer::Start(http_options, api.AsHandler(), (*connectors)->StreamRoute());
   if (!server.ok()) return Fail(server.status());
   auto timer = std::make_unique<SnoozeTimer>(engine, std::chrono::seconds(flags.snooze_interval_s));
   std::printf("palaver listening on http://%s:%u (%s; views in %s); Ctrl-C stops it\n",
@@ -160,10 +167,12 @@ int Serve(const ServeFlags& flags) {
   spdlog::info("received {}, draining in-flight requests",
                signal_number == SIGINT ? "SIGINT" : "SIGTERM");
   api.StartDraining();
-  (*server)->Stop();  // lets in-flight requests finish
+  (*server)->Stop();  // lets in-flight requests finish, closes streams with a reason
   timer.reset();
+  (*connectors)->Stop();
   (*projector)->Stop();
   server->reset();
+  connectors->reset();  // streams and connectors use the projector and the log
   projector->reset();
   log->reset();
   spdlog::info("stopped cleanly");
@@ -215,6 +224,7 @@ Subcommand AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   serve->add_flag("--no-access-log", flags->no_access_log, "Do not log one line per HTTP request");
+  flags->connectors.AddTo(*serve);
   return {serve, [flags] { return Serve(*flags); }};
 }
 
