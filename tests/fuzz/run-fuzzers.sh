@@ -27,6 +27,8 @@ declare -A corpus=(
   [codec_fuzzer]=codec
   [http_parser_fuzzer]=http
   [http_server_fuzzer]=http
+  [api_body_fuzzer]=api_body
+  [api_service_fuzzer]=api
 )
 targets=${PALAVER_FUZZ_TARGETS:-$(printf '%s\n' "${!corpus[@]}" | sort | tr '\n' ' ')}
 
@@ -38,6 +40,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 for target in $targets; do
+  if [[ ! -x "$build/tests/fuzz/$target" ]]; then
+    echo "fuzz: $target is not built here (its library is missing), skipped"
+    continue
+  fi
   work=$build/fuzz-runs/$target
   artifacts=$build/artifacts/$target
   rm -rf "$work" "$artifacts" && mkdir -p "$work/corpus" "$artifacts"
