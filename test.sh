@@ -2,7 +2,8 @@
 # Installs everything, builds palaver with AddressSanitizer and
 # UndefinedBehaviorSanitizer (warnings are errors), starts a real single-node
 # Kafka broker on loopback, runs the whole ctest suite against it, stops the
-# broker, and exits non-zero on any failure. Extra arguments go to ctest
+# broker, then runs every libFuzzer target for a bounded time (tests/fuzz/),
+# and exits non-zero on any failure. Extra arguments go to ctest
 # (e.g. ./test.sh -R Frame).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,5 +16,9 @@ cmake --build build/asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # `run` stops the broker when ctest ends, however it ends.
-exec connectors/kafka/local-kafka.sh run -- \
+connectors/kafka/local-kafka.sh run -- \
   ctest --test-dir build/asan --output-on-failure --no-tests=error -j "$(nproc)" "$@"
+
+# Then every libFuzzer target for a bounded time (PALAVER_FUZZ_SECONDS each,
+# default 25; 0 skips), in its own clang build; any finding fails the run.
+tests/fuzz/run-fuzzers.sh

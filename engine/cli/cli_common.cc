@@ -283,8 +283,15 @@ class LayeredConfig : public CLI::ConfigBase {
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
     const std::string file = ConfigFileName(*root_);
     applied_.clear();
-    std::vector<CLI::App*> running = root_->get_subcommands();
-    CLI::App* subcommand = running.empty() ? nullptr : running.front();
+    // The commands being run, outermost first: palaver token create -> [token, create].
+    std::vector<CLI::App*> running;
+    for (CLI::App* app = root_; !app->get_subcommands().empty();) {
+      app = app->get_subcommands().front();
+      running.push_back(app);
+    }
+    auto is_running = [&](CLI::App* app) {
+      return std::find(running.begin(), running.end(), app) != running.end();
+    };
 
     struct Setting {
       CLI::App* app;
@@ -295,7 +302,7 @@ class LayeredConfig : public CLI::ConfigBase {
     };
     std::vector<Setting> settings;
     std::map<std::pair<std::string, CLI::Option*>, int> first_line;  // (table, option) -> line
-    std::string table;   // "" at the top level
+    std::string table;  // "" at the top level, else e.g. "serve" or "token.create"
     CLI::App* table_app = nullptr;
     std::string text;
     int line_number = 0;
@@ -310,13 +317,21 @@ class LayeredConfig : public CLI::ConfigBase {
         if (reader.AtEnd()) continue;
         if (reader.Consume('[')) {
           if (reader.Consume('[')) throw ConfigSyntaxError("arrays of tables are not supported");
-          table = reader.Key();
+          table.clear();
+          table_app = root_;
+          do {
+            std::string name = reader.Key();
+            table += (table.empty() ? "" : ".") + name;
+            CLI::App* next = nullptr;
+            if (table_app != nullptr) {
+              for (CLI::App* sub : AllSubcommands(*table_app)) {
+                if (sub->get_name() == name) next = sub;
+              }
+            }
+            table_app = next;
+          } while (reader.Consume('.'));
           if (!reader.Consume(']') || !reader.AtEnd()) {
             throw ConfigSyntaxError("expected `[command]`, e.g. [serve]");
-          }
-          table_app = nullptr;
-          for (CLI::App* sub : AllSubcommands(*root_)) {
-            if (sub->get_name() == table) table_app = sub;
           }
           if (table_app == nullptr) throw fail("[" + table + "] is not a palaver command");
           continue;
@@ -333,31 +348,34 @@ class LayeredConfig : public CLI::ConfigBase {
         if (key == "config") throw fail("`config` cannot be set inside a config file");
         CLI::App* app = nullptr;
         CLI::Option* option = nullptr;
-        bool known = false;
         if (table_app != nullptr) {
           option = FindOption(*table_app, key);
           if (option == nullptr) {
-            throw fail("`" + key + "` is not an option of palaver " + table);
+            std::string command = table;
+            std::replace(command.begin(), command.end(), '.', ' ');
+            throw fail("`" + key + "` is not an option of palaver " + command);
           }
-          known = true;
-          if (table_app == subcommand) app = table_app;
+          if (is_running(table_app)) app = table_app;
         } else {
           option = FindOption(*root_, key);
           if (option != nullptr) {
             app = root_;
-            known = true;
           } else {
-            for (CLI::App* sub : AllSubcommands(*root_)) {
-              CLI::Option* found = FindOption(*sub, key);
-              if (found == nullptr) continue;
-              known = true;
-              if (sub == subcommand) {
-                app = sub;
-                option = found;
-              }
+            // The innermost running command that has the option takes it.
+            for (auto it = running.rbegin(); it != running.rend() && app == nullptr; ++it) {
+              option = FindOption(**it, key);
+              if (option != nullptr) app = *it;
             }
+            bool known = app != nullptr;
+            std::vector<CLI::App*> pending = AllSubcommands(*root_);
+            while (!known && !pending.empty()) {
+              CLI::App* other = pending.back();
+              pending.pop_back();
+              known = FindOption(*other, key) != nullptr;
+              for (CLI::App* sub : AllSubcommands(*other)) pending.push_back(sub);
+            }
+            if (!known) throw fail("`" + key + "` is not an option of palaver or any command");
           }
-          if (!known) throw fail("`" + key + "` is not an option of palaver or any command");
         }
         if (app == nullptr) continue;  // another command's option
         auto [at, inserted] = first_line.emplace(std::make_pair(table, option), line_number);
@@ -379,7 +397,9 @@ class LayeredConfig : public CLI::ConfigBase {
       // Flag > environment > file: leave out what a stronger layer sets.
       if (setting.option->count() > 0 || EnvironmentSets(*setting.option)) continue;
       CLI::ConfigItem item;
-      if (setting.app != root_) item.parents = {setting.app->get_name()};
+      for (CLI::App* app = setting.app; app != root_; app = app->get_parent()) {
+        item.parents.insert(item.parents.begin(), app->get_name());
+      }
       item.name = setting.option->get_single_name();
       item.inputs = std::move(setting.inputs);
       applied_.push_back({setting.option->get_name(),
@@ -452,7 +472,13 @@ void EnableLayeredConfig(CLI::App& app) {
   app.config_formatter(std::make_shared<LayeredConfig>(&app));
   NameEnvironmentVariables(app);
   app.footer(kPrecedenceHelp);
-  for (CLI::App* sub : AllSubcommands(app)) sub->footer(kPrecedenceHelp);
+  std::vector<CLI::App*> pending = AllSubcommands(app);
+  while (!pending.empty()) {
+    CLI::App* sub = pending.back();
+    pending.pop_back();
+    sub->footer(kPrecedenceHelp);
+    for (CLI::App* nested : AllSubcommands(*sub)) pending.push_back(nested);
+  }
 }
 
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, const char* const* argv) {
