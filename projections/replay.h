@@ -25,7 +25,7 @@ struct ReplayOptions {
   // partition, and/or up to this log timestamp (ms since the epoch).
   std::optional<int64_t> up_to_offset;
   std::optional<int64_t> up_to_timestamp_ms;
-  size_t batch_events = 1000;
+  size_t batch_events = 10000;  // records per WriteBatch (memory grows with it)
   // Called after every batch with (records consumed, records to consume;
   // the total is an upper bound when up_to_timestamp_ms is set).
   std::function<void(uint64_t done, uint64_t total)> progress;

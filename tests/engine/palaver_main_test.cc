@@ -1,4 +1,4 @@
-// End-to-end tests of the palaver executable: serve, inspect.
+// End-to-end tests of the palaver executable: serve, inspect, replay, export.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -261,6 +262,88 @@ TEST_F(PalaverMainTest, ReplayRebuildsTheViewsAndExportWritesThem) {
   ASSERT_EQ(csv.Wait(), 0) << csv.output();
   EXPECT_NE(csv.output().find("view,key,value\n"), std::string::npos) << csv.output();
   EXPECT_EQ(csv.output().find("\nhistory,"), std::string::npos) << csv.output();
+}
+
+// Lines of `output` starting with `lead` (stderr log lines share the pipe).
+std::vector<std::string> LinesStartingWith(const std::string& output, char lead) {
+  std::vector<std::string> out;
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line))
+    if (!line.empty() && line[0] == lead) out.push_back(line);
+  return out;
+}
+
+TEST_F(PalaverMainTest, ExportStreamsConversationsAndMetricsWithFilters) {
+  AppendSamples();
+  const std::string views = (dir_ / "views").string();
+  Child replay({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
+  ASSERT_EQ(replay.Wait(), 0) << replay.output();
+  auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {PALAVER_BINARY, "export", "--data-dir", dir_.string(),
+                                     "--views", views};
+    args.insert(args.end(), extra.begin(), extra.end());
+    Child child(args);
+    const int code = child.Wait();
+    return std::make_pair(code, child.output());
+  };
+
+  auto all = run({"--what", "conversations"});
+  ASSERT_EQ(all.first, 0) << all.second;
+  const auto conversations = LinesStartingWith(all.second, '{');
+  ASSERT_FALSE(conversations.empty()) << all.second;
+  const auto first = nlohmann::json::parse(conversations.front());
+  EXPECT_FALSE(first["timeline"].empty());
+  EXPECT_EQ(first["timeline"][0]["type"], "started");
+  const std::string shop = first["shop"], channel = first["channel"], status = first["status"];
+
+  auto same = run({"--what", "conversations", "--shop", shop, "--channel", channel, "--status",
+                   status, "--from", "1970-01-02", "--to", "2200-01-01T00:00:00Z"});
+  ASSERT_EQ(same.first, 0) << same.second;
+  EXPECT_FALSE(LinesStartingWith(same.second, '{').empty());
+  auto none = run({"--what", "conversations", "--shop", "no-such-shop"});
+  ASSERT_EQ(none.first, 0) << none.second;
+  EXPECT_TRUE(LinesStartingWith(none.second, '{').empty()) << none.second;
+  auto later = run({"--what", "conversations", "--from", "2200-01-01"});
+  ASSERT_EQ(later.first, 0) << later.second;
+  EXPECT_TRUE(LinesStartingWith(later.second, '{').empty()) << later.second;
+
+  auto csv = run({"--what", "conversations", "--format", "csv", "--shop", shop});
+  ASSERT_EQ(csv.first, 0) << csv.second;
+  EXPECT_NE(csv.second.find("shop,conversation_id,customer_id,channel,status,started_at,seq,"),
+            std::string::npos);
+  size_t entries = 0;
+  for (const auto& line : conversations) {
+    auto j = nlohmann::json::parse(line);
+    if (j["shop"] == shop) entries += j["timeline"].size();
+  }
+  EXPECT_EQ(LinesStartingWith(csv.second, '"').size(), entries) << csv.second;
+
+  auto metrics = run({"--what", "metrics", "--shop", shop});
+  ASSERT_EQ(metrics.first, 0) << metrics.second;
+  EXPECT_NE(metrics.second.find("first_response_s,first_response_office_s,resolution_s"),
+            std::string::npos);
+  EXPECT_FALSE(LinesStartingWith(metrics.second, '"').empty()) << metrics.second;
+  auto daily = run({"--what", "daily"});
+  ASSERT_EQ(daily.first, 0) << daily.second;
+  EXPECT_NE(daily.second.find("shop,day,kind,name,count"), std::string::npos);
+  EXPECT_NE(daily.second.find("\"started\""), std::string::npos) << daily.second;
+
+  // Bad filter values: a clear error naming the flag, exit status 1, nothing written.
+  for (const auto& [args, says] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--what", "conversations", "--channel", "fax"}, "--channel \"fax\" is not a channel"},
+           {{"--what", "conversations", "--status", "done"}, "--status \"done\" is not a"},
+           {{"--what", "metrics", "--from", "last week"}, "--from \"last week\" is not a UTC time"},
+           {{"--what", "conversations", "--from", "2026-02-01", "--to", "2026-01-01"},
+            "is not before --to"},
+           {{"--what", "metrics", "--format", "jsonl"}, "CSV only"},
+           {{"--shop", shop}, "--shop filters conversations"}}) {
+    auto bad = run(args);
+    EXPECT_EQ(bad.first, 1) << bad.second;
+    EXPECT_NE(bad.second.find(says), std::string::npos) << bad.second;
+    EXPECT_TRUE(LinesStartingWith(bad.second, '{').empty()) << bad.second;
+  }
 }
 
 TEST_F(PalaverMainTest, ReplayRefusesToOverwriteAndExplainsBadTimes) {
