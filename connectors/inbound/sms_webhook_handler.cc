@@ -18,8 +18,10 @@ using internal::Problem;
 
 namespace {
 
-constexpr std::array<std::string_view, 9> kOptKeywords = {
-    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "START", "UNSTOP", "YES"};
+// Opt-out and opt-in keywords the provider acts on itself. Not YES: a
+// customer answering an agent's question with "yes" is a message.
+constexpr std::array<std::string_view, 8> kOptKeywords = {
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "START", "UNSTOP"};
 constexpr std::array<std::string_view, 2> kHelpKeywords = {"HELP", "INFO"};
 
 std::string_view HeaderOf(const HttpRequest& request, std::string_view name) {

@@ -15,7 +15,7 @@
 //
 //   - bad or missing signature              -> 403 signature_invalid (problem+json)
 //   - STOP, STOPALL, UNSUBSCRIBE, CANCEL,   -> 200 TwiML "<Response/>": the
-//     END, QUIT, START, UNSTOP, YES            provider handles opt-out/in
+//     END, QUIT, START, UNSTOP                 provider handles opt-out/in
 //   - HELP, INFO                             -> 200 TwiML with help_text
 //     (keywords match the whole Body, trimmed, any case; nothing is recorded)
 //   - anything else -> ConversationEngine::Execute(ReceiveInboundMessage{

@@ -23,8 +23,8 @@
 // Everything else answers application/problem+json
 // {"type","title","status","code","detail","field"}. The refusals of a
 // delivery are dead-lettered (deadletter.h, source_topic "http", key = the
-// shop, source_attributes {"path","remote"...}) and the letter is durable
-// before the response is sent:
+// shop, source_attributes {"method", "path", "timestamp", "user_agent"}) and
+// the letter is durable before the response is sent:
 //
 //   status  code                   when
 //   413     too_large              body over max_body_bytes (cut in the letter)
@@ -43,7 +43,8 @@
 //   409/422 refused.<reason>       the engine refused the command
 //
 // Not dead-lettered (not a delivery): 404 no_route for another path, 405
-// method_not_allowed, 415 unsupported_media_type. 503 unavailable when the
+// method_not_allowed, 415 unsupported_media_type; a body over the
+// HttpServer's own max_body_bytes never reaches the handler. 503 unavailable when the
 // log could not confirm the append within the retry budget: the sender
 // retries (same event id), nothing is lost; 500 deadletter_failed when a
 // refusal could not be dead-lettered (the sender retries too).

@@ -141,7 +141,7 @@ TEST(SmsKeywordTest, StopHelpAndSynonymsAreKeywordsOtherTextIsNot) {
   }
   EXPECT_EQ(SmsKeyword("help"), "HELP");
   EXPECT_EQ(SmsKeyword("Info"), "INFO");
-  for (const char* t : {"stop sending me stuff", "Where is my order?", "helpful", ""}) {
+  for (const char* t : {"stop sending me stuff", "Where is my order?", "helpful", "yes", ""}) {
     EXPECT_TRUE(SmsKeyword(t).empty()) << t;
   }
 }
