@@ -211,6 +211,11 @@ Status LaneConnector::Start() {
   if (partitions.empty()) {
     for (int32_t p = 0; p < log_.PartitionCount(); ++p) partitions.push_back(p);
   }
+  std::sort(partitions.begin(), partitions.end());
+  if (std::adjacent_find(partitions.begin(), partitions.end()) != partitions.end()) {
+    return Status::Error(ErrorCode::kInvalidArgument, "follow.partitions lists a partition twice",
+                         "follow.partitions");
+  }
   for (int32_t p : partitions) {
     if (p < 0 || p >= log_.PartitionCount()) {
       return Status::Error(ErrorCode::kInvalidArgument,
@@ -228,13 +233,24 @@ Status LaneConnector::Start() {
     for (int32_t p : partitions) {
       Partition part;
       part.partition = p;
+      const std::string send_from_key = "send_from/" + target->id + "/" + std::to_string(p);
       Result<std::optional<int64_t>> stored = store_->Position(target->id, p);
-      if (!stored.ok()) {
+      Result<std::optional<std::string>> send_from = store_->Get(send_from_key);
+      if (!stored.ok() || !send_from.ok()) {
         store_.reset();
-        return stored.status();
+        return stored.ok() ? send_from.status() : stored.status();
       }
       if (*stored) {
         part.position = **stored;
+        if (*send_from) {
+          try {
+            part.send_from = std::stoll(**send_from);
+          } catch (const std::exception&) {
+            store_.reset();
+            return Status::Error(ErrorCode::kCorruption,
+                                 "stored " + send_from_key + " is not a number");
+          }
+        }
       } else {
         if (follow_.start_from == StartFrom::kEnd) {
           Result<int64_t> end = log_.EndOffset(p);
@@ -242,10 +258,15 @@ Status LaneConnector::Start() {
             store_.reset();
             return end.status().WithContext("starting the " + connector_ + " connector");
           }
-          part.position = *end;
+          if (target->handler->NeedsHistory()) {
+            part.send_from = *end;  // read from 0 for state, send from the end
+          } else {
+            part.position = *end;
+          }
         }
         // Written at once: a restart before the first event starts here too.
         StateTxn txn(*store_);
+        txn.Put(send_from_key, std::to_string(part.send_from));
         txn.SetPosition(target->id, p, part.position);
         Status committed = store_->Commit(txn);
         if (!committed.ok()) {
@@ -365,6 +386,8 @@ bool LaneConnector::Process(Target& target, Partition& part, const LogRecord& re
       if (!Wait(retry_.initial_backoff + std::chrono::milliseconds(100))) return false;
       continue;
     }
+    // History read only to learn state (see Handler::NeedsHistory).
+    if (record.offset < part.send_from) planned->clear();
     for (Delivery& delivery : *planned) {
       delivery.event_type = std::string(EventTypeName(event->envelope.type));
       delivery.tenant = event->envelope.tenant;

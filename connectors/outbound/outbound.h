@@ -54,7 +54,9 @@ namespace palaver {
 // Where a target with no stored position starts, the first time it runs.
 enum class StartFrom {
   kEnd,        // only events appended from now on (the default: a new endpoint
-               // does not receive the shop's whole history)
+               // does not receive the shop's whole history). Email and SMS
+               // still read the partition from 0 once, sending nothing, to learn
+               // the addresses of conversations started before them.
   kBeginning,  // every event from offset 0
 };
 
