@@ -556,31 +556,60 @@ OutboundCounters LaneConnector::Counters() const {
   return c;
 }
 
-std::string LaneConnector::MetricsText() const {
+std::vector<TargetCounters> LaneConnector::Targets() const {
+  std::vector<TargetCounters> out;
+  for (const auto& t : targets_) {
+    TargetCounters c;
+    c.connector = connector_;
+    c.target = t->id;
+    c.counters.delivered = t->delivered;
+    c.counters.failed = t->failed;
+    c.counters.retried = t->retried;
+    c.counters.parked = t->parked;
+    c.counters.parked_now = t->parked_now ? 1 : 0;
+    c.counters.skipped = t->skipped;
+    c.counters.lag = t->lag;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string LaneConnector::MetricsText() const { return OutboundMetricsText({this}); }
+
+}  // namespace palaver::outbound_internal
+
+namespace palaver {
+
+std::string OutboundMetricsText(const std::vector<const OutboundConnector*>& connectors) {
+  std::vector<TargetCounters> targets;
+  for (const OutboundConnector* c : connectors) {
+    if (c == nullptr) continue;
+    for (TargetCounters& t : c->Targets()) targets.push_back(std::move(t));
+  }
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out += std::string("# HELP ") + name + " " + help + "\n";
     out += std::string("# TYPE ") + name + " " + type + "\n";
-    for (const auto& t : targets_) {
-      out += std::string(name) + "{connector=\"" + connector_ + "\",target=\"" + t->id + "\"} " +
-             std::to_string(value(*t)) + "\n";
+    for (const TargetCounters& t : targets) {
+      out += std::string(name) + "{connector=\"" + t.connector + "\",target=\"" + t.target +
+             "\"} " + std::to_string(value(t.counters)) + "\n";
     }
   };
   family("palaver_outbound_delivered_total", "counter", "Deliveries accepted by their receiver.",
-         [](const Target& t) { return t.delivered.load(); });
+         [](const OutboundCounters& c) { return c.delivered; });
   family("palaver_outbound_failed_total", "counter", "Deliveries refused for good.",
-         [](const Target& t) { return t.failed.load(); });
+         [](const OutboundCounters& c) { return c.failed; });
   family("palaver_outbound_retried_total", "counter", "Attempts after a transient failure.",
-         [](const Target& t) { return t.retried.load(); });
+         [](const OutboundCounters& c) { return c.retried; });
   family("palaver_outbound_parked_total", "counter", "Times the target parked.",
-         [](const Target& t) { return t.parked.load(); });
+         [](const OutboundCounters& c) { return c.parked; });
   family("palaver_outbound_skipped_total", "counter", "Records that did not decode.",
-         [](const Target& t) { return t.skipped.load(); });
+         [](const OutboundCounters& c) { return c.skipped; });
   family("palaver_outbound_parked", "gauge", "1 while the target is parked.",
-         [](const Target& t) { return t.parked_now.load() ? 1 : 0; });
+         [](const OutboundCounters& c) { return c.parked_now; });
   family("palaver_outbound_lag_records", "gauge", "Records not yet settled by the target.",
-         [](const Target& t) { return t.lag.load(); });
+         [](const OutboundCounters& c) { return c.lag; });
   return out;
 }
 
-}  // namespace palaver::outbound_internal
+}  // namespace palaver

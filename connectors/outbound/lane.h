@@ -151,6 +151,7 @@ class LaneConnector final : public OutboundConnector {
   Status Start() override;
   void Stop() override;
   OutboundCounters Counters() const override;
+  std::vector<TargetCounters> Targets() const override;
   std::string MetricsText() const override;
 
  private:

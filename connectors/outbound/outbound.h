@@ -101,6 +101,13 @@ struct OutboundCounters {
   int64_t lag = 0;         // records in followed partitions not yet settled, all targets
 };
 
+// The counters of one target of one connector.
+struct TargetCounters {
+  std::string connector;  // "webhook", "email", "sms"
+  std::string target;     // the endpoint id, "smtp", "sms"
+  OutboundCounters counters;
+};
+
 // One outbound connector: a set of targets, each following the log.
 class OutboundConnector {
  public:
@@ -126,14 +133,23 @@ class OutboundConnector {
   // A snapshot of the counters.
   virtual OutboundCounters Counters() const = 0;
 
+  // A snapshot of the counters of each target.
+  virtual std::vector<TargetCounters> Targets() const = 0;
+
   // The counters in the Prometheus text format, one sample per target, e.g.
   //   palaver_outbound_delivered_total{connector="webhook",target="helpdesk"} 12
   // Metric names: palaver_outbound_{delivered,failed,retried,parked,skipped}_total,
   // palaver_outbound_parked (0/1) and palaver_outbound_lag_records.
+  // Same as OutboundMetricsText({this}).
   virtual std::string MetricsText() const = 0;
 
  protected:
   OutboundConnector() = default;
 };
+
+// The counters of every target of `connectors` in the Prometheus text format,
+// each metric family (HELP, TYPE, samples) once, for a /metrics endpoint
+// that serves several connectors. Null pointers are skipped.
+std::string OutboundMetricsText(const std::vector<const OutboundConnector*>& connectors);
 
 }  // namespace palaver

@@ -329,6 +329,30 @@ TEST_F(WebhookConnectorTest, RefusesPartitionsTheLogDoesNotHaveOrListedTwice) {
   }
 }
 
+TEST_F(WebhookConnectorTest, MetricsOfSeveralConnectorsListEachFamilyOnce) {
+  HttpReceiver receiver;
+  WebhookOptions first = Options({Endpoint("helpdesk", receiver)});
+  WebhookOptions second = Options({Endpoint("notifier", receiver), Endpoint("crm", receiver)});
+  second.follow.state_dir += "-2";
+  auto a = NewWebhookConnector(*log_, first);
+  auto b = NewWebhookConnector(*log_, second);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string text = OutboundMetricsText({a->get(), b->get(), nullptr});
+  size_t types = 0;
+  for (size_t at = text.find("# TYPE palaver_outbound_delivered_total"); at != std::string::npos;
+       at = text.find("# TYPE palaver_outbound_delivered_total", at + 1)) {
+    ++types;
+  }
+  EXPECT_EQ(types, 1u);
+  for (const char* target : {"helpdesk", "notifier", "crm"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("palaver_outbound_delivered_total{connector=\"webhook\","
+                                            "target=\"") + target + "\"} 0\n"));
+    EXPECT_THAT(text, HasSubstr(std::string("palaver_outbound_lag_records{connector=\"webhook\","
+                                            "target=\"") + target + "\"} 0\n"));
+  }
+  EXPECT_EQ((*b)->Targets().size(), 2u);
+}
+
 TEST_F(WebhookConnectorTest, TwoConnectorsCannotShareAStateDirectory) {
   HttpReceiver receiver;
   auto first = Start(Options({Endpoint("helpdesk", receiver)}));
