@@ -153,6 +153,8 @@ class EmailHandler final : public outbound_internal::Handler {
     return out;
   }
 
+  bool NeedsHistory() const override { return true; }
+
   AttemptResult Attempt(const Delivery& d, int, const std::atomic<bool>& stop) override {
     return session_.SendMail(options_.server, options_.from_address, d.recipients, d.content,
                              options_.retry.request_timeout, stop);

@@ -211,6 +211,11 @@ Status LaneConnector::Start() {
   if (partitions.empty()) {
     for (int32_t p = 0; p < log_.PartitionCount(); ++p) partitions.push_back(p);
   }
+  std::sort(partitions.begin(), partitions.end());
+  if (std::adjacent_find(partitions.begin(), partitions.end()) != partitions.end()) {
+    return Status::Error(ErrorCode::kInvalidArgument, "follow.partitions lists a partition twice",
+                         "follow.partitions");
+  }
   for (int32_t p : partitions) {
     if (p < 0 || p >= log_.PartitionCount()) {
       return Status::Error(ErrorCode::kInvalidArgument,
@@ -228,13 +233,24 @@ Status LaneConnector::Start() {
     for (int32_t p : partitions) {
       Partition part;
       part.partition = p;
+      const std::string send_from_key = "send_from/" + target->id + "/" + std::to_string(p);
       Result<std::optional<int64_t>> stored = store_->Position(target->id, p);
-      if (!stored.ok()) {
+      Result<std::optional<std::string>> send_from = store_->Get(send_from_key);
+      if (!stored.ok() || !send_from.ok()) {
         store_.reset();
-        return stored.status();
+        return stored.ok() ? send_from.status() : stored.status();
       }
       if (*stored) {
         part.position = **stored;
+        if (*send_from) {
+          try {
+            part.send_from = std::stoll(**send_from);
+          } catch (const std::exception&) {
+            store_.reset();
+            return Status::Error(ErrorCode::kCorruption,
+                                 "stored " + send_from_key + " is not a number");
+          }
+        }
       } else {
         if (follow_.start_from == StartFrom::kEnd) {
           Result<int64_t> end = log_.EndOffset(p);
@@ -242,10 +258,15 @@ Status LaneConnector::Start() {
             store_.reset();
             return end.status().WithContext("starting the " + connector_ + " connector");
           }
-          part.position = *end;
+          if (target->handler->NeedsHistory()) {
+            part.send_from = *end;  // read from 0 for state, send from the end
+          } else {
+            part.position = *end;
+          }
         }
         // Written at once: a restart before the first event starts here too.
         StateTxn txn(*store_);
+        txn.Put(send_from_key, std::to_string(part.send_from));
         txn.SetPosition(target->id, p, part.position);
         Status committed = store_->Commit(txn);
         if (!committed.ok()) {
@@ -365,6 +386,8 @@ bool LaneConnector::Process(Target& target, Partition& part, const LogRecord& re
       if (!Wait(retry_.initial_backoff + std::chrono::milliseconds(100))) return false;
       continue;
     }
+    // History read only to learn state (see Handler::NeedsHistory).
+    if (record.offset < part.send_from) planned->clear();
     for (Delivery& delivery : *planned) {
       delivery.event_type = std::string(EventTypeName(event->envelope.type));
       delivery.tenant = event->envelope.tenant;
@@ -533,31 +556,60 @@ OutboundCounters LaneConnector::Counters() const {
   return c;
 }
 
-std::string LaneConnector::MetricsText() const {
+std::vector<TargetCounters> LaneConnector::Targets() const {
+  std::vector<TargetCounters> out;
+  for (const auto& t : targets_) {
+    TargetCounters c;
+    c.connector = connector_;
+    c.target = t->id;
+    c.counters.delivered = t->delivered;
+    c.counters.failed = t->failed;
+    c.counters.retried = t->retried;
+    c.counters.parked = t->parked;
+    c.counters.parked_now = t->parked_now ? 1 : 0;
+    c.counters.skipped = t->skipped;
+    c.counters.lag = t->lag;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::string LaneConnector::MetricsText() const { return OutboundMetricsText({this}); }
+
+}  // namespace palaver::outbound_internal
+
+namespace palaver {
+
+std::string OutboundMetricsText(const std::vector<const OutboundConnector*>& connectors) {
+  std::vector<TargetCounters> targets;
+  for (const OutboundConnector* c : connectors) {
+    if (c == nullptr) continue;
+    for (TargetCounters& t : c->Targets()) targets.push_back(std::move(t));
+  }
   std::string out;
   auto family = [&](const char* name, const char* type, const char* help, auto value) {
     out += std::string("# HELP ") + name + " " + help + "\n";
     out += std::string("# TYPE ") + name + " " + type + "\n";
-    for (const auto& t : targets_) {
-      out += std::string(name) + "{connector=\"" + connector_ + "\",target=\"" + t->id + "\"} " +
-             std::to_string(value(*t)) + "\n";
+    for (const TargetCounters& t : targets) {
+      out += std::string(name) + "{connector=\"" + t.connector + "\",target=\"" + t.target +
+             "\"} " + std::to_string(value(t.counters)) + "\n";
     }
   };
   family("palaver_outbound_delivered_total", "counter", "Deliveries accepted by their receiver.",
-         [](const Target& t) { return t.delivered.load(); });
+         [](const OutboundCounters& c) { return c.delivered; });
   family("palaver_outbound_failed_total", "counter", "Deliveries refused for good.",
-         [](const Target& t) { return t.failed.load(); });
+         [](const OutboundCounters& c) { return c.failed; });
   family("palaver_outbound_retried_total", "counter", "Attempts after a transient failure.",
-         [](const Target& t) { return t.retried.load(); });
+         [](const OutboundCounters& c) { return c.retried; });
   family("palaver_outbound_parked_total", "counter", "Times the target parked.",
-         [](const Target& t) { return t.parked.load(); });
+         [](const OutboundCounters& c) { return c.parked; });
   family("palaver_outbound_skipped_total", "counter", "Records that did not decode.",
-         [](const Target& t) { return t.skipped.load(); });
+         [](const OutboundCounters& c) { return c.skipped; });
   family("palaver_outbound_parked", "gauge", "1 while the target is parked.",
-         [](const Target& t) { return t.parked_now.load() ? 1 : 0; });
+         [](const OutboundCounters& c) { return c.parked_now; });
   family("palaver_outbound_lag_records", "gauge", "Records not yet settled by the target.",
-         [](const Target& t) { return t.lag.load(); });
+         [](const OutboundCounters& c) { return c.lag; });
   return out;
 }
 
-}  // namespace palaver::outbound_internal
+}  // namespace palaver

@@ -129,6 +129,11 @@ class Handler {
   // soon after `stop` becomes true.
   virtual AttemptResult Attempt(const Delivery& delivery, int attempt,
                                 const std::atomic<bool>& stop) = 0;
+  // True when Plan builds state from earlier events (addresses, transcripts).
+  // A new target of such a handler starting at the end of the log reads the
+  // partition from offset 0 first, planning but sending nothing before the
+  // end it found, so it knows the conversations that started before it.
+  virtual bool NeedsHistory() const { return false; }
 };
 
 struct TargetSpec {
@@ -146,12 +151,14 @@ class LaneConnector final : public OutboundConnector {
   Status Start() override;
   void Stop() override;
   OutboundCounters Counters() const override;
+  std::vector<TargetCounters> Targets() const override;
   std::string MetricsText() const override;
 
  private:
   struct Partition {
     int32_t partition = 0;
     int64_t position = 0;  // next offset to process
+    int64_t send_from = 0;  // records before this offset update state but send nothing
     bool dirty = false;    // position moved past records without deliveries; not yet stored
     std::unique_ptr<LogReader> reader;
   };

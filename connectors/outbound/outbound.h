@@ -54,7 +54,9 @@ namespace palaver {
 // Where a target with no stored position starts, the first time it runs.
 enum class StartFrom {
   kEnd,        // only events appended from now on (the default: a new endpoint
-               // does not receive the shop's whole history)
+               // does not receive the shop's whole history). Email and SMS
+               // still read the partition from 0 once, sending nothing, to learn
+               // the addresses of conversations started before them.
   kBeginning,  // every event from offset 0
 };
 
@@ -99,6 +101,13 @@ struct OutboundCounters {
   int64_t lag = 0;         // records in followed partitions not yet settled, all targets
 };
 
+// The counters of one target of one connector.
+struct TargetCounters {
+  std::string connector;  // "webhook", "email", "sms"
+  std::string target;     // the endpoint id, "smtp", "sms"
+  OutboundCounters counters;
+};
+
 // One outbound connector: a set of targets, each following the log.
 class OutboundConnector {
  public:
@@ -124,14 +133,23 @@ class OutboundConnector {
   // A snapshot of the counters.
   virtual OutboundCounters Counters() const = 0;
 
+  // A snapshot of the counters of each target.
+  virtual std::vector<TargetCounters> Targets() const = 0;
+
   // The counters in the Prometheus text format, one sample per target, e.g.
   //   palaver_outbound_delivered_total{connector="webhook",target="helpdesk"} 12
   // Metric names: palaver_outbound_{delivered,failed,retried,parked,skipped}_total,
   // palaver_outbound_parked (0/1) and palaver_outbound_lag_records.
+  // Same as OutboundMetricsText({this}).
   virtual std::string MetricsText() const = 0;
 
  protected:
   OutboundConnector() = default;
 };
+
+// The counters of every target of `connectors` in the Prometheus text format,
+// each metric family (HELP, TYPE, samples) once, for a /metrics endpoint
+// that serves several connectors. Null pointers are skipped.
+std::string OutboundMetricsText(const std::vector<const OutboundConnector*>& connectors);
 
 }  // namespace palaver

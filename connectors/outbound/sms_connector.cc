@@ -84,6 +84,8 @@ class SmsHandler final : public outbound_internal::Handler {
     return out;
   }
 
+  bool NeedsHistory() const override { return true; }
+
   AttemptResult Attempt(const Delivery& d, int, const std::atomic<bool>& stop) override {
     auto from = options_.from_numbers.find(d.tenant);
     const std::string& sender =

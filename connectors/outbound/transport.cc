@@ -116,12 +116,14 @@ AttemptResult CurlSession::Post(const std::string& url, const std::vector<std::s
   const CURLcode code = curl_easy_perform(curl);
   if (code == CURLE_ABORTED_BY_CALLBACK) return {AttemptStatus::kAborted, "stopping"};
   if (code != CURLE_OK) {
-    return {AttemptStatus::kTransient, "POST " + url + ": " + CurlError(code, error_buffer)};
+    return {AttemptStatus::kTransient, "POST: " + CurlError(code, error_buffer)};
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   if (status >= 200 && status < 300) return {AttemptStatus::kOk, ""};
-  std::string error = "HTTP " + std::to_string(status) + " from " + url;
+  // The URL stays out of the error: it may carry a token, and the error is
+  // recorded in the log. The target id already names the endpoint.
+  std::string error = "HTTP " + std::to_string(status);
   if (!answer.empty()) error += ": " + answer.substr(0, 200);
   const bool transient =
       status == 408 || status == 425 || status == 429 || status >= 500 || status < 200;

@@ -308,6 +308,23 @@ TEST_F(EmailConnectorTest, ErasureForgetsTheAddressAndTheTranscript) {
   }
 }
 
+TEST_F(EmailConnectorTest, StartingAtTheEndStillKnowsConversationsStartedBefore) {
+  Shop shop(*log_, "shop-acme");
+  shop.Started("conv-1", "cust-1", Channel::kEmail, "Ana", "ana@example.com");
+  shop.AgentReply("conv-1", "cust-1", Channel::kEmail, DeliveryRoute::kEmail, "old reply");
+  EmailOptions options = Options();
+  options.follow.start_from = StartFrom::kEnd;
+  auto connector = Start(options);
+  shop.AgentReply("conv-1", "cust-1", Channel::kEmail, DeliveryRoute::kEmail, "new reply");
+  ASSERT_TRUE(smtp_->WaitForMails(1));
+  ASSERT_TRUE(Eventually([&] { return connector->Counters().lag == 0; }));
+  connector->Stop();
+  std::vector<json> mails = smtp_->Mails();
+  ASSERT_EQ(mails.size(), 1u);  // neither the old reply nor the old team notice
+  EXPECT_EQ(mails[0]["rcpt_tos"], json::array({"ana@example.com"}));
+  EXPECT_THAT(Text(mails[0]), HasSubstr("new reply"));
+}
+
 TEST_F(EmailConnectorTest, RefusesBadConfigurationWithTheFieldAtFault) {
   auto check = [&](auto mutate, const std::string& field) {
     EmailOptions options = Options();

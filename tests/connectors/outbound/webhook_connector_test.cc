@@ -147,7 +147,7 @@ TEST_F(WebhookConnectorTest, RetriesTransientFailuresWithTheSameDeliveryId) {
     EXPECT_EQ(r.Header("x-palaver-delivery"), requests[0].Header("x-palaver-delivery"));
   }
   EXPECT_EQ(Json(requests[2])["attempt"], 3);
-  const DeliveryRecorded& result = Body(DeliveryEvents(*log_, shop.partition())[0]);
+  const DeliveryRecorded result = Body(DeliveryEvents(*log_, shop.partition())[0]);
   EXPECT_EQ(result.outcome, DeliveryOutcome::kDelivered);
   EXPECT_EQ(result.attempts, 3);
   EXPECT_EQ(connector->Counters().retried, 2u);
@@ -314,6 +314,43 @@ TEST_F(WebhookConnectorTest, RefusesBadConfigurationWithTheFieldAtFault) {
   check([](WebhookOptions& o) { o.follow.state_dir.clear(); }, "follow.state_dir", "empty");
   check([](WebhookOptions& o) { o.retry.max_attempts = 0; }, "retry.max_attempts",
         "at least 1");
+}
+
+TEST_F(WebhookConnectorTest, RefusesPartitionsTheLogDoesNotHaveOrListedTwice) {
+  HttpReceiver receiver;
+  for (std::vector<int32_t> partitions : {std::vector<int32_t>{5}, std::vector<int32_t>{1, 0, 1}}) {
+    WebhookOptions options = Options({Endpoint("helpdesk", receiver)});
+    options.follow.partitions = partitions;
+    Result<std::unique_ptr<OutboundConnector>> c = NewWebhookConnector(*log_, options);
+    ASSERT_TRUE(c.ok());
+    Status started = (*c)->Start();
+    EXPECT_EQ(started.code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(started.field(), "follow.partitions");
+  }
+}
+
+TEST_F(WebhookConnectorTest, MetricsOfSeveralConnectorsListEachFamilyOnce) {
+  HttpReceiver receiver;
+  WebhookOptions first = Options({Endpoint("helpdesk", receiver)});
+  WebhookOptions second = Options({Endpoint("notifier", receiver), Endpoint("crm", receiver)});
+  second.follow.state_dir += "-2";
+  auto a = NewWebhookConnector(*log_, first);
+  auto b = NewWebhookConnector(*log_, second);
+  ASSERT_TRUE(a.ok() && b.ok());
+  const std::string text = OutboundMetricsText({a->get(), b->get(), nullptr});
+  size_t types = 0;
+  for (size_t at = text.find("# TYPE palaver_outbound_delivered_total"); at != std::string::npos;
+       at = text.find("# TYPE palaver_outbound_delivered_total", at + 1)) {
+    ++types;
+  }
+  EXPECT_EQ(types, 1u);
+  for (const char* target : {"helpdesk", "notifier", "crm"}) {
+    EXPECT_THAT(text, HasSubstr(std::string("palaver_outbound_delivered_total{connector=\"webhook\","
+                                            "target=\"") + target + "\"} 0\n"));
+    EXPECT_THAT(text, HasSubstr(std::string("palaver_outbound_lag_records{connector=\"webhook\","
+                                            "target=\"") + target + "\"} 0\n"));
+  }
+  EXPECT_EQ((*b)->Targets().size(), 2u);
 }
 
 TEST_F(WebhookConnectorTest, TwoConnectorsCannotShareAStateDirectory) {
