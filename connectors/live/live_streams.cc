@@ -625,6 +625,10 @@ std::shared_ptr<HttpStreamConnection> AcceptStream(const std::shared_ptr<Hub>& h
   }
   const int32_t partition = hub->log().PartitionFor(scope->tenant);
   const std::string ready = ReadyJson(*started, partition);
+  // Small frames must leave at once: without this, Nagle's algorithm holds an
+  // update until the client's delayed ACK (tens of milliseconds).
+  beast::error_code ignored;
+  stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   const asio::any_io_executor executor = stream.get_executor();
   // Sessions start on their strand after the server has registered them, so
   // a client never sees a stream the server does not count yet.
