@@ -46,7 +46,9 @@ class HttpStreamConnection {
 // Takes over the connection that carried `request`: `stream` is the socket
 // (on the connection's strand, with no expiry set) and `buffer` holds any
 // bytes read past the request. Called on that strand. Returns the connection
-// object, or nullptr when it has already finished with the socket.
+// object (the server counts it in open_streams() and calls Shutdown() on it
+// when stopping), or nullptr when the route only answered and closes the
+// socket itself (e.g. a refusal).
 using HttpStreamAccept = std::function<std::shared_ptr<HttpStreamConnection>(
     boost::beast::tcp_stream stream, boost::beast::flat_buffer buffer, HttpRequest request)>;
 

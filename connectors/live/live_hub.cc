@@ -263,8 +263,9 @@ PartitionFeed::Attach PartitionFeed::TryAttach(const std::shared_ptr<Subscriber>
                                                int64_t from) {
   std::lock_guard lock(mu_);
   if (from < ring_begin_) return Attach::kTooOld;
-  auto it = std::lower_bound(ring_.begin(), ring_.end(), from,
-                             [](const ItemPtr& item, int64_t offset) { return item->offset < offset; });
+  auto it =
+      std::lower_bound(ring_.begin(), ring_.end(), from,
+                       [](const ItemPtr& item, int64_t offset) { return item->offset < offset; });
   // Paced like a catch-up: a backlog larger than the client's queue is not a
   // slow client, only a long way behind.
   for (; it != ring_.end(); ++it) {

@@ -76,11 +76,11 @@ class Subscriber {
   void set_next_offset(int64_t offset);
 
   enum class Push {
-    kKept,     // queued, or skipped (outside the scope, already seen)
-    kClosed,   // the subscriber is closed: the feed forgets it
-    kBehind,   // the queue is full: the item was NOT taken; the feed forgets
-               // the subscriber, which catches up from the log (paced by its
-               // client) and joins again
+    kKept,    // queued, or skipped (outside the scope, already seen)
+    kClosed,  // the subscriber is closed: the feed forgets it
+    kBehind,  // the queue is full: the item was NOT taken; the feed forgets
+              // the subscriber, which catches up from the log (paced by its
+              // client) and joins again
   };
   // The live feed offers an item.
   Push PushLive(const ItemPtr& item);
@@ -127,15 +127,15 @@ class Subscriber {
   LiveCounters& counters_;
 
   mutable std::mutex mu_;
-  std::deque<ItemPtr> queue_;             // guarded by mu_
-  size_t queued_bytes_ = 0;               // guarded by mu_
-  int64_t next_offset_ = 0;               // guarded by mu_
-  bool closed_ = false;                   // guarded by mu_
-  bool catch_up_parked_ = false;          // guarded by mu_; a worker waits for room
+  std::deque<ItemPtr> queue_;                       // guarded by mu_
+  size_t queued_bytes_ = 0;                         // guarded by mu_
+  int64_t next_offset_ = 0;                         // guarded by mu_
+  bool closed_ = false;                             // guarded by mu_
+  bool catch_up_parked_ = false;                    // guarded by mu_; a worker waits for room
   std::chrono::steady_clock::time_point last_pop_;  // guarded by mu_
-  std::optional<CloseReason> close_;      // guarded by mu_
-  std::function<void()> wake_;            // guarded by mu_
-  std::function<void()> resume_;          // guarded by mu_
+  std::optional<CloseReason> close_;                // guarded by mu_
+  std::function<void()> wake_;                      // guarded by mu_
+  std::function<void()> resume_;                    // guarded by mu_
 };
 
 // One tailer per partition: reads at the live end, keeps a ring of recent
@@ -145,8 +145,7 @@ class PartitionFeed {
   // `behind` is called (under the feed's lock; it must not call back into the
   // feed) for a live subscriber whose queue filled: it must catch up.
   PartitionFeed(int32_t partition, int64_t start, std::unique_ptr<LogReader> reader,
-                size_t ring_items,
-                std::function<void(const std::shared_ptr<Subscriber>&)> behind);
+                size_t ring_items, std::function<void(const std::shared_ptr<Subscriber>&)> behind);
   ~PartitionFeed();  // stops and joins the tailer
   PartitionFeed(const PartitionFeed&) = delete;
   PartitionFeed& operator=(const PartitionFeed&) = delete;
@@ -178,11 +177,11 @@ class PartitionFeed {
   std::unique_ptr<LogReader> reader_;  // used by the tailer thread only
 
   mutable std::mutex mu_;
-  std::condition_variable stop_cv_;      // with mu_: wakes an error back-off
-  bool stop_ = false;                    // guarded by mu_
-  std::deque<ItemPtr> ring_;             // guarded by mu_; consecutive offsets
-  int64_t ring_begin_;                   // guarded by mu_; the ring holds [ring_begin_, tail_next_)
-  int64_t tail_next_;                    // guarded by mu_
+  std::condition_variable stop_cv_;  // with mu_: wakes an error back-off
+  bool stop_ = false;                // guarded by mu_
+  std::deque<ItemPtr> ring_;         // guarded by mu_; consecutive offsets
+  int64_t ring_begin_;               // guarded by mu_; the ring holds [ring_begin_, tail_next_)
+  int64_t tail_next_;                // guarded by mu_
   // Live subscribers by shop; guarded by mu_.
   std::unordered_map<std::string, std::vector<std::shared_ptr<Subscriber>>> live_;
   std::thread thread_;
@@ -231,7 +230,7 @@ class LiveStreams::Hub : public std::enable_shared_from_this<LiveStreams::Hub> {
 
   mutable std::mutex feeds_mu_;
   std::map<int32_t, std::unique_ptr<PartitionFeed>> feeds_;  // guarded by feeds_mu_
-  bool stopped_ = false;                                      // guarded by feeds_mu_
+  bool stopped_ = false;                                     // guarded by feeds_mu_
 
   std::mutex work_mu_;
   std::condition_variable work_cv_;

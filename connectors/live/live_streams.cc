@@ -5,8 +5,8 @@
 #include <charconv>
 #include <optional>
 #include <string>
-#include <vector>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -78,8 +78,9 @@ std::optional<std::string> QueryParam(std::string_view target, std::string_view 
     std::string_view key = pair.substr(0, equals);
     if (key != name) continue;
     bool ok = true;
-    std::string value =
-        equals == std::string_view::npos ? std::string() : PercentDecode(pair.substr(equals + 1), &ok);
+    std::string value = equals == std::string_view::npos
+                            ? std::string()
+                            : PercentDecode(pair.substr(equals + 1), &ok);
     return ok ? value : std::string("\x01");  // an undecodable value is refused by ParsePosition
   }
   return std::nullopt;
@@ -236,7 +237,8 @@ class WebSocketSession final : public StreamSessionBase,
   }
 
   void Shutdown() override {
-    asio::post(ws_.get_executor(), [self = shared_from_this()] { self->BeginClose(kShuttingDown); });
+    asio::post(ws_.get_executor(),
+               [self = shared_from_this()] { self->BeginClose(kShuttingDown); });
   }
 
   // Runs on the strand whenever an item or a close reason may be waiting.
@@ -283,7 +285,6 @@ class WebSocketSession final : public StreamSessionBase,
   // The peer closed (Beast answered its close frame), the connection broke,
   // or our close handshake completed.
   void OnReadEnd(beast::error_code) {
-    read_done_ = true;
     hub_->Unsubscribe(subscriber_);
     if (!closing_) {
       closing_ = true;
@@ -334,10 +335,9 @@ class WebSocketSession final : public StreamSessionBase,
     // A close frame may be sent while a write is pending (Beast queues it
     // behind that write); its reason is at most 123 bytes.
     std::string text = close_.detail.substr(0, 123);
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_.websocket_code), text),
-                    [self = shared_from_this()](beast::error_code) {
-                      self->close_timer_.cancel();
-                    });
+    ws_.async_close(
+        websocket::close_reason(static_cast<websocket::close_code>(close_.websocket_code), text),
+        [self = shared_from_this()](beast::error_code) { self->close_timer_.cancel(); });
   }
 
   void Teardown() {
@@ -356,14 +356,13 @@ class WebSocketSession final : public StreamSessionBase,
   const std::string ready_;
   HttpRequest request_;  // kept alive for the handshake
   beast::flat_buffer read_buffer_;
-  ItemPtr current_;      // the item being written
+  ItemPtr current_;  // the item being written
   CloseReason close_;
   // Touched only on the strand:
   bool accepted_ = false;
   bool ready_sent_ = false;
   bool writing_ = false;
   bool closing_ = false;
-  bool read_done_ = false;
 };
 
 // A Server-Sent Events stream: `id: <position>` and `data: <json>` per item.
@@ -440,10 +439,9 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
 
  private:
   void WriteOut() {
-    asio::async_write(stream_, asio::buffer(out_),
-                      [self = shared_from_this()](beast::error_code ec, size_t) {
-                        self->OnWrite(ec);
-                      });
+    asio::async_write(
+        stream_, asio::buffer(out_),
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -625,12 +623,15 @@ std::shared_ptr<HttpStreamConnection> AcceptStream(const std::shared_ptr<Hub>& h
   }
   const int32_t partition = hub->log().PartitionFor(scope->tenant);
   const std::string ready = ReadyJson(*started, partition);
+  // Small frames must leave at once: without this, Nagle's algorithm holds an
+  // update until the client's delayed ACK (tens of milliseconds).
+  beast::error_code ignored;
+  stream.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
   const asio::any_io_executor executor = stream.get_executor();
   // Sessions start on their strand after the server has registered them, so
   // a client never sees a stream the server does not count yet.
   if (websocket_upgrade) {
-    auto session =
-        std::make_shared<WebSocketSession>(hub, subscriber, std::move(stream), ready);
+    auto session = std::make_shared<WebSocketSession>(hub, subscriber, std::move(stream), ready);
     asio::post(executor, [session, request = std::move(request)]() mutable {
       session->Start(std::move(request));
     });

@@ -67,28 +67,29 @@ using StreamAuthorizer =
     std::function<Result<StreamScope>(const HttpRequest& request, const StreamTarget& target)>;
 
 struct LiveOptions {
-  size_t ring_items = 4096;                  // recent items kept per partition
-  size_t client_queue_bytes = 1024 * 1024;   // unsent bytes one stream may hold
-  size_t client_queue_items = 16 * 1024;     // unsent items one stream may hold
-  size_t catch_up_batch = 256;               // records read per catch-up step
-  int catch_up_threads = 2;                  // workers shared by all catching-up streams
+  size_t ring_items = 4096;                 // recent items kept per partition
+  size_t client_queue_bytes = 1024 * 1024;  // unsent bytes one stream may hold
+  size_t client_queue_items = 16 * 1024;    // unsent items one stream may hold
+  size_t catch_up_batch = 256;              // records read per catch-up step
+  int catch_up_threads = 2;                 // workers shared by all catching-up streams
   // A stream whose queue is full and whose client has taken nothing for this
   // long is closed as a slow consumer. (A full queue alone only means the
   // stream is behind: it then reads from the log, paced by its client.)
   std::chrono::milliseconds stall_timeout{10000};
-  std::chrono::milliseconds close_timeout{5000};  // a close handshake that takes longer drops the socket
-  std::chrono::seconds keepalive{15};        // SSE comment / WebSocket ping on an idle stream
+  std::chrono::milliseconds close_timeout{
+      5000};                           // a close handshake that takes longer drops the socket
+  std::chrono::seconds keepalive{15};  // SSE comment / WebSocket ping on an idle stream
 };
 
 // Counters for /metrics. Thread-safe snapshot.
 struct LiveStats {
-  size_t open_streams = 0;              // streams currently attached (catching up or live)
-  size_t catching_up = 0;               // of which reading the log before joining the live feed
-  uint64_t streams_opened = 0;          // since start
-  uint64_t items_pushed = 0;            // items handed to sockets
+  size_t open_streams = 0;      // streams currently attached (catching up or live)
+  size_t catching_up = 0;       // of which reading the log before joining the live feed
+  uint64_t streams_opened = 0;  // since start
+  uint64_t items_pushed = 0;    // items handed to sockets
   uint64_t slow_consumer_disconnects = 0;
-  size_t peak_queue_bytes = 0;          // the most unsent bytes any one stream held
-  size_t tailers = 0;                   // partitions tailed
+  size_t peak_queue_bytes = 0;  // the most unsent bytes any one stream held
+  size_t tailers = 0;           // partitions tailed
 };
 
 class LiveStreams {

@@ -61,10 +61,11 @@ void RunClient(uint16_t port, const ClientSpec& spec, uint64_t seed,
         target += "?after=" + std::to_string(*last);
       }
     }
-    auto opened = spec.websocket ? OpenWebSocket(port, target, headers)
-                                 : OpenSse(port, target, headers);
+    auto opened =
+        spec.websocket ? OpenWebSocket(port, target, headers) : OpenSse(port, target, headers);
     if (auto* refusal = std::get_if<Refusal>(&opened)) {
-      run.error = "refused with " + std::to_string(refusal->status) + ": " + refusal->problem.dump();
+      run.error =
+          "refused with " + std::to_string(refusal->status) + ": " + refusal->problem.dump();
       return;
     }
     auto client = std::move(std::get<std::unique_ptr<StreamClient>>(opened));
@@ -130,8 +131,9 @@ Event RandomEvent(std::mt19937_64& rng, const std::vector<std::string>& shops) {
     case 6: {
       ConversationStatus from = statuses[rng() % 3];
       ConversationStatus to = statuses[rng() % 3];
-      if (from == to) to = from == ConversationStatus::kClosed ? ConversationStatus::kOpen
-                                                                : ConversationStatus::kClosed;
+      if (from == to)
+        to = from == ConversationStatus::kClosed ? ConversationStatus::kOpen
+                                                 : ConversationStatus::kClosed;
       return StatusChange(shop, conversation, from, to);
     }
     case 7:
@@ -166,8 +168,8 @@ void RunResumeScenario(EventLog& log, uint64_t seed, int events) {
   LiveServer server(log, options);
 
   auto agent = [&](const std::string& name, const std::string& shop, bool ws, bool from_start) {
-    ClientSpec spec{name, ws, {shop, Viewer::kAgent, "", ""}, AgentPath(shop),
-                    AgentHeaders(shop), from_start};
+    ClientSpec spec{
+        name, ws, {shop, Viewer::kAgent, "", ""}, AgentPath(shop), AgentHeaders(shop), from_start};
     return spec;
   };
   auto shopper = [&](const std::string& name, const std::string& shop, int c, bool ws,
@@ -284,8 +286,8 @@ void RunIsolationScenario(EventLog& log) {
   LiveServer server(log);
 
   auto open = [&](bool ws, const std::string& path, const Headers& headers) {
-    auto opened = ws ? OpenWebSocket(server.port(), path, headers)
-                     : OpenSse(server.port(), path, headers);
+    auto opened =
+        ws ? OpenWebSocket(server.port(), path, headers) : OpenSse(server.port(), path, headers);
     EXPECT_TRUE(std::holds_alternative<std::unique_ptr<StreamClient>>(opened));
     auto client = std::move(std::get<std::unique_ptr<StreamClient>>(opened));
     StreamMessage ready = client->Next(30s);
@@ -296,7 +298,8 @@ void RunIsolationScenario(EventLog& log) {
   auto agent_b = open(false, AgentPath(shop_b), AgentHeaders(shop_b));
   auto shopper_a1 = open(true, ShopperPath(shop_a, "c1"), ShopperHeaders(shop_a, "u1", "c1"));
 
-  // An agent of A asking for B's stream learns nothing about B: 404, as for a shop that does not exist.
+  // An agent of A asking for B's stream learns nothing about B: 404, as for a shop that does not
+  // exist.
   for (bool ws : {true, false}) {
     auto refused = ws ? OpenWebSocket(server.port(), AgentPath(shop_b), AgentHeaders(shop_a))
                       : OpenSse(server.port(), AgentPath(shop_b), AgentHeaders(shop_a));

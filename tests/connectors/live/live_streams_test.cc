@@ -1,13 +1,14 @@
 // LiveStreams on the embedded log, over real WebSocket and SSE connections on
 // loopback: resume after random cuts, isolation between shops, refusals,
 // slow consumers, shutdown, and the stream count.
+#include "connectors/live/live_streams.h"
+
 #include <chrono>
 #include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "connectors/live/live_streams.h"
 #include "tests/connectors/live/live_test_util.h"
 #include "tests/engine/event_log_test_util.h"
 
@@ -17,7 +18,8 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-std::unique_ptr<EventLog> OpenEmbedded(const palaver::testing::TempDir& dir, int32_t partitions = 2) {
+std::unique_ptr<EventLog> OpenEmbedded(const palaver::testing::TempDir& dir,
+                                       int32_t partitions = 2) {
   EventLogOptions options;
   options.kind = EventLogOptions::Kind::kEmbedded;
   options.partitions = partitions;
@@ -101,8 +103,8 @@ TEST(LiveStreamsTest, ShopperSeesRepliesReceiptsAndStatusButNoNotesOrAgentFields
     EXPECT_EQ(events[3]["body"]["to"], "closed");
   }
   // The agent of the shop sees all nine, whole.
-  auto agent = MustOpen(true, server.port(), AgentPath("shop-1") + "?after=-1",
-                        AgentHeaders("shop-1"));
+  auto agent =
+      MustOpen(true, server.port(), AgentPath("shop-1") + "?after=-1", AgentHeaders("shop-1"));
   ASSERT_NE(agent, nullptr);
   ASSERT_EQ(agent->Next(30s).kind, StreamMessage::Kind::kReady);
   std::vector<std::string> types;
@@ -112,11 +114,10 @@ TEST(LiveStreamsTest, ShopperSeesRepliesReceiptsAndStatusButNoNotesOrAgentFields
     EXPECT_EQ(message.position, i);
     types.push_back(message.body["event"]["type"]);
   }
-  EXPECT_THAT(types, ::testing::ElementsAre("conversation.started", "internal_note.added",
-                                            "conversation.assigned", "cart.updated",
-                                            "message.posted", "conversation.status_changed",
-                                            "message.posted", "messages.read",
-                                            "conversation.status_changed"));
+  EXPECT_THAT(types, ::testing::ElementsAre(
+                         "conversation.started", "internal_note.added", "conversation.assigned",
+                         "cart.updated", "message.posted", "conversation.status_changed",
+                         "message.posted", "messages.read", "conversation.status_changed"));
 }
 
 TEST(LiveStreamsTest, RefusesWithProblemResponsesBeforeUpgrading) {
@@ -138,14 +139,14 @@ TEST(LiveStreamsTest, RefusesWithProblemResponsesBeforeUpgrading) {
                   .status,
               404);
 
-    Refusal bad = MustRefuse(ws, server.port(), AgentPath("shop-1") + "?after=abc",
-                             AgentHeaders("shop-1"));
+    Refusal bad =
+        MustRefuse(ws, server.port(), AgentPath("shop-1") + "?after=abc", AgentHeaders("shop-1"));
     EXPECT_EQ(bad.status, 400);
     EXPECT_EQ(bad.problem["field"], "after");
     EXPECT_THAT(bad.problem["detail"].get<std::string>(), HasSubstr("integer"));
 
-    Refusal beyond = MustRefuse(ws, server.port(), AgentPath("shop-1") + "?after=5",
-                                AgentHeaders("shop-1"));
+    Refusal beyond =
+        MustRefuse(ws, server.port(), AgentPath("shop-1") + "?after=5", AgentHeaders("shop-1"));
     EXPECT_EQ(beyond.status, 400);
     EXPECT_EQ(beyond.problem["code"], "position_beyond_end");
   }
@@ -157,14 +158,15 @@ TEST(LiveStreamsTest, RefusesWithProblemResponsesBeforeUpgrading) {
 
   // Neither an upgrade nor an event stream: 406; not GET: 405.
   EXPECT_EQ(HttpCall(server.port(), "GET", AgentPath("shop-1"), AgentHeaders("shop-1")).first, 406);
-  EXPECT_EQ(HttpCall(server.port(), "POST", AgentPath("shop-1"), AgentHeaders("shop-1")).first, 405);
+  EXPECT_EQ(HttpCall(server.port(), "POST", AgentPath("shop-1"), AgentHeaders("shop-1")).first,
+            405);
   // Other routes still reach the ordinary handler.
   EXPECT_EQ(HttpCall(server.port(), "GET", "/healthz", {}).first, 200);
   EXPECT_EQ(HttpCall(server.port(), "GET", "/v1/shops/shop-1/streams", {}).first, 404);
   EXPECT_EQ(server.server().open_streams(), 0u);
   // A refused stream left the event where it was.
-  auto agent = MustOpen(true, server.port(), AgentPath("shop-1") + "?after=-1",
-                        AgentHeaders("shop-1"));
+  auto agent =
+      MustOpen(true, server.port(), AgentPath("shop-1") + "?after=-1", AgentHeaders("shop-1"));
   ASSERT_NE(agent, nullptr);
   ASSERT_EQ(agent->Next(30s).kind, StreamMessage::Kind::kReady);
   EXPECT_EQ(agent->Next(30s).position, 0);
@@ -183,8 +185,8 @@ void SlowConsumerScenario(bool websocket) {
   LiveServer server(*log, options);
   ClientOptions tiny_window;
   tiny_window.receive_buffer_bytes = 4096;
-  auto client = MustOpen(websocket, server.port(), AgentPath("slow"), AgentHeaders("slow"),
-                         tiny_window);
+  auto client =
+      MustOpen(websocket, server.port(), AgentPath("slow"), AgentHeaders("slow"), tiny_window);
   ASSERT_NE(client, nullptr);
   StreamMessage ready = client->Next(30s);
   ASSERT_EQ(ready.kind, StreamMessage::Kind::kReady);
@@ -226,9 +228,9 @@ void SlowConsumerScenario(bool websocket) {
 
   // Resuming from the last position it saw gives everything else, once.
   const int64_t last = received == 0 ? ready.position : positions[received - 1];
-  auto resumed = MustOpen(websocket, server.port(),
-                          AgentPath("slow") + "?after=" + std::to_string(last),
-                          AgentHeaders("slow"));
+  auto resumed =
+      MustOpen(websocket, server.port(), AgentPath("slow") + "?after=" + std::to_string(last),
+               AgentHeaders("slow"));
   ASSERT_NE(resumed, nullptr);
   ASSERT_EQ(resumed->Next(30s).position, last);
   for (size_t k = received; k < positions.size(); ++k) {

@@ -1,7 +1,7 @@
 #include "tests/connectors/live/live_test_util.h"
 
-#include <chrono>
 #include <array>
+#include <chrono>
 #include <sstream>
 
 #include <boost/asio/connect.hpp>
@@ -131,8 +131,8 @@ class SseClient final : public StreamClient {
   std::optional<Refusal> Open(uint16_t port, const std::string& target, const Headers& headers,
                               const ClientOptions& options) {
     Connect(socket_, port, options);
-    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" +
-                          std::to_string(port) + "\r\nAccept: text/event-stream\r\n";
+    std::string request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
+                          "\r\nAccept: text/event-stream\r\n";
     for (const auto& [name, value] : headers) request += name + ": " + value + "\r\n";
     request += "\r\n";
     asio::write(socket_, asio::buffer(request));
@@ -247,7 +247,9 @@ std::pair<int, std::string> HttpCall(uint16_t port, const std::string& method,
 
 // ---------------------------------------------------------------- auth
 
-Headers AgentHeaders(const std::string& shop) { return {{"Authorization", "Bearer agent:" + shop}}; }
+Headers AgentHeaders(const std::string& shop) {
+  return {{"Authorization", "Bearer agent:" + shop}};
+}
 
 Headers ShopperHeaders(const std::string& shop, const std::string& customer,
                        const std::string& conversation) {
@@ -357,15 +359,13 @@ Event StatusChange(const std::string& shop, const std::string& conversation,
   return MakeEvent(shop, conversation, ActorKind::kAgent, body);
 }
 
-Event Assigned(const std::string& shop, const std::string& conversation,
-               const std::string& agent) {
+Event Assigned(const std::string& shop, const std::string& conversation, const std::string& agent) {
   ConversationAssigned body;
   body.agent_id = agent;
   return MakeEvent(shop, conversation, ActorKind::kAgent, body);
 }
 
-Event Cart(const std::string& shop, const std::string& conversation,
-           const std::string& customer) {
+Event Cart(const std::string& shop, const std::string& conversation, const std::string& customer) {
   CartUpdated body;
   body.customer_id = customer;
   body.cart_id = "cart-" + customer;

@@ -90,7 +90,8 @@ std::string ShopperPath(const std::string& shop, const std::string& conversation
 // Events of the shapes the streams care about.
 Event MakeEvent(const std::string& shop, const std::string& conversation, ActorKind actor,
                 EventBody body);
-Event Started(const std::string& shop, const std::string& conversation, const std::string& customer);
+Event Started(const std::string& shop, const std::string& conversation,
+              const std::string& customer);
 Event Message(const std::string& shop, const std::string& conversation, const std::string& customer,
               ActorKind actor, const std::string& text);
 Event Note(const std::string& shop, const std::string& conversation, const std::string& customer,
@@ -135,6 +136,7 @@ void RunIsolationScenario(EventLog& log);
 uint64_t TestSeed();
 
 // Every record of `partition` from `from` to the end, decoded.
-std::vector<std::pair<int64_t, Event>> ReadPartition(EventLog& log, int32_t partition, int64_t from);
+std::vector<std::pair<int64_t, Event>> ReadPartition(EventLog& log, int32_t partition,
+                                                     int64_t from);
 
 }  // namespace palaver::live::testing
