@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "projections/queries.h"
 #include "tests/connectors/api/api_test_util.h"
 
 namespace palaver::testing {
@@ -410,6 +411,42 @@ TEST(ApiServiceTest, StorefrontRecordsFeedConversationsAndProfiles) {
   ASSERT_EQ(previous.status, 200) << previous.body;
   ASSERT_EQ(previous.json["conversations"].size(), 1u) << previous.body;
   EXPECT_EQ(previous.json["conversations"][0]["channel"], "sms");
+}
+
+// /readyz answers 503 until the projections have applied what the log held
+// when the service started (driven through Handle, the pure entry point).
+TEST(ApiServiceTest, ReadyzWaitsForTheProjectionsToCatchUp) {
+  TempDir dir;
+  EventLogOptions log_options;
+  log_options.embedded_dir = dir.path() + "/log";
+  log_options.sync_writes = false;
+  auto log = OpenEventLog(log_options);
+  ASSERT_TRUE(log.ok());
+  auto store = api::AuthStore::Open(dir.path() + "/auth.json");
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->AddShop("acme").ok());
+  rules::SystemClock clock;
+  domain::ConversationEngineOptions engine_options;
+  engine_options.shop_secret = [&](std::string_view shop) { return (*store)->ShopSecret(shop); };
+  domain::ConversationEngine engine(**log, clock, engine_options);
+  domain::UpdateSettings welcome;
+  welcome.meta.tenant = "acme";
+  welcome.aspect = WelcomeMessageSetting{"Hello"};
+  ASSERT_TRUE(engine.Execute(welcome).ok());
+  projections::ProjectorOptions projector_options;
+  projector_options.db_path = dir.path() + "/views";
+  auto projector =
+      projections::Projector::Open(projector_options, **log, projections::DefaultProjections());
+  ASSERT_TRUE(projector.ok());
+  api::ApiService api(**log, engine, **projector, **store, clock, TestApiOptions());
+
+  HttpRequest request(V::get, "/readyz", 11);
+  HttpResponse before = api.Handle(request);
+  EXPECT_EQ(before.result(), http::status::service_unavailable) << before.body();
+  EXPECT_EQ(Json::parse(before.body())["code"], "not_ready");
+  ASSERT_TRUE((*projector)->CatchUp().ok());
+  HttpResponse after = api.Handle(request);
+  EXPECT_EQ(after.result(), http::status::ok) << after.body();
 }
 
 TEST(ApiServiceTest, StoppingDrainsTheRequestsInFlight) {
