@@ -254,8 +254,10 @@ Result<Principal> Authenticator::AuthenticateAgent(const HttpRequest& request,
   std::string_view value = header->value();
   constexpr std::string_view kBearer = "Bearer ";
   if (value.size() <= kBearer.size() ||
-      !std::equal(kBearer.begin(), kBearer.end(), value.begin(),
-                  [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      !std::equal(kBearer.begin(), kBearer.end(), value.begin(), [](char a, char b) {
+        return std::tolower(static_cast<unsigned char>(a)) ==
+               std::tolower(static_cast<unsigned char>(b));
+      }))
     return Unauthenticated("the Authorization header must be \"Bearer <token>\"");
   auto token = store_.FindToken(value.substr(kBearer.size()));
   if (!token) return Unauthenticated("the API token is unknown or revoked");

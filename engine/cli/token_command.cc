@@ -14,16 +14,21 @@ namespace {
 
 struct AuthFlags {
   std::string data_dir = "palaver-data";
+  std::string auth_file;  // empty: DATA_DIR/auth.json
   void AddTo(CLI::App& app) {
     app.add_option("--data-dir", data_dir,
                    "Directory for palaver's local data; shops and tokens live in DIR/auth.json")
         ->envname("PALAVER_DATA_DIR")
         ->capture_default_str();
+    app.add_option("--auth-file", auth_file,
+                   "Shops and API tokens (default: DATA_DIR/auth.json; as `palaver serve`)");
   }
 };
 
 Result<std::unique_ptr<api::AuthStore>> OpenStore(const AuthFlags& flags) {
-  return api::AuthStore::Open((std::filesystem::path(flags.data_dir) / "auth.json").string());
+  return api::AuthStore::Open(flags.auth_file.empty()
+                                  ? (std::filesystem::path(flags.data_dir) / "auth.json").string()
+                                  : flags.auth_file);
 }
 
 std::string Time(int64_t us) {

@@ -5,6 +5,7 @@
 
 #include <ctime>
 #include <future>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "projections/queries.h"
 #include "tests/connectors/api/api_test_util.h"
 
 namespace palaver::testing {
@@ -410,6 +412,115 @@ TEST(ApiServiceTest, StorefrontRecordsFeedConversationsAndProfiles) {
   ASSERT_EQ(previous.status, 200) << previous.body;
   ASSERT_EQ(previous.json["conversations"].size(), 1u) << previous.body;
   EXPECT_EQ(previous.json["conversations"][0]["channel"], "sms");
+}
+
+// /readyz answers 503 until the projections have applied what the log held
+// when the service started (driven through Handle, the pure entry point).
+TEST(ApiServiceTest, ReadyzWaitsForTheProjectionsToCatchUp) {
+  TempDir dir;
+  EventLogOptions log_options;
+  log_options.embedded_dir = dir.path() + "/log";
+  log_options.sync_writes = false;
+  auto log = OpenEventLog(log_options);
+  ASSERT_TRUE(log.ok());
+  auto store = api::AuthStore::Open(dir.path() + "/auth.json");
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)->AddShop("acme").ok());
+  rules::SystemClock clock;
+  domain::ConversationEngineOptions engine_options;
+  engine_options.shop_secret = [&](std::string_view shop) { return (*store)->ShopSecret(shop); };
+  domain::ConversationEngine engine(**log, clock, engine_options);
+  domain::UpdateSettings welcome;
+  welcome.meta.tenant = "acme";
+  welcome.aspect = WelcomeMessageSetting{"Hello"};
+  ASSERT_TRUE(engine.Execute(welcome).ok());
+  projections::ProjectorOptions projector_options;
+  projector_options.db_path = dir.path() + "/views";
+  auto projector =
+      projections::Projector::Open(projector_options, **log, projections::DefaultProjections());
+  ASSERT_TRUE(projector.ok());
+  api::ApiService api(**log, engine, **projector, **store, clock, TestApiOptions());
+
+  HttpRequest request(V::get, "/readyz", 11);
+  HttpResponse before = api.Handle(request);
+  EXPECT_EQ(before.result(), http::status::service_unavailable) << before.body();
+  EXPECT_EQ(Json::parse(before.body())["code"], "not_ready");
+  ASSERT_TRUE((*projector)->CatchUp().ok());
+  HttpResponse after = api.Handle(request);
+  EXPECT_EQ(after.result(), http::status::ok) << after.body();
+}
+
+// Random and mutated requests on every route, with valid credentials so they
+// reach the decoders and the engine: none answers 5xx.
+TEST(ApiServiceTest, RandomRequestsNeverAnswer500) {
+  ApiHarness h;
+  const std::string secret = h.AddShop("acme");
+  const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
+  ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
+  const std::string shopper = h.Identity("acme", "cust-1", secret);
+  HttpResult started =
+      h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}", ApiHarness::Shopper(shopper));
+  ASSERT_EQ(started.status, 200) << started.body;
+  const std::string conv = started.json["conversation_id"];
+  std::mt19937 random(5);
+  const std::vector<std::string> pieces = {conv,
+                                           "acme",
+                                           "%2e%2e",
+                                           "%00",
+                                           "%FF",
+                                           "..",
+                                           "x%2Fy",
+                                           "cust-1",
+                                           "?limit=5",
+                                           "?cursor=%ZZ",
+                                           "?min_position=0",
+                                           "?status=open,closed",
+                                           "?direction=backward&limit=1",
+                                           "\xE2\x82"};
+  const std::vector<std::string> bodies = {
+      "",
+      "{}",
+      R"({"text":"hi"})",
+      R"({"status":"snoozed","snoozed_until_us":4000000000000000})",
+      R"({"rating":99})",
+      R"({"agent_id":"ann"})",
+      R"({"kind":"image","image":{"url":"u"}})",
+      R"({"agents":[]})",
+      "[",
+      "{\"text\":\"\xC0\x80\"}",
+      R"({"text":1e308})"};
+  const std::vector<V> methods = {V::get, V::post, V::put, V::patch, V::delete_};
+  const auto routes = h.api().Routes();
+  int answered = 0;
+  for (int i = 0; i < 1500; ++i) {
+    std::string target = routes[random() % routes.size()].second;
+    for (const char* name :
+         {"{shop}", "{conversation_id}", "{note_id}", "{customer_id}", "{aspect}"}) {
+      const std::string key = name;
+      for (size_t at; (at = target.find(key)) != std::string::npos;) {
+        std::string value = random() % 4 == 0   ? pieces[random() % pieces.size()]
+                            : key == "{shop}"   ? "acme"
+                            : key == "{aspect}" ? "faqs"
+                                                : conv;
+        target.replace(at, key.size(), value);
+      }
+    }
+    if (random() % 3 == 0) target += pieces[random() % pieces.size()];
+    std::string body = bodies[random() % bodies.size()];
+    if (!body.empty() && random() % 2 == 0)
+      body[random() % body.size()] = static_cast<char>(random());
+    HttpRequest request(methods[random() % methods.size()], target, 11);
+    request.set(
+        target.find("/shopper") != std::string::npos ? "X-Palaver-Identity" : "Authorization",
+        target.find("/shopper") != std::string::npos ? shopper : "Bearer " + admin);
+    request.body() = body;
+    request.prepare_payload();
+    HttpResponse response = h.api().Handle(request);
+    EXPECT_LT(response.result_int(), 500u)
+        << request.method_string() << " " << target << " " << body << ": " << response.body();
+    ++answered;
+  }
+  EXPECT_EQ(answered, 1500);
 }
 
 TEST(ApiServiceTest, StoppingDrainsTheRequestsInFlight) {
