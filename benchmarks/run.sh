@@ -143,7 +143,7 @@ else
 fi
 
 cat >"$RESULTS/run.json" <<EOF
-{"mode": "$MODE", "started_at": "$started", "finished_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
+{"mode": "$MODE", "commit": "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)", "started_at": "$started", "finished_at": "$(date -u +%Y-%m-%dT%H:%M:%SZ)",
  "seconds": $((SECONDS - t0)), "loadavg_start": "$load_start",
  "loadavg_end": "$(cut -d' ' -f1-3 /proc/loadavg)", "kafka_brokers": "$PALAVER_KAFKA_BROKERS",
  "all_steps_ok": $([[ $status == 0 ]] && echo true || echo false)}
