@@ -267,10 +267,10 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
       {http::verb::get, "/metrics", api::RouteAuth::kNone,
        [&registry, &parts](const HttpRequest& request, const api::RouteContext&) {
          HttpResponse response = metrics::MetricsResponse(registry, request);
-         if (response.result() == http::status::ok) {
-           for (const auto& [name, connector] : parts.outbound) {
-             response.body() += connector->MetricsText();
-           }
+         if (response.result() == http::status::ok && !parts.outbound.empty()) {
+           std::vector<const OutboundConnector*> connectors;
+           for (const auto& [name, connector] : parts.outbound) connectors.push_back(connector.get());
+           response.body() += OutboundMetricsText(connectors);
            response.prepare_payload();
          }
          return response;
@@ -282,6 +282,7 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
     consumer_options.kafka_brokers = log_flags.kafka_brokers;
     consumer_options.source_topic = flags.storefront_topic;
     consumer_options.group_id = flags.storefront_group;
+    consumer_options.partitions = log_flags.partitions;
     auto consumer =
         inbound::StorefrontIngestion::Start(engine, consumer_options, parts.deadletters.get());
     if (!consumer.ok()) return consumer.status().WithContext("storefront consumer");
