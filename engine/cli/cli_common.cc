@@ -514,4 +514,23 @@ Result<int64_t> ParseUtcTime(const std::string& text, const std::string& flag) {
   return static_cast<int64_t>(timegm(&tm)) * 1000;
 }
 
+Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text,
+                                                       const std::string& flag) {
+  auto colon = text.rfind(':');
+  int port = -1;
+  if (colon != std::string::npos && colon > 0) {
+    try {
+      size_t used = 0;
+      port = std::stoi(text.substr(colon + 1), &used);
+      if (used != text.size() - colon - 1) port = -1;
+    } catch (const std::exception&) {
+    }
+  }
+  if (port < 0 || port > 65535) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "\"" + text + "\" is not HOST:PORT, e.g. 127.0.0.1:8080", flag);
+  }
+  return std::make_pair(text.substr(0, colon), static_cast<uint16_t>(port));
+}
+
 }  // namespace palaver::cli

@@ -67,4 +67,8 @@ int Fail(const Status& status);
 // kInvalidArgument naming `flag` otherwise.
 Result<int64_t> ParseUtcTime(const std::string& text, const std::string& flag);
 
+// Splits "HOST:PORT" (port 0..65535); kInvalidArgument naming `flag` otherwise.
+Result<std::pair<std::string, uint16_t>> ParseHostPort(const std::string& text,
+                                                       const std::string& flag);
+
 }  // namespace palaver::cli

@@ -39,23 +39,6 @@ struct ServeFlags {
   ServeConnectors::Flags connectors;
 };
 
-// Splits "host:port"; kInvalidArgument with a sentence when it is not one.
-Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
-  auto colon = listen.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) {
-    try {
-      port = std::stoi(listen.substr(colon + 1));
-    } catch (const std::exception&) {
-    }
-  }
-  if (colon == std::string::npos || port < 0 || port > 65535) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         "\"" + listen + "\" is not HOST:PORT, e.g. 127.0.0.1:8080", "--listen");
-  }
-  return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
-}
-
 // Calls ConversationEngine::ExpireSnoozes every `interval` until destroyed.
 class SnoozeTimer {
  public:
@@ -90,7 +73,7 @@ class SnoozeTimer {
 };
 
 int Serve(const ServeFlags& flags) {
-  auto endpoint = ParseListen(flags.listen);
+  auto endpoint = ParseHostPort(flags.listen, "--listen");
   if (!endpoint.ok()) return Fail(endpoint.status());
 
   // Block the stop signals in every thread; the main thread waits for them below.

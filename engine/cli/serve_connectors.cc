@@ -69,22 +69,6 @@ Result<WebhookEndpoint> ParseWebhook(const std::string& spec) {
   return endpoint;
 }
 
-Result<std::pair<std::string, int>> ParseHostPort(const std::string& text,
-                                                  const std::string& flag) {
-  auto colon = text.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) {
-    try {
-      port = std::stoi(text.substr(colon + 1));
-    } catch (const std::exception&) {
-    }
-  }
-  if (colon == std::string::npos || colon == 0 || port <= 0 || port > 65535) {
-    return FlagError(flag, "\"" + text + "\" is not HOST:PORT");
-  }
-  return std::make_pair(text.substr(0, colon), port);
-}
-
 }  // namespace
 
 ServeMetrics::ServeMetrics() {
@@ -312,6 +296,7 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
   if (!flags.smtp.empty()) {
     auto server = ParseHostPort(flags.smtp, "--smtp");
     if (!server.ok()) return server.status();
+    if (server->second == 0) return FlagError("--smtp", "the SMTP server's port cannot be 0");
     EmailOptions options;
     options.server.host = server->first;
     options.server.port = server->second;
