@@ -32,6 +32,7 @@
 #include "engine/rules/clock.h"
 #include "engine/rules/shopper_identity.h"
 #include "projections/projector.h"
+#include "projections/queries.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
