@@ -106,11 +106,11 @@ class ReadCache {
     auto it = map_.find(key);
     return it == map_.end() ? nullptr : &it->second;
   }
-  void Store(const std::string& key, const std::optional<std::string>& value) {
+  void Store(std::string key, std::optional<std::string> value) {
     if (budget_bytes_ == 0) return;
     if (bytes_ > budget_bytes_) Clear();
-    map_.insert_or_assign(key, value);
     bytes_ += key.size() + (value ? value->size() : 0) + 64;
+    map_.insert_or_assign(std::move(key), std::move(value));
   }
   void Clear() {
     map_.clear();
@@ -148,9 +148,16 @@ class PendingBatch {
     return std::optional<std::string>(std::move(value));
   }
 
-  // After a successful commit: the pending values are now the committed ones.
-  void PublishTo(ReadCache& cache) const {
-    for (const auto& [key, value] : pending_) cache.Store(key, value);
+  // After a successful commit: the pending values are now the committed
+  // ones; they move into the cache and the batch is left empty.
+  void PublishTo(ReadCache& cache) {
+    sorted_.clear();
+    added_.clear();
+    sorted_valid_ = false;
+    while (!pending_.empty()) {
+      auto node = pending_.extract(pending_.begin());
+      cache.Store(std::move(node.key()), std::move(node.mapped()));
+    }
   }
 
   void Set(std::string key, std::optional<std::string> value) {
