@@ -86,12 +86,12 @@ Subcommand AddExportCommand(CLI::App& app) {
   auto flags = std::make_shared<ExportFlags>();
   CLI::App* export_cmd = app.add_subcommand(
       "export",
-      "Stream what `palaver replay` built to stdout, with bounded memory:\n"
-      "  --what conversations  one conversation per line with its ordered timeline (JSON Lines),\n"
-      "                        or one row per timeline entry (--format csv)\n"
-      "  --what metrics        per conversation: first response, resolution, CSAT (CSV)\n"
-      "  --what daily          daily volumes by channel, topic and agent (CSV)\n"
-      "  --what views          the raw view entries (default; --view to pick one)\n"
+      "Stream what `palaver replay` built to stdout, with bounded memory. --what picks:\n"
+      "  conversations  one conversation per line with its ordered timeline (JSON Lines),\n"
+      "                 or one row per timeline entry (--format csv)\n"
+      "  metrics        per conversation: first response, resolution, CSAT (CSV)\n"
+      "  daily          daily volumes by channel, topic and agent (CSV)\n"
+      "  views          the raw view entries (default; --view to pick one)\n"
       "Filters (conversations, metrics; daily takes --shop, --from, --to): --shop, --from/--to\n"
       "(conversation started, UTC), --channel, --status.\n"
       "Example: palaver export --views views-jan --what conversations --shop shop-1 \\\n"
