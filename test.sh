@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 ./deps.sh --test
+# -O1 -g1 (what AddressSanitizer recommends) compiles about 2.5x faster than
+# RelWithDebInfo's -O2 -g on this code base, which keeps CI on 2 cores short.
 cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DPALAVER_WERROR=ON -DPALAVER_SANITIZE=ON >/dev/null
 cmake --build build/asan
 

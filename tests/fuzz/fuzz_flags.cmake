@@ -11,5 +11,5 @@ if(PALAVER_SANITIZE)
   message(FATAL_ERROR "PALAVER_FUZZ=ON sets its own sanitizers; leave PALAVER_SANITIZE off")
 endif()
 add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
-                    -fno-sanitize-recover=undefined -g)
+                    -fno-sanitize-recover=undefined -g1)
 add_link_options(-fsanitize=address,undefined)

@@ -33,6 +33,7 @@ declare -A corpus=(
 targets=${PALAVER_FUZZ_TARGETS:-$(printf '%s\n' "${!corpus[@]}" | sort | tr '\n' ' ')}
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
   -DPALAVER_FUZZ=ON -DPALAVER_BUILD_TESTS=OFF -DPALAVER_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build "$build" --target palaver_fuzzers
 
