@@ -1,6 +1,6 @@
 // The metrics palaver exports, registered in one place so that every part of
 // the program uses the same names, labels and buckets. engine/metrics/README.md
-// describes each one; the integrator creates one PalaverMetrics per process
+// describes each one; `palaver serve` creates one PalaverMetrics per process
 // and hands the families to the parts that count.
 #pragma once
 
