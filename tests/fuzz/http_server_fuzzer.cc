@@ -17,7 +17,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 
 #include "connectors/http_server.h"
@@ -61,16 +60,28 @@ palaver::HttpResponse Handle(const palaver::HttpRequest& request) {
 
 // Sends `bytes`, half-closes, and returns everything the server answers
 // until it closes the connection. A server that never closes is reported by
-// libFuzzer's -timeout as a finding.
+// libFuzzer's -timeout as a finding. libFuzzer's timer signal (SIGALRM) can
+// interrupt any of these blocking calls; each one is retried then, since an
+// interrupted system call says nothing about the server.
 std::string Exchange(const std::string& bytes) {
   asio::io_context io;
   tcp::socket socket(io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), fixture->server->port()});
+  const tcp::endpoint server{asio::ip::make_address("127.0.0.1"), fixture->server->port()};
   beast::error_code ec;
-  asio::write(socket, asio::buffer(bytes), ec);  // the server may close early; fine
+  do {
+    socket.close(ec);
+    socket.connect(server, ec);
+  } while (ec == asio::error::interrupted);
+  FUZZ_CHECK(!ec, "cannot connect to the server: %s", ec.message().c_str());
+  size_t sent = 0;
+  do {  // the server may close early; fine
+    sent += socket.write_some(asio::buffer(bytes.data() + sent, bytes.size() - sent), ec);
+  } while ((!ec || ec == asio::error::interrupted) && sent < bytes.size());
   socket.shutdown(tcp::socket::shutdown_send, ec);
   std::string received;
-  asio::read(socket, asio::dynamic_buffer(received), ec);
+  do {
+    asio::read(socket, asio::dynamic_buffer(received), ec);
+  } while (ec == asio::error::interrupted);
   FUZZ_CHECK(ec == asio::error::eof || ec == asio::error::connection_reset,
              "reading the answer ended with: %s", ec.message().c_str());
   return received;
