@@ -539,6 +539,9 @@ void LiveStreams::Hub::Work() {
 LiveStats LiveStreams::Hub::Stats() const {
   LiveStats stats;
   stats.open_streams = counters_.open_streams.load();
+  for (int t = 0; t < 2; ++t) {
+    for (int v = 0; v < 2; ++v) stats.open_by_kind[t][v] = counters_.open_by_kind[t][v].load();
+  }
   stats.catching_up = counters_.catching_up.load();
   stats.streams_opened = counters_.streams_opened.load();
   stats.items_pushed = counters_.items_pushed.load();

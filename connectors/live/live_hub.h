@@ -53,6 +53,8 @@ struct CloseReason {
 // Shared counters behind LiveStats.
 struct LiveCounters {
   std::atomic<size_t> open_streams{0};
+  // open_streams split by [StreamTransport][Viewer].
+  std::atomic<size_t> open_by_kind[2][2] = {};
   std::atomic<size_t> catching_up{0};
   std::atomic<uint64_t> streams_opened{0};
   std::atomic<uint64_t> items_pushed{0};

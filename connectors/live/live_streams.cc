@@ -182,14 +182,20 @@ std::string ReadyJson(int64_t after, int32_t partition) {
 // What both transports share: the subscriber, the hub, counting.
 class StreamSessionBase : public HttpStreamConnection {
  protected:
-  StreamSessionBase(std::shared_ptr<Hub> hub, std::shared_ptr<Subscriber> subscriber)
-      : hub_(std::move(hub)), subscriber_(std::move(subscriber)) {
+  StreamSessionBase(std::shared_ptr<Hub> hub, std::shared_ptr<Subscriber> subscriber,
+                    StreamTransport transport)
+      : hub_(std::move(hub)),
+        subscriber_(std::move(subscriber)),
+        open_of_kind_(hub_->counters().open_by_kind[static_cast<int>(transport)][static_cast<int>(
+            subscriber_->scope().viewer)]) {
     hub_->counters().open_streams.fetch_add(1, std::memory_order_relaxed);
+    open_of_kind_.fetch_add(1, std::memory_order_relaxed);
     hub_->counters().streams_opened.fetch_add(1, std::memory_order_relaxed);
   }
   ~StreamSessionBase() override {
     hub_->Unsubscribe(subscriber_);
     hub_->counters().open_streams.fetch_sub(1, std::memory_order_relaxed);
+    open_of_kind_.fetch_sub(1, std::memory_order_relaxed);
   }
 
   // The reason to close a stream whose client stopped reading, or nullopt.
@@ -208,6 +214,7 @@ class StreamSessionBase : public HttpStreamConnection {
 
   const std::shared_ptr<Hub> hub_;
   const std::shared_ptr<Subscriber> subscriber_;
+  std::atomic<size_t>& open_of_kind_;  // this stream's cell of LiveCounters::open_by_kind
 };
 
 // A WebSocket stream: one text message per item, after a "ready" message.
@@ -216,7 +223,7 @@ class WebSocketSession final : public StreamSessionBase,
  public:
   WebSocketSession(std::shared_ptr<Hub> hub, std::shared_ptr<Subscriber> subscriber,
                    beast::tcp_stream stream, std::string ready)
-      : StreamSessionBase(std::move(hub), std::move(subscriber)),
+      : StreamSessionBase(std::move(hub), std::move(subscriber), StreamTransport::kWebSocket),
         ws_(std::move(stream)),
         close_timer_(ws_.get_executor()),
         stall_timer_(ws_.get_executor()),
@@ -370,7 +377,7 @@ class SseSession final : public StreamSessionBase, public std::enable_shared_fro
  public:
   SseSession(std::shared_ptr<Hub> hub, std::shared_ptr<Subscriber> subscriber,
              beast::tcp_stream stream, int64_t after, std::string ready)
-      : StreamSessionBase(std::move(hub), std::move(subscriber)),
+      : StreamSessionBase(std::move(hub), std::move(subscriber), StreamTransport::kSse),
         stream_(std::move(stream)),
         close_timer_(stream_.get_executor()),
         keepalive_timer_(stream_.get_executor()),

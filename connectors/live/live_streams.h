@@ -81,9 +81,14 @@ struct LiveOptions {
   std::chrono::seconds keepalive{15};  // SSE comment / WebSocket ping on an idle stream
 };
 
+enum class StreamTransport { kWebSocket = 0, kSse = 1 };
+
 // Counters for /metrics. Thread-safe snapshot.
 struct LiveStats {
-  size_t open_streams = 0;      // streams currently attached (catching up or live)
+  size_t open_streams = 0;  // streams currently attached (catching up or live)
+  // open_streams by transport and audience:
+  // open_by_kind[static_cast<int>(StreamTransport)][static_cast<int>(Viewer)].
+  size_t open_by_kind[2][2] = {};
   size_t catching_up = 0;       // of which reading the log before joining the live feed
   uint64_t streams_opened = 0;  // since start
   uint64_t items_pushed = 0;    // items handed to sockets

@@ -18,6 +18,7 @@
 #include "engine/cli/commands.h"
 #include "engine/cli/serve_connectors.h"
 #include "engine/domain/conversation_engine.h"
+#include "engine/observed_event_log.h"
 #include "engine/rules/clock.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
@@ -85,6 +86,12 @@ int Serve(const ServeFlags& flags) {
 
   auto log = OpenLog(flags.log);
   if (!log.ok()) return Fail(log.status());
+  const std::string log_kind = flags.log.kafka_brokers.empty() ? "embedded" : "kafka";
+  ServeMetrics metrics;
+  metrics::Histogram& append_duration =
+      metrics.families().log_append_duration->WithLabels({log_kind});
+  *log = ObserveAppends(std::move(*log),
+                        [&append_duration](double seconds) { append_duration.Observe(seconds); });
   EventLog& event_log = **log;
   int64_t events = 0;
   for (int32_t p = 0; p < event_log.PartitionCount(); ++p) {
@@ -121,12 +128,11 @@ int Serve(const ServeFlags& flags) {
   (*projector)->Start();
 
   api::ApiServiceOptions api_options;
-  api_options.log_kind = flags.log.kafka_brokers.empty() ? "embedded" : "kafka";
+  api_options.log_kind = log_kind;
   api_options.rate_limit.per_second = flags.rate_per_second;
   api_options.rate_limit.burst = flags.rate_burst;
   api_options.max_consistency_wait = std::chrono::milliseconds(flags.max_wait_ms);
   api_options.access_log = !flags.no_access_log;
-  ServeMetrics metrics;
   api_options.on_answered = metrics.RequestObserver();
   api::ApiService api(event_log, engine, **projector, store, clock, api_options);
   auto connectors = ServeConnectors::Start(flags.connectors, flags.log, event_log, engine,

@@ -97,7 +97,9 @@ struct ServeConnectors::Impl {
   std::vector<std::pair<std::string, std::unique_ptr<OutboundConnector>>> outbound;
   std::unique_ptr<projections::Queries> queries;
   std::mutex metrics_mu;
-  storefront::StorefrontConsumerStats counted;  // guarded by metrics_mu
+  // What the collect hook already added to the counters: guarded by metrics_mu.
+  storefront::StorefrontConsumerStats counted;
+  uint64_t counted_slow_consumer_disconnects = 0;
 };
 
 void ServeConnectors::Flags::AddTo(CLI::App& app) {
@@ -117,7 +119,8 @@ void ServeConnectors::Flags::AddTo(CLI::App& app) {
                  "Outbound SMS: the provider's send endpoint (agent replies on SMS "
                  "conversations are POSTed there); empty = no outbound SMS")
       ->envname("PALAVER_SMS_PROVIDER_URL");
-  app.add_option("--sms-account", sms_account, "Outbound SMS: the provider account (basic-auth user)")
+  app.add_option("--sms-account", sms_account,
+                 "Outbound SMS: the provider account (basic-auth user)")
       ->envname("PALAVER_SMS_ACCOUNT");
   app.add_option("--sms-from", sms_from, "Outbound SMS: the sender number (E.164)")
       ->envname("PALAVER_SMS_FROM");
@@ -238,27 +241,28 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
     sms_options.public_base_url = flags.public_url;
     parts.sms_webhook = std::make_unique<inbound::SmsWebhookHandler>(engine, sms_options);
     inbound::SmsWebhookHandler& sms_webhook = *parts.sms_webhook;
-    PALAVER_RETURN_IF_ERROR(api.AddRoute(
-        {http::verb::post, "/v1/sms/inbound", api::RouteAuth::kNone,
-         [&sms_webhook](const HttpRequest& request, const api::RouteContext&) {
-           return sms_webhook.Handle(request);
-         }}));
+    PALAVER_RETURN_IF_ERROR(
+        api.AddRoute({http::verb::post, "/v1/sms/inbound", api::RouteAuth::kNone,
+                      [&sms_webhook](const HttpRequest& request, const api::RouteContext&) {
+                        return sms_webhook.Handle(request);
+                      }}));
   }
 
   // GET /metrics.
   metrics::Registry& registry = metrics.registry();
-  PALAVER_RETURN_IF_ERROR(api.AddRoute(
-      {http::verb::get, "/metrics", api::RouteAuth::kNone,
-       [&registry, &parts](const HttpRequest& request, const api::RouteContext&) {
-         HttpResponse response = metrics::MetricsResponse(registry, request);
-         if (response.result() == http::status::ok && !parts.outbound.empty()) {
-           std::vector<const OutboundConnector*> connectors;
-           for (const auto& [name, connector] : parts.outbound) connectors.push_back(connector.get());
-           response.body() += OutboundMetricsText(connectors);
-           response.prepare_payload();
-         }
-         return response;
-       }}));
+  PALAVER_RETURN_IF_ERROR(
+      api.AddRoute({http::verb::get, "/metrics", api::RouteAuth::kNone,
+                    [&registry, &parts](const HttpRequest& request, const api::RouteContext&) {
+                      HttpResponse response = metrics::MetricsResponse(registry, request);
+                      if (response.result() == http::status::ok && !parts.outbound.empty()) {
+                        std::vector<const OutboundConnector*> connectors;
+                        for (const auto& [name, connector] : parts.outbound)
+                          connectors.push_back(connector.get());
+                        response.body() += OutboundMetricsText(connectors);
+                        response.prepare_payload();
+                      }
+                      return response;
+                    }}));
 
   // The palaver.storefront consumer, when the log is Kafka.
   if (!log_flags.kafka_brokers.empty() && !flags.no_storefront_consumer) {
@@ -340,14 +344,27 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
           .Set(static_cast<double>(lag < 0 ? 0 : lag));
     }
     const live::LiveStats live = parts.streams->Stats();
-    families.stream_connections->WithLabels({"all", "all"})
-        .Set(static_cast<double>(live.open_streams));
+    for (auto transport : {live::StreamTransport::kWebSocket, live::StreamTransport::kSse}) {
+      for (auto viewer : {live::Viewer::kAgent, live::Viewer::kShopper}) {
+        families.stream_connections
+            ->WithLabels({transport == live::StreamTransport::kWebSocket ? "websocket" : "sse",
+                          viewer == live::Viewer::kAgent ? "agent" : "shopper"})
+            .Set(static_cast<double>(
+                live.open_by_kind[static_cast<int>(transport)][static_cast<int>(viewer)]));
+      }
+    }
+    std::lock_guard lock(parts.metrics_mu);
+    if (live.slow_consumer_disconnects > parts.counted_slow_consumer_disconnects) {
+      families.stream_disconnects->WithLabels({"slow_consumer"})
+          .Increment(live.slow_consumer_disconnects - parts.counted_slow_consumer_disconnects);
+      parts.counted_slow_consumer_disconnects = live.slow_consumer_disconnects;
+    }
     if (parts.storefront_consumer) {
-      std::lock_guard lock(parts.metrics_mu);
       const storefront::StorefrontConsumerStats now = parts.storefront_consumer->Stats();
       auto count = [&](std::string_view outcome, int64_t value, int64_t& seen) {
-        if (value > seen) families.storefront_records->WithLabels({outcome}).Increment(
-            static_cast<uint64_t>(value - seen));
+        if (value > seen)
+          families.storefront_records->WithLabels({outcome}).Increment(
+              static_cast<uint64_t>(value - seen));
         seen = std::max(seen, value);
       };
       count("applied", now.events, parts.counted.events);

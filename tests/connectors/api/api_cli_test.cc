@@ -9,6 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -188,6 +192,81 @@ TEST(ApiCliTest, ServeHelpDescribesEveryOption) {
        {"--listen", "--data-dir", "--kafka", "--views-dir", "--auth-file", "--rate-limit",
         "--rate-burst", "--max-wait-ms", "--snooze-interval", "--http-threads", "--no-access-log"})
     EXPECT_NE(out.find(option), std::string::npos) << option;
+}
+
+// The value of the sample `series` (name with labels, as printed) in a
+// Prometheus text answer, or -1 when the answer has no such line.
+double Sample(const std::string& text, const std::string& series) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST(ApiCliTest, ServeMetricsCountAppendsRequestsAndOpenStreams) {
+  TempDir dir;
+  const std::string data = dir.path();
+  ASSERT_EQ(Palaver({"shop", "add", "acme", "--data-dir", data}).first, 0);
+  auto [create_code, create_out] = Palaver({"token", "create", "--shop", "acme", "--role", "admin",
+                                            "--agent", "ann", "--data-dir", data});
+  ASSERT_EQ(create_code, 0) << create_out;
+  const auto bearer = ApiHarness::Bearer(Field(create_out, "token:"));
+
+  Child serve({PALAVER_BINARY, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"});
+  const std::string started = serve.ReadUntil("Ctrl-C", std::chrono::seconds(60));
+  const auto at = started.find("listening on http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << started;
+  const auto port = static_cast<uint16_t>(std::stoi(started.substr(at + 30)));
+
+  HttpResult before = HttpCall(port, V::get, "/metrics");
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(Sample(before.body, R"(palaver_stream_connections{transport="sse",audience="agent"})"),
+            0)
+      << before.body;
+
+  // One command: one append observed.
+  HttpResult agents = HttpCall(port, V::put, "/v1/shops/acme/settings/agents",
+                               R"({"agents":[{"agent_id":"ann","permissions":["chat"]}]})", bearer);
+  ASSERT_EQ(agents.status, 200) << agents.body;
+
+  // An agent's SSE stream, held open while /metrics is read.
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket stream(io);
+  stream.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  const std::string request =
+      "GET /v1/shops/acme/stream HTTP/1.1\r\nHost: x\r\n"
+      "Accept: text/event-stream\r\n"
+      "Authorization: " +
+      bearer.front().second + "\r\n\r\n";
+  boost::asio::write(stream, boost::asio::buffer(request));
+  std::string head;
+  boost::asio::read_until(stream, boost::asio::dynamic_buffer(head), "ready");
+  ASSERT_NE(head.find("200 OK"), std::string::npos) << head;
+
+  HttpResult after = HttpCall(port, V::get, "/metrics");
+  ASSERT_EQ(after.status, 200) << after.body;
+  EXPECT_EQ(Sample(after.body, R"(palaver_stream_connections{transport="sse",audience="agent"})"),
+            1)
+      << after.body;
+  EXPECT_EQ(
+      Sample(after.body, R"(palaver_stream_connections{transport="websocket",audience="agent"})"),
+      0);
+  EXPECT_GE(Sample(after.body, R"(palaver_log_append_duration_seconds_count{log="embedded"})"), 1)
+      << after.body;
+  EXPECT_EQ(
+      Sample(
+          after.body,
+          R"(palaver_http_requests_total{route="/v1/shops/{shop}/settings/{aspect}",method="PUT",status="200"})"),
+      1)
+      << after.body;
+  // One lag series per partition (the views of a partition share one offset).
+  EXPECT_GE(Sample(after.body, R"(palaver_projection_lag_events{projection="all",partition="7"})"),
+            0)
+      << after.body;
+
+  stream.close();
+  EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.output();
 }
 
 }  // namespace
