@@ -1,9 +1,6 @@
 // Layered configuration of the real palaver executable: a flag wins over the
 // environment, which wins over the --config file; bad files are refused with
 // the file and line named, before anything is created.
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -12,6 +9,9 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "tests/child_process.h"
 
 namespace palaver {
 namespace {
@@ -25,37 +25,12 @@ struct RunResult {
 
 // Runs palaver with exactly `env` as its environment (nothing inherited, so
 // the test machine's PALAVER_* variables cannot leak in).
-RunResult RunPalaver(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
-  int fds[2];
-  EXPECT_EQ(pipe(fds), 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    std::vector<std::string> argv_strings = {PALAVER_BINARY};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<std::string> env_strings = {"PATH=/usr/bin:/bin"};
-    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& e : env_strings) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
-  }
-  close(fds[1]);
-  RunResult run;
-  char buffer[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buffer, sizeof buffer)) > 0) run.output.append(buffer, n);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return run;
+RunResult RunPalaver(const std::vector<std::string>& args,
+                     const std::map<std::string, std::string>& env) {
+  std::vector<std::string> argv = {PALAVER_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto [exit_code, output] = testing::RunToCompletion(std::move(argv), env);
+  return {exit_code, std::move(output)};
 }
 
 class PalaverConfigTest : public ::testing::Test {
@@ -97,7 +72,8 @@ TEST_F(PalaverConfigTest, FileAloneSetsTheOption) {
 
 TEST_F(PalaverConfigTest, EnvironmentWinsOverTheFile) {
   std::string config = WriteConfig("palaver.toml", "data-dir = \"" + Dir("from-file") + "\"\n");
-  RunResult run = RunPalaver({"inspect", "--config", config}, {{"PALAVER_DATA_DIR", Dir("from-env")}});
+  RunResult run =
+      RunPalaver({"inspect", "--config", config}, {{"PALAVER_DATA_DIR", Dir("from-env")}});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(LogsCreated(), std::vector<std::string>{"from-env"});
 }
@@ -105,18 +81,23 @@ TEST_F(PalaverConfigTest, EnvironmentWinsOverTheFile) {
 TEST_F(PalaverConfigTest, FlagWinsOverTheEnvironmentAndTheFile) {
   std::string config = WriteConfig("palaver.toml", "data-dir = \"" + Dir("from-file") + "\"\n");
   RunResult run = RunPalaver({"inspect", "--config", config, "--data-dir", Dir("from-flag")},
-                       {{"PALAVER_DATA_DIR", Dir("from-env")}});
+                             {{"PALAVER_DATA_DIR", Dir("from-env")}});
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_EQ(LogsCreated(), std::vector<std::string>{"from-flag"});
 }
 
 TEST_F(PalaverConfigTest, CommandTableWinsOverTheTopLevelAndOtherCommandsKeysAreIgnored) {
-  std::string config = WriteConfig(
-      "palaver.toml", "# shared by every command\n"
-                      "data-dir = \"" + Dir("from-file") + "\"\n"
+  std::string config =
+      WriteConfig("palaver.toml",
+                  "# shared by every command\n"
+                  "data-dir = \"" +
+                      Dir("from-file") +
+                      "\"\n"
                       "listen = \"127.0.0.1:9999\"  # serve's option: ignored by inspect\n"
                       "\n[inspect]\n"
-                      "data_dir = '" + Dir("from-table") + "'\n"
+                      "data_dir = '" +
+                      Dir("from-table") +
+                      "'\n"
                       "[serve]\n"
                       "listen = \"127.0.0.1:9998\"\n");
   RunResult run = RunPalaver({"inspect", "--config", config}, {});
@@ -126,8 +107,10 @@ TEST_F(PalaverConfigTest, CommandTableWinsOverTheTopLevelAndOtherCommandsKeysAre
 
 TEST_F(PalaverConfigTest, MainCommandOptionsFollowTheSamePrecedence) {
   // log-level error hides inspect's closing info line; the environment brings it back.
-  std::string config = WriteConfig("palaver.toml", "log-level = \"error\"\n"
-                                                   "data-dir = \"" + Dir("from-file") + "\"\n");
+  std::string config = WriteConfig("palaver.toml",
+                                   "log-level = \"error\"\n"
+                                   "data-dir = \"" +
+                                       Dir("from-file") + "\"\n");
   RunResult quiet = RunPalaver({"inspect", "--config", config}, {});
   ASSERT_EQ(quiet.exit_code, 0) << quiet.output;
   EXPECT_EQ(quiet.output.find("inspect: printed"), std::string::npos) << quiet.output;
@@ -137,7 +120,7 @@ TEST_F(PalaverConfigTest, MainCommandOptionsFollowTheSamePrecedence) {
   EXPECT_NE(env.output.find("inspect: printed 0 records"), std::string::npos) << env.output;
 
   RunResult flag = RunPalaver({"inspect", "--config", config, "--log-level", "info"},
-                        {{"PALAVER_LOG_LEVEL", "error"}});
+                              {{"PALAVER_LOG_LEVEL", "error"}});
   ASSERT_EQ(flag.exit_code, 0) << flag.output;
   EXPECT_NE(flag.output.find("inspect: printed 0 records"), std::string::npos) << flag.output;
 }
@@ -197,9 +180,12 @@ TEST_F(PalaverConfigTest, BadConfigFileNamesTheFileAndLineAndChangesNothing) {
 }
 
 TEST_F(PalaverConfigTest, ValueRefusedByTheOptionNamesItsConfigLine) {
-  std::string config = WriteConfig("palaver.toml", "# comment\n"
-                                                   "data-dir = \"" + Dir("from-file") + "\"\n"
-                                                   "partitions = 0\n");
+  std::string config = WriteConfig("palaver.toml",
+                                   "# comment\n"
+                                   "data-dir = \"" +
+                                       Dir("from-file") +
+                                       "\"\n"
+                                       "partitions = 0\n");
   RunResult run = RunPalaver({"inspect", "--config", config}, {});
   EXPECT_NE(run.exit_code, 0);
   EXPECT_NE(run.output.find("--partitions"), std::string::npos) << run.output;

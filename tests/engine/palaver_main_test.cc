@@ -1,13 +1,8 @@
 // End-to-end tests of the palaver executable: serve, inspect, replay, export.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <filesystem>
-#include <memory>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <string>
@@ -18,95 +13,22 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "engine/event_log.h"
 #include "schemas/codec.h"
+#include "tests/child_process.h"
 #include "tests/schemas/sample_events.h"
 
 namespace palaver {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A child process with its stdout (and stderr) captured through a pipe.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      dup2(fds[1], STDERR_FILENO);
-      close(fds[0]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fds[0];
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (out_ >= 0) close(out_);
-  }
-
-  // Reads output until `needle` appears or `timeout` passes; returns all output so far.
-  std::string ReadUntil(const std::string& needle, std::chrono::seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    fcntl(out_, F_SETFL, O_NONBLOCK);
-    while (output_.find(needle) == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-      char buffer[4096];
-      ssize_t n = read(out_, buffer, sizeof buffer);
-      if (n > 0) {
-        output_.append(buffer, static_cast<size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
-    return output_;
-  }
-
-  // Sends `sig` and returns the exit status (-1 when it did not exit within 30 s).
-  int Stop(int sig) {
-    kill(pid_, sig);
-    for (int i = 0; i < 3000; ++i) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        ReadUntil("\x01", std::chrono::seconds(5));  // the rest, up to EOF
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    ReadUntil("\x01", std::chrono::seconds(5));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string output_;
-};
 
 std::string HttpGet(uint16_t port, const std::string& target, int* status_code) {
   namespace beast = boost::beast;
@@ -122,12 +44,6 @@ std::string HttpGet(uint16_t port, const std::string& target, int* status_code) 
   http::read(socket, buffer, response);
   *status_code = static_cast<int>(response.result_int());
   return response.body();
-}
-
-uint16_t ListeningPort(const std::string& output) {
-  auto at = output.find("listening on http://127.0.0.1:");
-  if (at == std::string::npos) return 0;
-  return static_cast<uint16_t>(std::stoi(output.substr(at + 30)));
 }
 
 class PalaverMainTest : public ::testing::Test {
@@ -161,9 +77,10 @@ class PalaverMainTest : public ::testing::Test {
 };
 
 TEST_F(PalaverMainTest, ServeAnswersHealthzAndStopsCleanlyOnCtrlC) {
-  Child serve({PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
+  testing::ChildProcess serve(
+      {PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
   std::string output = serve.ReadUntil("Ctrl-C", std::chrono::seconds(30));
-  uint16_t port = ListeningPort(output);
+  uint16_t port = testing::ListeningPort(output);
   ASSERT_NE(port, 0) << output;
 
   int status = 0;
@@ -181,7 +98,8 @@ TEST_F(PalaverMainTest, ServeAnswersHealthzAndStopsCleanlyOnCtrlC) {
 TEST_F(PalaverMainTest, ServeFindsItsDataAgainAfterARestart) {
   size_t appended = AppendSamples();
   for (int run = 0; run < 2; ++run) {
-    Child serve({PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
+    testing::ChildProcess serve(
+        {PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
     std::string output = serve.ReadUntil("Ctrl-C", std::chrono::seconds(30));
     EXPECT_NE(output.find(std::to_string(appended) + " events"), std::string::npos) << output;
     EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.output();
@@ -189,11 +107,12 @@ TEST_F(PalaverMainTest, ServeFindsItsDataAgainAfterARestart) {
 }
 
 TEST_F(PalaverMainTest, ServeRefusesAPortInUseWithAClearError) {
-  Child first({PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
-  uint16_t port = ListeningPort(first.ReadUntil("Ctrl-C", std::chrono::seconds(30)));
+  testing::ChildProcess first(
+      {PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
+  uint16_t port = testing::ListeningPort(first.ReadUntil("Ctrl-C", std::chrono::seconds(30)));
   ASSERT_NE(port, 0);
-  Child second({PALAVER_BINARY, "serve", "--data-dir", (dir_ / "other").string(), "--listen",
-                "127.0.0.1:" + std::to_string(port)});
+  testing::ChildProcess second({PALAVER_BINARY, "serve", "--data-dir", (dir_ / "other").string(),
+                                "--listen", "127.0.0.1:" + std::to_string(port)});
   EXPECT_EQ(second.Wait(), 1);
   EXPECT_NE(second.output().find("cannot listen on 127.0.0.1:" + std::to_string(port)),
             std::string::npos)
@@ -202,7 +121,7 @@ TEST_F(PalaverMainTest, ServeRefusesAPortInUseWithAClearError) {
 
 TEST_F(PalaverMainTest, InspectPrintsEveryEventAsJsonLines) {
   size_t appended = AppendSamples();
-  Child inspect({PALAVER_BINARY, "inspect", "--data-dir", dir_.string()});
+  testing::ChildProcess inspect({PALAVER_BINARY, "inspect", "--data-dir", dir_.string()});
   ASSERT_EQ(inspect.Wait(), 0) << inspect.output();
   std::istringstream lines(inspect.output());
   std::string line;
@@ -220,8 +139,8 @@ TEST_F(PalaverMainTest, InspectPrintsEveryEventAsJsonLines) {
 TEST_F(PalaverMainTest, InspectFiltersByTenantAndCount) {
   AppendSamples();
   const std::string tenant = testing::SampleEvents().front().envelope.tenant;
-  Child inspect({PALAVER_BINARY, "inspect", "--data-dir", dir_.string(), "--tenant", tenant,
-                 "--count", "2"});
+  testing::ChildProcess inspect(
+      {PALAVER_BINARY, "inspect", "--data-dir", dir_.string(), "--tenant", tenant, "--count", "2"});
   ASSERT_EQ(inspect.Wait(), 0) << inspect.output();
   std::istringstream lines(inspect.output());
   std::string line;
@@ -237,13 +156,15 @@ TEST_F(PalaverMainTest, InspectFiltersByTenantAndCount) {
 TEST_F(PalaverMainTest, ReplayRebuildsTheViewsAndExportWritesThem) {
   size_t appended = AppendSamples();
   const std::string views = (dir_ / "views").string();
-  Child replay({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
+  testing::ChildProcess replay(
+      {PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
   ASSERT_EQ(replay.Wait(), 0) << replay.output();
   EXPECT_NE(replay.output().find("replay: " + std::to_string(appended) + " records"),
             std::string::npos)
       << replay.output();
 
-  Child jsonl({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views", views});
+  testing::ChildProcess jsonl(
+      {PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views", views});
   ASSERT_EQ(jsonl.Wait(), 0) << jsonl.output();
   std::istringstream lines(jsonl.output());
   std::string line;
@@ -253,12 +174,12 @@ TEST_F(PalaverMainTest, ReplayRebuildsTheViewsAndExportWritesThem) {
     seen_views.insert(nlohmann::json::parse(line)["view"].get<std::string>());
   }
   // The samples hold a conversation, a message, an order and a CSAT: every view has rows.
-  EXPECT_EQ(seen_views, (std::set<std::string>{"history", "inbox", "metrics", "profile",
-                                               "receipts"}))
+  EXPECT_EQ(seen_views,
+            (std::set<std::string>{"history", "inbox", "metrics", "profile", "receipts"}))
       << jsonl.output();
 
-  Child csv({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views", views, "--view",
-             "inbox", "--format", "csv"});
+  testing::ChildProcess csv({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views",
+                             views, "--view", "inbox", "--format", "csv"});
   ASSERT_EQ(csv.Wait(), 0) << csv.output();
   EXPECT_NE(csv.output().find("view,key,value\n"), std::string::npos) << csv.output();
   EXPECT_EQ(csv.output().find("\nhistory,"), std::string::npos) << csv.output();
@@ -277,13 +198,14 @@ std::vector<std::string> LinesStartingWith(const std::string& output, char lead)
 TEST_F(PalaverMainTest, ExportStreamsConversationsAndMetricsWithFilters) {
   AppendSamples();
   const std::string views = (dir_ / "views").string();
-  Child replay({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
+  testing::ChildProcess replay(
+      {PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
   ASSERT_EQ(replay.Wait(), 0) << replay.output();
   auto run = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args = {PALAVER_BINARY, "export", "--data-dir", dir_.string(),
-                                     "--views", views};
+    std::vector<std::string> args = {PALAVER_BINARY, "export",  "--data-dir",
+                                     dir_.string(),  "--views", views};
     args.insert(args.end(), extra.begin(), extra.end());
-    Child child(args);
+    testing::ChildProcess child(args);
     const int code = child.Wait();
     return std::make_pair(code, child.output());
   };
@@ -330,8 +252,7 @@ TEST_F(PalaverMainTest, ExportStreamsConversationsAndMetricsWithFilters) {
   EXPECT_NE(daily.second.find("\"started\""), std::string::npos) << daily.second;
 
   // Bad filter values: a clear error naming the flag, exit status 1, nothing written.
-  for (const auto& [args, says] :
-       std::vector<std::pair<std::vector<std::string>, std::string>>{
+  for (const auto& [args, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
            {{"--what", "conversations", "--channel", "fax"}, "--channel \"fax\" is not a channel"},
            {{"--what", "conversations", "--status", "done"}, "--status \"done\" is not a"},
            {{"--what", "metrics", "--from", "last week"}, "--from \"last week\" is not a UTC time"},
@@ -351,24 +272,25 @@ TEST_F(PalaverMainTest, ReplayRefusesToOverwriteAndExplainsBadTimes) {
   const std::string views = (dir_ / "views").string();
   fs::create_directories(views);
   { std::ofstream(fs::path(views) / "keep-me") << "x"; }
-  Child occupied({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
+  testing::ChildProcess occupied(
+      {PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out", views});
   EXPECT_EQ(occupied.Wait(), 1) << occupied.output();
   EXPECT_TRUE(fs::exists(fs::path(views) / "keep-me"));
 
-  Child bad_time({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out",
-                  (dir_ / "other").string(), "--up-to-time", "yesterday"});
+  testing::ChildProcess bad_time({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out",
+                                  (dir_ / "other").string(), "--up-to-time", "yesterday"});
   EXPECT_EQ(bad_time.Wait(), 1);
   EXPECT_NE(bad_time.output().find("is not a UTC time like"), std::string::npos)
       << bad_time.output();
 
-  Child missing({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views",
-                 (dir_ / "nowhere").string()});
+  testing::ChildProcess missing({PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views",
+                                 (dir_ / "nowhere").string()});
   EXPECT_EQ(missing.Wait(), 1);
   EXPECT_NE(missing.output().find("palaver replay --out"), std::string::npos) << missing.output();
 }
 
 TEST_F(PalaverMainTest, UnknownOptionTeachesUsage) {
-  Child bad({PALAVER_BINARY, "serve", "--no-such-flag"});
+  testing::ChildProcess bad({PALAVER_BINARY, "serve", "--no-such-flag"});
   EXPECT_NE(bad.Wait(), 0);
   EXPECT_NE(bad.output().find("--no-such-flag"), std::string::npos) << bad.output();
 }

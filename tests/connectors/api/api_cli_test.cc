@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "engine/rules/shopper_identity.h"
+#include "tests/child_process.h"
 #include "tests/connectors/api/api_test_util.h"
 
 namespace palaver::testing {
@@ -30,75 +31,10 @@ namespace {
 namespace http = boost::beast::http;
 using V = http::verb;
 
-// A child process with its stdout and stderr captured.
-class Child {
- public:
-  explicit Child(std::vector<std::string> args) {
-    int fds[2];
-    EXPECT_EQ(pipe(fds), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], STDOUT_FILENO);
-      dup2(fds[1], STDERR_FILENO);
-      close(fds[0]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    out_ = fds[0];
-    fcntl(out_, F_SETFL, O_NONBLOCK);
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    close(out_);
-  }
-  std::string ReadUntil(const std::string& needle, std::chrono::seconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (output_.find(needle) == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-      char buffer[4096];
-      ssize_t n = read(out_, buffer, sizeof buffer);
-      if (n > 0) {
-        output_.append(buffer, static_cast<size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
-    return output_;
-  }
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    ReadUntil("\x01", std::chrono::seconds(5));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  int Stop(int sig) {
-    kill(pid_, sig);
-    return Wait();
-  }
-  const std::string& output() const { return output_; }
-
- private:
-  pid_t pid_ = -1;
-  int out_ = -1;
-  std::string output_;
-};
-
 // Runs the palaver binary to completion; returns (exit code, output).
 std::pair<int, std::string> Palaver(std::vector<std::string> args) {
   args.insert(args.begin(), PALAVER_BINARY);
-  Child child(args);
-  int code = child.Wait();
-  return {code, child.output()};
+  return RunToCompletion(std::move(args));
 }
 
 // The value after "<label>" on its line of `output`.
@@ -121,11 +57,10 @@ TEST(ApiCliTest, TokensCreatedAndRevokedFromTheCommandLineApplyWhileServing) {
   EXPECT_EQ(dup_code, 1);
   EXPECT_NE(dup_out.find("already exists"), std::string::npos) << dup_out;
 
-  Child serve({PALAVER_BINARY, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"});
+  ChildProcess serve({PALAVER_BINARY, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"});
   const std::string started = serve.ReadUntil("Ctrl-C", std::chrono::seconds(60));
-  const auto at = started.find("listening on http://127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << started;
-  const auto port = static_cast<uint16_t>(std::stoi(started.substr(at + 30)));
+  const uint16_t port = ListeningPort(started);
+  ASSERT_NE(port, 0) << started;
 
   // Created while the server runs: accepted at once.
   auto [create_code, create_out] = Palaver({"token", "create", "--shop", "acme", "--role", "admin",
@@ -213,11 +148,10 @@ TEST(ApiCliTest, ServeMetricsCountAppendsRequestsAndOpenStreams) {
   ASSERT_EQ(create_code, 0) << create_out;
   const auto bearer = ApiHarness::Bearer(Field(create_out, "token:"));
 
-  Child serve({PALAVER_BINARY, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"});
+  ChildProcess serve({PALAVER_BINARY, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"});
   const std::string started = serve.ReadUntil("Ctrl-C", std::chrono::seconds(60));
-  const auto at = started.find("listening on http://127.0.0.1:");
-  ASSERT_NE(at, std::string::npos) << started;
-  const auto port = static_cast<uint16_t>(std::stoi(started.substr(at + 30)));
+  const uint16_t port = ListeningPort(started);
+  ASSERT_NE(port, 0) << started;
 
   HttpResult before = HttpCall(port, V::get, "/metrics");
   ASSERT_EQ(before.status, 200) << before.body;
