@@ -98,6 +98,11 @@ Subscriber::Push Subscriber::PushLive(const ItemPtr& item) {
     return Push::kBehind;
   }
   next_offset_ = item->offset + 1;
+  EnqueueLocked(item, size);
+  return Push::kKept;
+}
+
+void Subscriber::EnqueueLocked(const ItemPtr& item, size_t size) {
   const bool was_empty = queue_.empty();
   queue_.push_back(item);
   queued_bytes_ += size;
@@ -106,7 +111,6 @@ Subscriber::Push Subscriber::PushLive(const ItemPtr& item) {
          !counters_.peak_queue_bytes.compare_exchange_weak(peak, queued_bytes_)) {
   }
   if (was_empty) WakeLocked();
-  return Push::kKept;
 }
 
 bool Subscriber::ParkIfOverHalf() {
@@ -139,14 +143,7 @@ bool Subscriber::PushCatchUp(const ItemPtr& item) {
   }
   next_offset_ = item->offset + 1;
   if (size == 0) return true;
-  const bool was_empty = queue_.empty();
-  queue_.push_back(item);
-  queued_bytes_ += size;
-  size_t peak = counters_.peak_queue_bytes.load(std::memory_order_relaxed);
-  while (queued_bytes_ > peak &&
-         !counters_.peak_queue_bytes.compare_exchange_weak(peak, queued_bytes_)) {
-  }
-  if (was_empty) WakeLocked();
+  EnqueueLocked(item, size);
   return true;
 }
 

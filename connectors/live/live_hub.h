@@ -122,6 +122,9 @@ class Subscriber {
  private:
   bool Visible(const LiveItem& item) const;
   void WakeLocked();
+  // Queues `item` (`size` payload bytes), keeps the peak counter, wakes the
+  // consumer when the queue was empty. Requires mu_.
+  void EnqueueLocked(const ItemPtr& item, size_t size);
 
   const StreamScope scope_;
   const size_t max_bytes_;

@@ -457,14 +457,16 @@ bool LaneConnector::Settle(Target& target, const Delivery& delivery, const Event
         return Record(target, delivery, source, DeliveryOutcome::kFailed, attempts, result.error);
       }
       parked = true;
-      ++target.parked;
-      target.parked_now = true;
       spdlog::warn("outbound.parked connector={} target={} delivery_id={} attempts={} "
                    "error=\"{}\"",
                    connector_, target.id, delivery.delivery_id, attempts, result.error);
       if (!Record(target, delivery, source, DeliveryOutcome::kParked, attempts, result.error)) {
         return false;
       }
+      // Counted once the parked outcome is in the log, so whoever sees the
+      // counter also finds the delivery.recorded event.
+      ++target.parked;
+      target.parked_now = true;
     }
     ++target.retried;
     spdlog::debug("outbound.retry connector={} target={} delivery_id={} attempt={} error=\"{}\"",

@@ -61,14 +61,11 @@ std::string Fill(std::string pattern, const std::map<std::string, std::string>& 
 
 TEST(ApiServiceTest, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
   ApiHarness h;
-  const std::string secret = h.AddShop("acme");
-  const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
-  ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
-  const std::string shopper = h.Identity("acme", "cust-1", secret);
-  HttpResult started =
-      h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}", ApiHarness::Shopper(shopper));
-  ASSERT_EQ(started.status, 200) << started.body;
-  const std::string conv = started.json["conversation_id"];
+  const ApiHarness::ShopWithChat acme = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(acme.conversation_id.empty());
+  const std::string& admin = acme.admin;
+  const std::string& shopper = acme.shopper;
+  const std::string& conv = acme.conversation_id;
   HttpResult note = h.Call(V::post, "/v1/shops/acme/conversations/" + conv + "/notes",
                            R"({"text":"n"})", ApiHarness::Bearer(admin));
   ASSERT_EQ(note.status, 200) << note.body;
@@ -134,14 +131,10 @@ struct BadCase {
 
 TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
   ApiHarness h;
-  const std::string secret = h.AddShop("acme");
-  const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
-  ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
-  const std::string shopper = h.Identity("acme", "cust-1", secret);
-  HttpResult started =
-      h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}", ApiHarness::Shopper(shopper));
-  ASSERT_EQ(started.status, 200) << started.body;
-  const std::string conv = started.json["conversation_id"];
+  const ApiHarness::ShopWithChat acme = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(acme.conversation_id.empty());
+  const std::string& admin = acme.admin;
+  const std::string& conv = acme.conversation_id;
   const std::string msgs = "/v1/shops/acme/conversations/" + conv + "/messages";
   const std::string status = "/v1/shops/acme/conversations/" + conv + "/status";
   const int64_t before = h.LogSize();
@@ -454,14 +447,11 @@ TEST(ApiServiceTest, ReadyzWaitsForTheProjectionsToCatchUp) {
 // reach the decoders and the engine: none answers 5xx.
 TEST(ApiServiceTest, RandomRequestsNeverAnswer500) {
   ApiHarness h;
-  const std::string secret = h.AddShop("acme");
-  const std::string admin = h.Token("acme", api::Role::kAdmin, "ann");
-  ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", admin, {"ann"}));
-  const std::string shopper = h.Identity("acme", "cust-1", secret);
-  HttpResult started =
-      h.Call(V::post, "/v1/shops/acme/shopper/conversations", "{}", ApiHarness::Shopper(shopper));
-  ASSERT_EQ(started.status, 200) << started.body;
-  const std::string conv = started.json["conversation_id"];
+  const ApiHarness::ShopWithChat acme = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(acme.conversation_id.empty());
+  const std::string& admin = acme.admin;
+  const std::string& shopper = acme.shopper;
+  const std::string& conv = acme.conversation_id;
   std::mt19937 random(5);
   const std::vector<std::string> pieces = {conv,
                                            "acme",

@@ -143,6 +143,19 @@ void ApiHarness::SetAgents(const std::string& shop, const std::string& admin_tok
   ASSERT_EQ(r.status, 200) << r.body;
 }
 
+ApiHarness::ShopWithChat ApiHarness::OpenShopWithChat(const std::string& shop) {
+  ShopWithChat out;
+  out.secret = AddShop(shop);
+  out.admin = Token(shop, api::Role::kAdmin, "ann");
+  SetAgents(shop, out.admin, {"ann"});
+  out.shopper = Identity(shop, "cust-1", out.secret);
+  HttpResult started = Call(http::verb::post, "/v1/shops/" + shop + "/shopper/conversations", "{}",
+                            Shopper(out.shopper));
+  EXPECT_EQ(started.status, 200) << started.body;
+  if (started.status == 200) out.conversation_id = started.json["conversation_id"];
+  return out;
+}
+
 int64_t ApiHarness::LogSize() {
   int64_t n = 0;
   for (int32_t p = 0; p < log_->PartitionCount(); ++p) {

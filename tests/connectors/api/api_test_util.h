@@ -70,6 +70,16 @@ class ApiHarness {
   void SetAgents(const std::string& shop, const std::string& admin_token,
                  const std::vector<std::string>& agents);
 
+  // A shop with admin "ann" (its only agent) whose shopper "cust-1" has
+  // started a web chat. Fails the test on error (the fields are then empty).
+  struct ShopWithChat {
+    std::string secret;           // the shop's identity secret
+    std::string admin;            // ann's admin token
+    std::string shopper;          // cust-1's identity token
+    std::string conversation_id;  // cust-1's web chat
+  };
+  ShopWithChat OpenShopWithChat(const std::string& shop);
+
   HttpResult Call(boost::beast::http::verb method, const std::string& target,
                   const std::string& body = "",
                   const std::vector<std::pair<std::string, std::string>>& headers = {}) {

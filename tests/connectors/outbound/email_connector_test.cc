@@ -3,10 +3,10 @@
 // package parses them, so MIME mistakes show up as defects or wrong fields.
 #include "connectors/outbound/email_connector.h"
 
+#include <set>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <set>
 
 #include "tests/connectors/outbound/outbound_test_util.h"
 #include "tests/engine/event_log_test_util.h"
@@ -14,14 +14,14 @@
 namespace palaver {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
+using nlohmann::json;
 using testing::Body;
 using testing::DeliveryEvents;
 using testing::Eventually;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::Shop;
 using testing::SmtpReceiver;
-using nlohmann::json;
 
 class EmailConnectorTest : public ::testing::Test {
  protected:
@@ -41,24 +41,14 @@ class EmailConnectorTest : public ::testing::Test {
     o.from_name = "Acme Süpport";
     o.team_addresses = {"team@acme.example.com", "lead@acme.example.com"};
     o.shop_names = {{"shop-acme", "Acme Outdoor"}};
-    o.follow.state_dir = dir_.path() + "/email";
-    o.follow.start_from = StartFrom::kBeginning;
-    o.follow.idle_wait = std::chrono::milliseconds(5);
-    o.retry.max_attempts = 3;
-    o.retry.initial_backoff = std::chrono::milliseconds(20);
-    o.retry.max_backoff = std::chrono::milliseconds(100);
-    o.retry.park_retry_interval = std::chrono::milliseconds(100);
+    o.follow = testing::TestFollow(dir_.path() + "/email");
+    o.retry = testing::TestRetry(3, std::chrono::milliseconds(20));
     o.retry.request_timeout = std::chrono::milliseconds(10000);
     return o;
   }
 
   std::unique_ptr<OutboundConnector> Start(EmailOptions options) {
-    Result<std::unique_ptr<OutboundConnector>> c = NewEmailConnector(*log_, std::move(options));
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return nullptr;
-    Status started = (*c)->Start();
-    EXPECT_TRUE(started.ok()) << started.ToString();
-    return std::move(*c);
+    return testing::StartConnector(NewEmailConnector(*log_, std::move(options)));
   }
 
   // Mails sent to `address`, in arrival order.
@@ -114,9 +104,9 @@ TEST_F(EmailConnectorTest, RepliesToAShopperWhoLeftByEmailWithProperMimeHeaders)
   // In the store: the reply goes live, no mail.
   shop.AgentReply("conv-1", "cust-1", Channel::kWebChat, DeliveryRoute::kLiveChat, "Um momento");
   // Gone (the engine routed the reply to email).
-  const LogPosition reply = shop.AgentReply("conv-1", "cust-1", Channel::kWebChat,
-                                            DeliveryRoute::kEmail,
-                                            "Já foi enviada ✅ Obrigada! 🎉\nAté breve");
+  const LogPosition reply =
+      shop.AgentReply("conv-1", "cust-1", Channel::kWebChat, DeliveryRoute::kEmail,
+                      "Já foi enviada ✅ Obrigada! 🎉\nAté breve");
   EmailOptions options = Options();
   options.team_addresses.clear();
   auto connector = Start(options);
@@ -135,8 +125,7 @@ TEST_F(EmailConnectorTest, RepliesToAShopperWhoLeftByEmailWithProperMimeHeaders)
   EXPECT_EQ(mail["headers"]["In-Reply-To"], "<conv-1@acme.example.com>");
   EXPECT_THAT(mail["headers"]["Message-ID"].get<std::string>(),
               ::testing::MatchesRegex("<reply\\.[0-9a-f-]+@acme\\.example\\.com>"));
-  EXPECT_THAT(Text(mail),
-              HasSubstr("Já foi enviada ✅ Obrigada! 🎉\nAté breve\n"));
+  EXPECT_THAT(Text(mail), HasSubstr("Já foi enviada ✅ Obrigada! 🎉\nAté breve\n"));
   EXPECT_THAT(Text(mail), HasSubstr("Acme Outdoor support"));
 
   std::vector<Event> recorded = DeliveryEvents(*log_, shop.partition());
@@ -222,7 +211,8 @@ TEST_F(EmailConnectorTest, ARefusedRecipientIsRecordedAsFailedAndLaterMailsStill
   EXPECT_THAT(Body(recorded[0]).error, HasSubstr("550"));
   EXPECT_EQ(Body(recorded[1]).outcome, DeliveryOutcome::kFailed);
   EXPECT_EQ(Body(recorded[1]).attempts, 0);
-  EXPECT_THAT(Body(recorded[1]).error, HasSubstr("no email address is known for conversation conv-2"));
+  EXPECT_THAT(Body(recorded[1]).error,
+              HasSubstr("no email address is known for conversation conv-2"));
   EXPECT_EQ(Body(recorded[2]).outcome, DeliveryOutcome::kDelivered);
   EXPECT_EQ(connector->Counters().failed, 2u);
 }
@@ -338,8 +328,11 @@ TEST_F(EmailConnectorTest, RefusesBadConfigurationWithTheFieldAtFault) {
   check([](EmailOptions& o) { o.from_address = "x@y\r\nBcc: evil@z"; }, "from_address");
   check([](EmailOptions& o) { o.server.port = 0; }, "server.port");
   check([](EmailOptions& o) { o.server.host = "bad host"; }, "server.host");
-  check([](EmailOptions& o) { o.team_addresses = {"ok@example.com", "nope"}; },
-        "team_addresses[1]");
+  check(
+      [](EmailOptions& o) {
+        o.team_addresses = {"ok@example.com", "nope"};
+      },
+      "team_addresses[1]");
   check([](EmailOptions& o) { o.follow.state_dir.clear(); }, "follow.state_dir");
 }
 

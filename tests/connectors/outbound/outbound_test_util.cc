@@ -1,12 +1,5 @@
 #include "tests/connectors/outbound/outbound_test_util.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -14,13 +7,46 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "schemas/codec.h"
 
 namespace palaver::testing {
 
 namespace fs = std::filesystem;
+
+FollowOptions TestFollow(const std::string& state_dir) {
+  FollowOptions o;
+  o.state_dir = state_dir;
+  o.start_from = StartFrom::kBeginning;
+  o.idle_wait = std::chrono::milliseconds(5);
+  return o;
+}
+
+RetryOptions TestRetry(int max_attempts, std::chrono::milliseconds initial_backoff) {
+  RetryOptions o;
+  o.max_attempts = max_attempts;
+  o.initial_backoff = initial_backoff;
+  o.max_backoff = 5 * initial_backoff;
+  o.park_retry_interval = 5 * initial_backoff;
+  return o;
+}
+
+std::unique_ptr<OutboundConnector> StartConnector(
+    Result<std::unique_ptr<OutboundConnector>> built) {
+  EXPECT_TRUE(built.ok()) << built.status().ToString();
+  if (!built.ok()) return nullptr;
+  const Status started = (*built)->Start();
+  EXPECT_TRUE(started.ok()) << started.ToString();
+  if (!started.ok()) return nullptr;
+  return std::move(*built);
+}
 
 std::unique_ptr<EventLog> OpenTestLog(const std::string& dir) {
   EventLogOptions options;
@@ -80,9 +106,8 @@ LogPosition Shop::AgentReply(const std::string& conversation_id, const std::stri
   return Append(ActorKind::kAgent, "agent-lea", conversation_id, m);
 }
 
-LogPosition Shop::ShopperMessage(const std::string& conversation_id,
-                                 const std::string& customer_id, Channel channel,
-                                 const std::string& text) {
+LogPosition Shop::ShopperMessage(const std::string& conversation_id, const std::string& customer_id,
+                                 Channel channel, const std::string& text) {
   MessagePosted m;
   m.message_id = "msg-" + std::to_string(counter_ + 1);
   m.customer_id = customer_id;
@@ -121,8 +146,7 @@ std::vector<Event> DeliveryEvents(EventLog& log, int32_t partition) {
   Result<std::unique_ptr<LogReader>> reader = log.OpenReader(partition, 0);
   if (!reader.ok()) return out;
   while ((*reader)->Position() < *end) {
-    Result<std::vector<LogRecord>> records =
-        (*reader)->Next(1000, std::chrono::milliseconds(1000));
+    Result<std::vector<LogRecord>> records = (*reader)->Next(1000, std::chrono::milliseconds(1000));
     if (!records.ok() || records->empty()) break;
     for (const LogRecord& record : *records) {
       Result<Event> event = DecodeEvent(record.value);
@@ -176,8 +200,7 @@ bool CanConnect(int port) {
 
 std::string PythonWithAiosmtpd() {
   for (const char* candidate : {"/usr/bin/python3", "python3"}) {
-    const std::string command =
-        std::string(candidate) + " -c 'import aiosmtpd' >/dev/null 2>&1";
+    const std::string command = std::string(candidate) + " -c 'import aiosmtpd' >/dev/null 2>&1";
     if (std::system(command.c_str()) == 0) return candidate;
   }
   return {};

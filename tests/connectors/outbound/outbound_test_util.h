@@ -3,8 +3,6 @@
 // back, a real SMTP server (aiosmtpd, a child process) and waiting.
 #pragma once
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -12,7 +10,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sys/types.h>
 
+#include "connectors/outbound/outbound.h"
 #include "engine/event_log.h"
 #include "schemas/events.h"
 
@@ -20,6 +20,16 @@ namespace palaver::testing {
 
 // An embedded log in `dir` with two partitions (no fsync: tests only).
 std::unique_ptr<EventLog> OpenTestLog(const std::string& dir);
+
+// How the connector suites follow the log: state in `state_dir`, every event
+// from offset 0, polling every 5 ms.
+FollowOptions TestFollow(const std::string& state_dir);
+// Short retries: `max_attempts` attempts before parking, backoff from
+// `initial_backoff` up to 5x it, a parked target retried every 5x it.
+RetryOptions TestRetry(int max_attempts, std::chrono::milliseconds initial_backoff);
+// Starts a connector that New*Connector built; nullptr (and a test failure)
+// when building or starting failed.
+std::unique_ptr<OutboundConnector> StartConnector(Result<std::unique_ptr<OutboundConnector>> built);
 
 // Appends events of one shop, as the engine would write them.
 class Shop {

@@ -2,12 +2,12 @@
 // and the embedded log.
 #include "connectors/outbound/sms_connector.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <map>
 #include <set>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 
 #include "tests/connectors/outbound/http_receiver.h"
 #include "tests/connectors/outbound/outbound_test_util.h"
@@ -16,10 +16,10 @@
 namespace palaver {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Body;
 using testing::DeliveryEvents;
 using testing::Eventually;
+using ::testing::HasSubstr;
 using testing::HttpReceiver;
 using testing::ReceivedRequest;
 using testing::Shop;
@@ -67,23 +67,13 @@ class SmsConnectorTest : public ::testing::Test {
     o.auth_token = "tok-secret";
     o.from_number = "+15005550006";
     o.from_numbers = {{"shop-eu", "+447700900123"}};
-    o.follow.state_dir = dir_.path() + "/sms";
-    o.follow.start_from = StartFrom::kBeginning;
-    o.follow.idle_wait = std::chrono::milliseconds(5);
-    o.retry.max_attempts = 4;
-    o.retry.initial_backoff = std::chrono::milliseconds(10);
-    o.retry.max_backoff = std::chrono::milliseconds(50);
-    o.retry.park_retry_interval = std::chrono::milliseconds(50);
+    o.follow = testing::TestFollow(dir_.path() + "/sms");
+    o.retry = testing::TestRetry(4, std::chrono::milliseconds(10));
     return o;
   }
 
   std::unique_ptr<OutboundConnector> Start(SmsOptions options) {
-    Result<std::unique_ptr<OutboundConnector>> c = NewSmsConnector(*log_, std::move(options));
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return nullptr;
-    Status started = (*c)->Start();
-    EXPECT_TRUE(started.ok()) << started.ToString();
-    return std::move(*c);
+    return testing::StartConnector(NewSmsConnector(*log_, std::move(options)));
   }
 
   testing::TempDir dir_;

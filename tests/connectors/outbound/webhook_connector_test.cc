@@ -1,12 +1,11 @@
 // WebhookConnector against real HTTP receivers on loopback and the embedded log.
 #include "connectors/outbound/webhook_connector.h"
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <set>
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/connectors/outbound/http_receiver.h"
@@ -16,10 +15,10 @@
 namespace palaver {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Body;
 using testing::DeliveryEvents;
 using testing::Eventually;
+using ::testing::HasSubstr;
 using testing::HttpReceiver;
 using testing::ReceivedRequest;
 using testing::Shop;
@@ -47,24 +46,14 @@ class WebhookConnectorTest : public ::testing::Test {
   WebhookOptions Options(std::vector<WebhookEndpoint> endpoints) {
     WebhookOptions o;
     o.endpoints = std::move(endpoints);
-    o.follow.state_dir = dir_.path() + "/webhooks";
-    o.follow.start_from = StartFrom::kBeginning;
-    o.follow.idle_wait = std::chrono::milliseconds(5);
-    o.retry.max_attempts = 3;
-    o.retry.initial_backoff = std::chrono::milliseconds(10);
-    o.retry.max_backoff = std::chrono::milliseconds(50);
-    o.retry.park_retry_interval = std::chrono::milliseconds(50);
+    o.follow = testing::TestFollow(dir_.path() + "/webhooks");
+    o.retry = testing::TestRetry(3, std::chrono::milliseconds(10));
     o.retry.request_timeout = std::chrono::milliseconds(5000);
     return o;
   }
 
   std::unique_ptr<OutboundConnector> Start(WebhookOptions options) {
-    Result<std::unique_ptr<OutboundConnector>> c = NewWebhookConnector(*log_, std::move(options));
-    EXPECT_TRUE(c.ok()) << c.status().ToString();
-    if (!c.ok()) return nullptr;
-    Status started = (*c)->Start();
-    EXPECT_TRUE(started.ok()) << started.ToString();
-    return std::move(*c);
+    return testing::StartConnector(NewWebhookConnector(*log_, std::move(options)));
   }
 
   static nlohmann::json Json(const ReceivedRequest& r) { return nlohmann::json::parse(r.body); }
@@ -79,7 +68,7 @@ TEST_F(WebhookConnectorTest, SendsSignedJsonWithIdempotencyKeyForSubscribedEvent
   shop.Started("conv-1", "cust-1", Channel::kWebChat, "Ana Ribeiro", "ana@example.com");
   shop.ShopperMessage("conv-1", "cust-1", Channel::kWebChat, "Olá! 👋");  // not subscribed
   shop.Handoff("conv-1", HandoffTarget::kExternalHelpdesk, "helpdesk");
-  shop.Handoff("conv-1", HandoffTarget::kInbox, "");                   // not for a webhook
+  shop.Handoff("conv-1", HandoffTarget::kInbox, "");                  // not for a webhook
   shop.Handoff("conv-1", HandoffTarget::kExternalHelpdesk, "other");  // another endpoint's
 
   auto connector = Start(Options({Endpoint("helpdesk", receiver)}));
@@ -181,8 +170,7 @@ TEST_F(WebhookConnectorTest, ParkedEndpointDoesNotDelayAnotherAndItsBacklogArriv
   HttpReceiver failing([&](const ReceivedRequest&) { return down ? 503 : 200; });
   HttpReceiver healthy;
   Shop shop(*log_, "shop-acme");
-  auto connector =
-      Start(Options({Endpoint("zendesk", failing), Endpoint("notifier", healthy)}));
+  auto connector = Start(Options({Endpoint("zendesk", failing), Endpoint("notifier", healthy)}));
   constexpr int kEvents = 30;
   for (int i = 0; i < kEvents; ++i) {
     shop.Started("conv-" + std::to_string(i), "cust-" + std::to_string(i), Channel::kWebChat,
@@ -312,8 +300,7 @@ TEST_F(WebhookConnectorTest, RefusesBadConfigurationWithTheFieldAtFault) {
   check([](WebhookOptions& o) { o.endpoints[0].event_types = {EventType::kDeliveryRecorded}; },
         "endpoints[0].event_types", "own deliveries");
   check([](WebhookOptions& o) { o.follow.state_dir.clear(); }, "follow.state_dir", "empty");
-  check([](WebhookOptions& o) { o.retry.max_attempts = 0; }, "retry.max_attempts",
-        "at least 1");
+  check([](WebhookOptions& o) { o.retry.max_attempts = 0; }, "retry.max_attempts", "at least 1");
 }
 
 TEST_F(WebhookConnectorTest, RefusesPartitionsTheLogDoesNotHaveOrListedTwice) {
@@ -345,10 +332,13 @@ TEST_F(WebhookConnectorTest, MetricsOfSeveralConnectorsListEachFamilyOnce) {
   }
   EXPECT_EQ(types, 1u);
   for (const char* target : {"helpdesk", "notifier", "crm"}) {
-    EXPECT_THAT(text, HasSubstr(std::string("palaver_outbound_delivered_total{connector=\"webhook\","
-                                            "target=\"") + target + "\"} 0\n"));
+    EXPECT_THAT(text,
+                HasSubstr(std::string("palaver_outbound_delivered_total{connector=\"webhook\","
+                                      "target=\"") +
+                          target + "\"} 0\n"));
     EXPECT_THAT(text, HasSubstr(std::string("palaver_outbound_lag_records{connector=\"webhook\","
-                                            "target=\"") + target + "\"} 0\n"));
+                                            "target=\"") +
+                                target + "\"} 0\n"));
   }
   EXPECT_EQ((*b)->Targets().size(), 2u);
 }
