@@ -30,6 +30,7 @@ using Hub = LiveStreams::Hub;
 
 namespace {
 
+constexpr std::string_view kIdentityHeader = "X-Palaver-Identity";
 const CloseReason kShuttingDown{1001, "server_shutting_down", "server shutting down"};
 
 // ---------------------------------------------------------------- requests
@@ -592,6 +593,18 @@ std::shared_ptr<HttpStreamConnection> AcceptStream(const std::shared_ptr<Hub>& h
                    "Accept"});
   }
 
+  // Browsers cannot set headers on a WebSocket or EventSource request, so a
+  // stream also takes its credential from the query; a header wins.
+  if (target.viewer == Viewer::kAgent &&
+      request.find(http::field::authorization) == request.end()) {
+    if (auto token = QueryParam(request.target(), "access_token")) {
+      request.set(http::field::authorization, "Bearer " + *token);
+    }
+  } else if (target.viewer == Viewer::kShopper && request.find(kIdentityHeader) == request.end()) {
+    if (auto identity = QueryParam(request.target(), "identity")) {
+      request.set(kIdentityHeader, *identity);
+    }
+  }
   Result<StreamScope> scope = hub->authorize()(request, target);
   if (!scope.ok()) return Refuse(std::move(stream), request, ProblemFor(scope.status()));
   if (scope->tenant != target.shop || scope->viewer != target.viewer ||

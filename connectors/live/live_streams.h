@@ -5,12 +5,14 @@
 //   GET /v1/shops/{shop}/stream                                          agents
 //   GET /v1/shops/{shop}/shopper/conversations/{conversation_id}/stream  the shopper
 // served as WebSocket (an Upgrade request) or Server-Sent Events (Accept:
-// text/event-stream). Every pushed item carries its position: the offset of
-// its event in the shop's partition. A client that reconnects with the last
-// position it saw (`?after=N`, or for SSE `Last-Event-ID: N`, which wins over
-// the query because browsers resend the original URL) receives everything it
-// missed, in order, with no duplicates. Without either it starts at the end
-// of the log; the first message ("ready") says which position it starts after.
+// text/event-stream). Credentials come in the same headers as the API's
+// (Authorization: Bearer, X-Palaver-Identity) or, for browsers, which cannot
+// set headers on these requests, as ?access_token= (agents) and ?identity=
+// (the shopper); a header wins over the query. Every pushed item carries its position: the offset
+// of its event in the shop's partition. A client that reconnects with the last position it saw
+// (`?after=N`, or for SSE `Last-Event-ID: N`, which wins over the query because browsers resend the
+// original URL) receives everything it missed, in order, with no duplicates. Without either it
+// starts at the end of the log; the first message ("ready") says which position it starts after.
 //
 // How: one tailer thread per partition (started when the first stream of a
 // shop in it opens) reads the log at its end, decodes each event once and

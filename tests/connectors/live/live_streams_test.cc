@@ -172,6 +172,54 @@ TEST(LiveStreamsTest, RefusesWithProblemResponsesBeforeUpgrading) {
   EXPECT_EQ(agent->Next(30s).position, 0);
 }
 
+// Browsers cannot set headers on WebSocket or EventSource requests: the
+// credential may come in the query instead; a header wins over it.
+TEST(LiveStreamsTest, BrowsersPassTheCredentialInTheQuery) {
+  palaver::testing::TempDir dir;
+  auto log = OpenEmbedded(dir);
+  LiveServer server(*log);
+  AppendEvent(*log, Started("shop-1", "c1", "u1"));
+  for (bool ws : {true, false}) {
+    SCOPED_TRACE(ws ? "websocket" : "sse");
+    auto agent = MustOpen(ws, server.port(),
+                          AgentPath("shop-1") + "?after=-1&access_token=agent%3Ashop-1", {});
+    ASSERT_NE(agent, nullptr);
+    ASSERT_EQ(agent->Next(30s).kind, StreamMessage::Kind::kReady);
+    EXPECT_EQ(agent->Next(30s).position, 0);
+
+    auto shopper = MustOpen(
+        ws, server.port(), ShopperPath("shop-1", "c1") + "?identity=shop-1%7Cu1%7Cc1&after=-1", {});
+    ASSERT_NE(shopper, nullptr);
+    ASSERT_EQ(shopper->Next(30s).kind, StreamMessage::Kind::kReady);
+    EXPECT_EQ(shopper->Next(30s).position, 0);
+
+    // Wrong credentials in the query are refused as in a header.
+    EXPECT_EQ(MustRefuse(ws, server.port(), AgentPath("shop-1") + "?access_token=nope", {}).status,
+              401);
+    EXPECT_EQ(
+        MustRefuse(ws, server.port(), AgentPath("shop-1") + "?access_token=agent%3Ashop-2", {})
+            .status,
+        404);
+    EXPECT_EQ(MustRefuse(ws, server.port(),
+                         ShopperPath("shop-1", "c1") + "?identity=shop-1%7Cu2%7Cc2", {})
+                  .status,
+              404);
+    // A shopper's identity does not open the agents' stream, nor a token the shopper's.
+    EXPECT_EQ(MustRefuse(ws, server.port(), AgentPath("shop-1") + "?identity=shop-1%7Cu1%7Cc1", {})
+                  .status,
+              401);
+    EXPECT_EQ(MustRefuse(ws, server.port(),
+                         ShopperPath("shop-1", "c1") + "?access_token=agent%3Ashop-1", {})
+                  .status,
+              401);
+    // The header wins over the query.
+    EXPECT_EQ(MustRefuse(ws, server.port(), AgentPath("shop-1") + "?access_token=agent%3Ashop-1",
+                         {{"Authorization", "Bearer nope"}})
+                  .status,
+              401);
+  }
+}
+
 // A client that stops reading is closed with a reason; the server never held
 // more than the per-stream limit for it, a client that reads is not held back
 // by it, and resuming gives the slow one the rest.
