@@ -9,8 +9,12 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <spdlog/spdlog.h>
@@ -60,10 +64,12 @@ struct SessionRegistry {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
-          const HttpStreamRoute& stream_route, SessionRegistry& registry)
+          asio::thread_pool& handler_pool, const HttpStreamRoute& stream_route,
+          SessionRegistry& registry)
       : stream_(std::move(socket)),
         options_(options),
         handler_(handler),
+        handler_pool_(handler_pool),
         stream_route_(stream_route),
         registry_(registry) {}
 
@@ -85,10 +91,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     // The first request of a connection gets the read timeout; later ones the idle timeout.
     stream_.expires_after(served_ == 0 ? options_.read_timeout : options_.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -117,20 +122,30 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_ = true;
     HttpRequest request = parser_->release();
     if (stream_route_ && !registry_.stopping) {
-      if (HttpStreamAccept accept = stream_route_(request)) return TakeOver(accept, std::move(request));
+      if (HttpStreamAccept accept = stream_route_(request))
+        return TakeOver(accept, std::move(request));
     }
-    HttpResponse response = handler_(request);
-    if (registry_.stopping) response.keep_alive(false);
-    Write(std::move(response));
+    // Handlers block (appends, bounded consistency waits), so they run on the
+    // handler pool: the I/O threads keep every other connection and stream
+    // moving meanwhile. The tracked executor keeps the I/O threads alive until
+    // the answer is back on this connection's strand.
+    auto strand = asio::prefer(stream_.get_executor(), asio::execution::outstanding_work.tracked);
+    asio::post(handler_pool_, [self = shared_from_this(), strand = std::move(strand),
+                               request = std::move(request)]() mutable {
+      HttpResponse response = self->handler_(request);
+      asio::dispatch(strand, [self, response = std::move(response)]() mutable {
+        if (self->registry_.stopping) response.keep_alive(false);
+        self->Write(std::move(response));
+      });
+    });
   }
 
   void Write(HttpResponse response) {
     response_ = std::make_shared<HttpResponse>(std::move(response));
     stream_.expires_after(options_.read_timeout);
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        self->OnWrite(ec);
-                      });
+    http::async_write(
+        stream_, *response_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnWrite(ec); });
   }
 
   void OnWrite(beast::error_code ec) {
@@ -171,6 +186,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<HttpResponse> response_;
   const HttpServerOptions& options_;
   const HttpHandler& handler_;
+  asio::thread_pool& handler_pool_;
   const HttpStreamRoute& stream_route_;
   SessionRegistry& registry_;
   bool busy_ = false;  // a request is being handled or answered; touched only on the strand
@@ -186,7 +202,8 @@ class HttpServer::Impl {
         handler_(std::move(handler)),
         stream_route_(std::move(stream_route)),
         io_(options_.threads),
-        acceptor_(asio::make_strand(io_)) {}
+        acceptor_(asio::make_strand(io_)),
+        handler_pool_(static_cast<size_t>(options_.handler_threads)) {}
 
   Status Listen() {
     beast::error_code ec;
@@ -201,9 +218,9 @@ class HttpServer::Impl {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Status::Error(ErrorCode::kUnavailable, "cannot listen on " + options_.address + ":" +
-                                                        std::to_string(options_.port) + ": " +
-                                                        ec.message(),
+      return Status::Error(ErrorCode::kUnavailable,
+                           "cannot listen on " + options_.address + ":" +
+                               std::to_string(options_.port) + ": " + ec.message(),
                            "listen");
     }
     port_ = acceptor_.local_endpoint().port();
@@ -230,6 +247,7 @@ class HttpServer::Impl {
     streams.clear();
     for (auto& thread : threads_) thread.join();
     threads_.clear();
+    handler_pool_.join();  // idle: every handler call ended before the I/O threads did
     // Sessions refer to io_; drop the last references while it is alive.
     std::lock_guard lock(registry_.mutex);
     registry_.sessions.clear();
@@ -245,21 +263,22 @@ class HttpServer::Impl {
 
  private:
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (!registry_.stopping) spdlog::warn("http: accept failed: {}", ec.message());
-        if (registry_.stopping || ec == asio::error::operation_aborted) return;
-      } else {
-        auto session = std::make_shared<Session>(std::move(socket), options_, handler_,
-                                                 stream_route_, registry_);
-        {
-          std::lock_guard lock(registry_.mutex);
-          registry_.sessions.insert(session);
-        }
-        session->Start();
-      }
-      Accept();
-    });
+    acceptor_.async_accept(
+        asio::make_strand(io_), [this](beast::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (!registry_.stopping) spdlog::warn("http: accept failed: {}", ec.message());
+            if (registry_.stopping || ec == asio::error::operation_aborted) return;
+          } else {
+            auto session = std::make_shared<Session>(std::move(socket), options_, handler_,
+                                                     handler_pool_, stream_route_, registry_);
+            {
+              std::lock_guard lock(registry_.mutex);
+              registry_.sessions.insert(session);
+            }
+            session->Start();
+          }
+          Accept();
+        });
   }
 
   const HttpServerOptions options_;
@@ -268,6 +287,7 @@ class HttpServer::Impl {
   SessionRegistry registry_;
   asio::io_context io_;
   tcp::acceptor acceptor_;
+  asio::thread_pool handler_pool_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 };
@@ -280,6 +300,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                       HttpHandler handler,
                                                       HttpStreamRoute stream_route) {
+  if (options.threads < 1 || options.handler_threads < 1) {
+    return Status::Error(ErrorCode::kInvalidArgument,
+                         "an HTTP server needs at least one I/O thread and one handler thread",
+                         "threads");
+  }
   auto impl = std::make_unique<Impl>(options, std::move(handler), std::move(stream_route));
   PALAVER_RETURN_IF_ERROR(impl->Listen());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));

@@ -1,11 +1,13 @@
 // HttpServer: palaver's HTTP/1.1 listener on Boost.Beast.
 //
-// The server owns an io_context and a small pool of threads. Each connection
-// reads one request at a time (keep-alive supported), with limits that protect
-// it from slow or hostile clients: a request body and header size limit, and a
-// deadline for reading a request and for an idle connection. Requests are
-// handed to a Handler, which must not throw and must be thread-safe (it is
-// called from any pool thread).
+// The server owns an io_context run by a few I/O threads, and a separate pool
+// of handler threads. Each connection reads one request at a time (keep-alive
+// supported), with limits that protect it from slow or hostile clients: a
+// request body and header size limit, and a deadline for reading a request and
+// for an idle connection. Requests are handed to a Handler, which must not
+// throw and must be thread-safe: it runs on a handler thread and may block
+// (e.g. until an append is durable) without delaying other connections'
+// I/O or the streams.
 //
 // A route may also take over a connection after its request was read (a
 // WebSocket upgrade, a long-lived Server-Sent Events response): see
@@ -59,8 +61,9 @@ using HttpStreamRoute = std::function<HttpStreamAccept(const HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
-  uint16_t port = 8080;  // 0 picks a free port; see HttpServer::port()
-  int threads = 2;
+  uint16_t port = 8080;     // 0 picks a free port; see HttpServer::port()
+  int threads = 2;          // I/O threads: reading, writing, streams
+  int handler_threads = 8;  // threads running the HttpHandler: requests handled at once
   size_t max_body_bytes = 1024 * 1024;
   size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{10};  // to receive one whole request

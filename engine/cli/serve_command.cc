@@ -31,7 +31,7 @@ struct ServeFlags {
   std::string listen = "127.0.0.1:8080";
   std::string views_dir;  // empty: DATA_DIR/views
   std::string auth_file;  // empty: DATA_DIR/auth.json
-  int http_threads = 4;
+  int http_threads = 16;
   double rate_per_second = 20;
   double rate_burst = 40;
   int64_t max_wait_ms = 5000;
@@ -142,7 +142,7 @@ int Serve(const ServeFlags& flags) {
   HttpServerOptions http_options;
   http_options.address = endpoint->first;
   http_options.port = endpoint->second;
-  http_options.threads = flags.http_threads;
+  http_options.handler_threads = flags.http_threads;
   auto server = HttpServer::Start(http_options, api.AsHandler(), (*connectors)->StreamRoute());
   if (!server.ok()) return Fail(server.status());
   auto timer = std::make_unique<SnoozeTimer>(engine, std::chrono::seconds(flags.snooze_interval_s));
@@ -187,7 +187,11 @@ Subcommand AddServeCommand(CLI::App& app) {
                     "RocksDB directory of the projected views (default: DATA_DIR/views)");
   serve->add_option("--auth-file", flags->auth_file,
                     "Shops and API tokens (default: DATA_DIR/auth.json)");
-  serve->add_option("--http-threads", flags->http_threads, "Threads serving HTTP requests")
+  serve
+      ->add_option("--http-threads", flags->http_threads,
+                   "Threads handling API requests; each waits while its command is appended, "
+                   "so this bounds the commands in flight (live streams have their own I/O "
+                   "threads)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   serve
