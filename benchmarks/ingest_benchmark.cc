@@ -25,8 +25,6 @@
 // Needs PALAVER_KAFKA_BROKERS (or --brokers). Usage:
 //   ingest_benchmark [--records N] [--shops N] [--partitions N]
 //                    [--max-seconds S] [--json FILE]
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -35,6 +33,7 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <thread>
@@ -43,6 +42,7 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "benchmarks/bench_util.h"
 #include "connectors/storefront/storefront_consumer.h"
@@ -108,10 +108,11 @@ int Main(const Config& config) {
   const std::vector<KeyedRecord> records = MakeRecords(config);
   size_t bytes = 0;
   for (const KeyedRecord& r : records) bytes += r.value.size();
-  std::printf("ingest_benchmark: %zu storefront records (%.0f bytes on average), %d shops, "
-              "%d partitions\n",
-              records.size(), static_cast<double>(bytes) / static_cast<double>(records.size()),
-              config.shops, config.partitions);
+  std::printf(
+      "ingest_benchmark: %zu storefront records (%.0f bytes on average), %d shops, "
+      "%d partitions\n",
+      records.size(), static_cast<double>(bytes) / static_cast<double>(records.size()),
+      config.shops, config.partitions);
   const std::string tag = std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
   const std::string source = "palaver.ingest." + tag + ".storefront";
   if (std::string error = CreateTopic(config.brokers, source, config.partitions); !error.empty()) {
@@ -183,6 +184,7 @@ int Main(const Config& config) {
     engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
       return std::string("ingest-secret");
     };
+    engine_options.sole_writer = true;  // the only writer of its log, as palaver serve
     domain::ConversationEngine engine(**log, clock, engine_options);
     std::vector<domain::Command> commands;
     for (size_t i = 0; i < records.size() && commands.size() < 1000; ++i) {
@@ -199,6 +201,47 @@ int Main(const Config& config) {
   }
   std::printf("engine Execute only, Kafka log (1 thread):     %10.0f commands/s (%zu)\n",
               engine_only_rate, engine_only_commands);
+
+  // The same, through ExecuteBatch in batches of 1000 (the consumer's path),
+  // on a topic of its own so no command is a replay.
+  size_t engine_batch_commands = 0;
+  double engine_batch_rate = 0;
+  {
+    EventLogOptions options;
+    options.kind = EventLogOptions::Kind::kKafka;
+    options.kafka_brokers = config.brokers;
+    options.topic = "palaver.ingest." + tag + ".engine-batch";
+    options.partitions = config.partitions;
+    Result<std::unique_ptr<EventLog>> log = OpenEventLog(options);
+    if (!log.ok()) {
+      std::fprintf(stderr, "event log: %s\n", log.status().ToString().c_str());
+      return 1;
+    }
+    rules::SystemClock clock;
+    domain::ConversationEngineOptions engine_options;
+    engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
+      return std::string("ingest-secret");
+    };
+    engine_options.sole_writer = true;
+    domain::ConversationEngine engine(**log, clock, engine_options);
+    std::vector<domain::Command> commands;
+    for (const auto& record : records) {
+      storefront::MapResult m = storefront::MapStorefrontRecord(record.value, record.key);
+      if (auto* c = std::get_if<storefront::MappedCommand>(&m)) commands.push_back(c->command);
+    }
+    if (!commands.empty()) (void)engine.Execute(commands.front());  // warm up
+    const auto start = Clock::now();
+    for (size_t i = 1; i < commands.size(); i += 1000) {
+      const size_t n = std::min<size_t>(1000, commands.size() - i);
+      for (const Result<domain::CommandResult>& r :
+           engine.ExecuteBatch(std::span<const domain::Command>(commands).subspan(i, n))) {
+        if (r.ok()) ++engine_batch_commands;
+      }
+    }
+    engine_batch_rate = static_cast<double>(engine_batch_commands) / SecondsSince(start);
+  }
+  std::printf("engine ExecuteBatch(1000), Kafka log:          %10.0f commands/s (%zu)\n",
+              engine_batch_rate, engine_batch_commands);
 
   // palaver: consumer -> engine -> Kafka log -> projector.
   const std::string dir = TempDir("ingest");
@@ -218,6 +261,7 @@ int Main(const Config& config) {
   engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
     return std::string("ingest-secret");
   };
+  engine_options.sole_writer = true;  // the only writer of its log, as palaver serve
   domain::ConversationEngine engine(**log, clock, engine_options);
   projections::ProjectorOptions projector_options;
   projector_options.db_path = dir + "/views";
@@ -286,14 +330,16 @@ int Main(const Config& config) {
   const double records_per_s = static_cast<double>(stats.records) / total_s;
   const double events_per_s = static_cast<double>(events) / total_s;
   const bool complete = stats.records >= static_cast<int64_t>(records.size());
-  std::printf("palaver storefront -> engine -> log -> views: %lld records in %.2f s "
-              "(consumed in %.2f s; group join %.2f s before the first)%s\n",
-              static_cast<long long>(stats.records), total_s, consumed_s, startup_s,
-              complete ? "" : "  (stopped at --max-seconds)");
-  std::printf("  %10.0f records/s, %10.0f events/s projected%s; target 100,000 events/s "
-              "(%.2f%% of it)\n",
-              records_per_s, events_per_s, projected ? "" : " (NOT all projected)",
-              100.0 * events_per_s / 100000.0);
+  std::printf(
+      "palaver storefront -> engine -> log -> views: %lld records in %.2f s "
+      "(consumed in %.2f s; group join %.2f s before the first)%s\n",
+      static_cast<long long>(stats.records), total_s, consumed_s, startup_s,
+      complete ? "" : "  (stopped at --max-seconds)");
+  std::printf(
+      "  %10.0f records/s, %10.0f events/s projected%s; target 100,000 events/s "
+      "(%.2f%% of it)\n",
+      records_per_s, events_per_s, projected ? "" : " (NOT all projected)",
+      100.0 * events_per_s / 100000.0);
   std::printf("  ratio to raw consume %.4f, to raw produce %.4f; dead letters %lld, retries %lld\n",
               records_per_s / std::max(1.0, consume.per_second()),
               records_per_s / std::max(1.0, produce.per_second()),
@@ -311,6 +357,8 @@ int Main(const Config& config) {
       {"map_only_per_second", map_rate},
       {"engine_only_per_second", engine_only_rate},
       {"engine_only_commands", engine_only_commands},
+      {"engine_batch_per_second", engine_batch_rate},
+      {"engine_batch_commands", engine_batch_commands},
       {"palaver",
        {{"records", stats.records},
         {"events", events},

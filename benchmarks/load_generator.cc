@@ -37,12 +37,10 @@
 //   --secret X [--agent A] [--server-pid PID] [--conversations N] [--rate R]
 //   [--seconds S] [--threads N] [--json FILE]
 // (defaults there: 1,000 messages/s from 8 senders).
-#include <librdkafka/rdkafka.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -52,7 +50,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <cmath>
 #include <optional>
 #include <random>
 #include <stop_token>
@@ -60,8 +57,10 @@
 #include <thread>
 #include <vector>
 
+#include <librdkafka/rdkafka.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "benchmarks/bench_util.h"
 #include "benchmarks/http_load.h"
@@ -148,8 +147,8 @@ class ProjectedWatch {
       std::lock_guard lock(part->mu);
       if (!part->pending.empty())
         oldest = std::max(
-            oldest,
-            std::chrono::duration<double, std::milli>(now - part->pending.front().appended).count());
+            oldest, std::chrono::duration<double, std::milli>(now - part->pending.front().appended)
+                        .count());
     }
     return oldest;
   }
@@ -243,11 +242,11 @@ class StorefrontProducer {
     if (rk_ == nullptr) return false;
     std::lock_guard lock(mu_);
     for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_, RD_KAFKA_V_TOPIC(topic_.c_str()),
-          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic_.c_str()),
+                            RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk_, 1);
         continue;
@@ -332,7 +331,8 @@ class LoadGenerator {
   explicit LoadGenerator(Config config) : config_(std::move(config)) {}
 
   int Run() {
-    const std::string tag = std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
+    const std::string tag =
+        std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}());
     dir_ = TempDir("load");
     std::filesystem::create_directories(dir_);
     EventLogOptions options;
@@ -358,14 +358,16 @@ class LoadGenerator {
     engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
       return std::string(kSecret);
     };
+    engine_options.sole_writer = true;  // the only writer of its log, as palaver serve
     engine_ = std::make_unique<domain::ConversationEngine>(*log_, clock_, engine_options);
 
     projections::ProjectorOptions projector_options;
     projector_options.db_path = dir_ + "/views";
-    Result<std::unique_ptr<projections::Projector>> projector = projections::Projector::Open(
-        projector_options, *log_, projections::DefaultProjections());
+    Result<std::unique_ptr<projections::Projector>> projector =
+        projections::Projector::Open(projector_options, *log_, projections::DefaultProjections());
     if (!projector.ok()) {
-      std::fprintf(stderr, "load_generator: projector: %s\n", projector.status().ToString().c_str());
+      std::fprintf(stderr, "load_generator: projector: %s\n",
+                   projector.status().ToString().c_str());
       return 1;
     }
     projector_ = std::move(projector).value();
@@ -394,15 +396,15 @@ class LoadGenerator {
       producer_ = std::make_unique<StorefrontProducer>(config_.brokers, storefront_topic_);
     }
 
-    std::printf("load_generator: %s log, %d partitions, %d shops (zipf %.2f), %d conversations, "
-                "%d agents/shop, %d drivers, %.0f s%s\n",
-                config_.kafka ? "Kafka" : (config_.sync ? "embedded (sync on)" : "embedded (sync off)"),
-                config_.partitions, config_.shops, config_.zipf, config_.conversations,
-                config_.agents, config_.threads, config_.seconds,
-                config_.rate > 0 ? (", " + std::to_string(static_cast<int>(config_.rate)) +
-                                    " commands/s target")
-                                       .c_str()
-                                 : ", closed loop");
+    std::printf(
+        "load_generator: %s log, %d partitions, %d shops (zipf %.2f), %d conversations, "
+        "%d agents/shop, %d drivers, %.0f s%s\n",
+        config_.kafka ? "Kafka" : (config_.sync ? "embedded (sync on)" : "embedded (sync off)"),
+        config_.partitions, config_.shops, config_.zipf, config_.conversations, config_.agents,
+        config_.threads, config_.seconds,
+        config_.rate > 0
+            ? (", " + std::to_string(static_cast<int>(config_.rate)) + " commands/s target").c_str()
+            : ", closed loop");
     const auto setup_start = Clock::now();
     if (!Setup()) return 1;
     const double setup_s = SecondsSince(setup_start);
@@ -477,9 +479,9 @@ class LoadGenerator {
       auto shop = std::make_unique<Shop>();
       shop->name = "shop-" + std::to_string(i);
       for (int a = 0; a < config_.agents; ++a) shop->agents.push_back("agent-" + std::to_string(a));
-      const int n = std::max(
-          1, static_cast<int>(std::lround(config_.conversations * weights[static_cast<size_t>(i)] /
-                                          total)));
+      const int n =
+          std::max(1, static_cast<int>(std::lround(config_.conversations *
+                                                   weights[static_cast<size_t>(i)] / total)));
       shop->conversations.resize(static_cast<size_t>(n));
       for (int c = 0; c < n; ++c)
         shop->conversations[static_cast<size_t>(c)].customer = "cust-" + std::to_string(c);
@@ -499,7 +501,8 @@ class LoadGenerator {
           Result<domain::CommandResult> r =
               engine_->Execute(domain::UpdateSettings{system, agents});
           if (!r.ok()) {
-            std::fprintf(stderr, "setup %s: %s\n", shop.name.c_str(), r.status().ToString().c_str());
+            std::fprintf(stderr, "setup %s: %s\n", shop.name.c_str(),
+                         r.status().ToString().c_str());
             failed = true;
             return;
           }
@@ -511,8 +514,8 @@ class LoadGenerator {
             id.name = "Shopper " + c.customer;
             id.expires_at_unix_seconds = clock_.NowMicros() / 1000000 + 86400;
             const domain::CommandMeta shopper = Meta(shop.name, ActorKind::kShopper, c.customer);
-            r = engine_->Execute(domain::StartWebChat{
-                shopper, rules::SignShopperIdentity(id, kSecret), "web", ""});
+            r = engine_->Execute(
+                domain::StartWebChat{shopper, rules::SignShopperIdentity(id, kSecret), "web", ""});
             if (!r.ok()) {
               std::fprintf(stderr, "setup chat: %s\n", r.status().ToString().c_str());
               failed = true;
@@ -551,7 +554,8 @@ class LoadGenerator {
       Result<int64_t> end = log_->EndOffset(p);
       if (!end.ok()) return false;
       if (*end == 0) continue;
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       if (!projector_->WaitForPosition(p, *end - 1, std::max(left, 1ms)).ok()) return false;
     }
     return true;
@@ -578,7 +582,8 @@ class LoadGenerator {
         return;
       }
       case Action::kAgentReply: {
-        if (c.status == ConversationStatus::kClosed) return Act(shop, c, Action::kShopperMessage, rng);
+        if (c.status == ConversationStatus::kClosed)
+          return Act(shop, c, Action::kShopperMessage, rng);
         domain::AgentReply reply;
         reply.meta = by_agent;
         reply.conversation_id = c.id;
@@ -610,7 +615,8 @@ class LoadGenerator {
         return;
       }
       case Action::kAssign: {
-        if (c.status == ConversationStatus::kClosed) return Act(shop, c, Action::kShopperMessage, rng);
+        if (c.status == ConversationStatus::kClosed)
+          return Act(shop, c, Action::kShopperMessage, rng);
         std::string next = agent;
         if (next == c.assignee) next = shop.agents[(rng() % shop.agents.size())];
         if (next == c.assignee) {
@@ -757,20 +763,23 @@ class LoadGenerator {
     const Percentiles p = projected.Summary();
     const Percentiles cl = command_latency.Summary();
     const double events_per_s = static_cast<double>(log_events) / window;
-    std::printf("\nmeasured %.1f s: %lld commands (%.0f/s), %lld events appended (%.0f events/s)%s\n",
-                window, static_cast<long long>(total_commands),
-                static_cast<double>(total_commands) / window, static_cast<long long>(log_events),
-                events_per_s,
-                consumer_ ? (", " + std::to_string(storefront_events) +
-                             " of them through the storefront topic")
-                                .c_str()
-                          : "");
+    std::printf(
+        "\nmeasured %.1f s: %lld commands (%.0f/s), %lld events appended (%.0f events/s)%s\n",
+        window, static_cast<long long>(total_commands),
+        static_cast<double>(total_commands) / window, static_cast<long long>(log_events),
+        events_per_s,
+        consumer_
+            ? (", " + std::to_string(storefront_events) + " of them through the storefront topic")
+                  .c_str()
+            : "");
     std::printf("command latency (Execute):       p50 %7.2f ms  p95 %7.2f  p99 %7.2f  max %8.2f\n",
                 cl.p50, cl.p95, cl.p99, cl.max);
-    std::printf("append -> projected latency:     p50 %7.2f ms  p95 %7.2f  p99 %7.2f  max %8.2f"
-                "  (%zu samples)\n",
-                p.p50, p.p95, p.p99, p.max, p.count);
-    std::printf("drain after load: %.2f s%s\n", drain_s, drained ? "" : " (projections did NOT catch up)");
+    std::printf(
+        "append -> projected latency:     p50 %7.2f ms  p95 %7.2f  p99 %7.2f  max %8.2f"
+        "  (%zu samples)\n",
+        p.p50, p.p95, p.p99, p.max, p.count);
+    std::printf("drain after load: %.2f s%s\n", drain_s,
+                drained ? "" : " (projections did NOT catch up)");
     nlohmann::json errors = nlohmann::json::object();
     {
       std::lock_guard lock(errors_mu_);
@@ -840,13 +849,16 @@ class LoadGenerator {
       const auto start = Clock::now();
       const Status s = (*replay)->CatchUp(std::chrono::minutes(10));
       replay_s = SecondsSince(start);
-      if (s.ok()) replay_rate = static_cast<double>(records_.size()) / replay_s;
-      else std::fprintf(stderr, "replay: %s\n", s.ToString().c_str());
+      if (s.ok())
+        replay_rate = static_cast<double>(records_.size()) / replay_s;
+      else
+        std::fprintf(stderr, "replay: %s\n", s.ToString().c_str());
     }
-    std::printf("replay: %zu events in %.2f s = %.0f events/s; raw log read %.0f events/s; "
-                "ratio %.2f\n",
-                records_.size(), replay_s, replay_rate, read_rate,
-                read_rate > 0 ? replay_rate / read_rate : 0);
+    std::printf(
+        "replay: %zu events in %.2f s = %.0f events/s; raw log read %.0f events/s; "
+        "ratio %.2f\n",
+        records_.size(), replay_s, replay_rate, read_rate,
+        read_rate > 0 ? replay_rate / read_rate : 0);
     report["replay"] = {{"events", records_.size()},
                         {"seconds", replay_s},
                         {"events_per_second", replay_rate},
@@ -870,15 +882,16 @@ class LoadGenerator {
         return;
       }
       const RawRate produce = RawProduce(config_.brokers, topic, records);
-      const RawRate consume = RawConsume(config_.brokers, topic, config_.partitions, records.size());
-      std::printf("raw librdkafka produce of the same records (%zu, cycled; idempotent, acks=all): %.0f/s"
-                  "  -> palaver end-to-end / raw produce = %.3f\n",
-                  records.size(), produce.per_second(),
-                  produce.per_second() > 0 ? events_per_s / produce.per_second() : 0);
+      const RawRate consume =
+          RawConsume(config_.brokers, topic, config_.partitions, records.size());
+      std::printf(
+          "raw librdkafka produce of the same records (%zu, cycled; idempotent, acks=all): %.0f/s"
+          "  -> palaver end-to-end / raw produce = %.3f\n",
+          records.size(), produce.per_second(),
+          produce.per_second() > 0 ? events_per_s / produce.per_second() : 0);
       std::printf("raw librdkafka consume of them: %.0f/s\n", consume.per_second());
       report["raw"] = {{"kafka_produce", produce.ToJson()}, {"kafka_consume", consume.ToJson()}};
-      report["ratio_to_raw"] =
-          produce.per_second() > 0 ? events_per_s / produce.per_second() : 0.0;
+      report["ratio_to_raw"] = produce.per_second() > 0 ? events_per_s / produce.per_second() : 0.0;
       report["raw_limit_name"] = "librdkafka produce (idempotent, acks=all)";
     } else {
       std::vector<std::string> values;
@@ -893,26 +906,25 @@ class LoadGenerator {
       // the average events per command, as many writers), and the durable
       // write ceiling of these frames (WriteBatch(100), one writer). The
       // ratio is to the ceiling.
-      const RawRate same = RawRocksDbWrite(dir_ + "/raw-same", values, batch, config_.sync,
-                                           config_.threads, 3.0);
-      const RawRate ceiling =
-          RawRocksDbWrite(dir_ + "/raw-100", values, 100, config_.sync, 1, 3.0);
-      std::printf("raw RocksDB WriteBatch(%zu) of the same frames from %d writers (sync %s): "
-                  "%.0f/s\n",
-                  batch, config_.threads, config_.sync ? "on" : "off", same.per_second());
-      std::printf("raw RocksDB WriteBatch(100) of the same frames, 1 writer (sync %s): %.0f/s"
-                  "  -> palaver end-to-end / raw = %.3f\n",
-                  config_.sync ? "on" : "off", ceiling.per_second(),
-                  ceiling.per_second() > 0 ? events_per_s / ceiling.per_second() : 0);
+      const RawRate same =
+          RawRocksDbWrite(dir_ + "/raw-same", values, batch, config_.sync, config_.threads, 3.0);
+      const RawRate ceiling = RawRocksDbWrite(dir_ + "/raw-100", values, 100, config_.sync, 1, 3.0);
+      std::printf(
+          "raw RocksDB WriteBatch(%zu) of the same frames from %d writers (sync %s): "
+          "%.0f/s\n",
+          batch, config_.threads, config_.sync ? "on" : "off", same.per_second());
+      std::printf(
+          "raw RocksDB WriteBatch(100) of the same frames, 1 writer (sync %s): %.0f/s"
+          "  -> palaver end-to-end / raw = %.3f\n",
+          config_.sync ? "on" : "off", ceiling.per_second(),
+          ceiling.per_second() > 0 ? events_per_s / ceiling.per_second() : 0);
       report["raw"] = {{"rocksdb_writebatch", ceiling.ToJson()},
                        {"rocksdb_same_shape", same.ToJson()},
                        {"same_shape_batch", batch},
                        {"same_shape_writers", config_.threads}};
-      report["ratio_to_raw"] =
-          ceiling.per_second() > 0 ? events_per_s / ceiling.per_second() : 0.0;
-      report["raw_limit_name"] =
-          std::string("RocksDB WriteBatch(100) of the same frames, sync ") +
-          (config_.sync ? "on" : "off");
+      report["ratio_to_raw"] = ceiling.per_second() > 0 ? events_per_s / ceiling.per_second() : 0.0;
+      report["raw_limit_name"] = std::string("RocksDB WriteBatch(100) of the same frames, sync ") +
+                                 (config_.sync ? "on" : "off");
     }
   }
 

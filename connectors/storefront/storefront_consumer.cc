@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -50,23 +51,34 @@ class StorefrontConsumer::Impl {
   ~Impl() { rd_kafka_consumer_close(consumer_.get()); }
 
   Status Run(std::stop_token stop) {
+    const size_t max_batch = std::max<size_t>(options_.max_batch_records, 1);
+    std::vector<MessageHandle> batch;
     while (!Stopping(stop)) {
-      MessageHandle msg(rd_kafka_consumer_poll(consumer_.get(), 100));
-      if (!msg) continue;
-      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
-          char fatal[512];
-          rd_kafka_fatal_error(consumer_.get(), fatal, sizeof(fatal));
-          return Status::Error(
-              ErrorCode::kUnavailable,
-              std::string("the storefront consumer hit a fatal Kafka error: ") + fatal);
+      // The first record waits up to 100 ms; the rest of the batch is what
+      // the client has already fetched (no wait).
+      batch.clear();
+      int wait_ms = 100;
+      while (batch.size() < max_batch) {
+        MessageHandle msg(rd_kafka_consumer_poll(consumer_.get(), wait_ms));
+        if (!msg) break;
+        wait_ms = 0;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+            // The batch's offsets stay uncommitted: its records come back.
+            char fatal[512];
+            rd_kafka_fatal_error(consumer_.get(), fatal, sizeof(fatal));
+            return Status::Error(
+                ErrorCode::kUnavailable,
+                std::string("the storefront consumer hit a fatal Kafka error: ") + fatal);
+          }
+          spdlog::warn("storefront.consume_error code={} error=\"{}\"", rd_kafka_err2name(msg->err),
+                       rd_kafka_message_errstr(msg.get()));
+          continue;
         }
-        spdlog::warn("storefront.consume_error code={} error=\"{}\"", rd_kafka_err2name(msg->err),
-                     rd_kafka_message_errstr(msg.get()));
-        continue;
+        batch.push_back(std::move(msg));
       }
-      Handle(*msg, stop);
+      if (!batch.empty()) HandleBatch(batch, stop);
     }
     return Status::Ok();
   }
@@ -98,48 +110,75 @@ class StorefrontConsumer::Impl {
     ++(stats_.*counter);
   }
 
-  void Handle(const rd_kafka_message_t& msg, const std::stop_token& stop) {
-    Count(&StorefrontConsumerStats::records);
-    const std::string topic = rd_kafka_topic_name(msg.rkt);
-    const std::string_view value(static_cast<const char*>(msg.payload), msg.len);
-    const std::string_view key(static_cast<const char*>(msg.key), msg.key_len);
+  void HandleBatch(const std::vector<MessageHandle>& batch, const std::stop_token& stop) {
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.records += static_cast<int64_t>(batch.size());
+    }
+    std::vector<std::string> topics;
+    std::vector<IngestRecord> records;
+    topics.reserve(batch.size());
+    records.reserve(batch.size());
+    for (const MessageHandle& msg : batch) {
+      topics.emplace_back(rd_kafka_topic_name(msg->rkt));
+      // A record without any producer id still gets a key: a redelivery of
+      // this very record (after a crash before the commit) has no second effect.
+      records.push_back(
+          IngestRecord{std::string_view(static_cast<const char*>(msg->payload), msg->len),
+                       std::string_view(static_cast<const char*>(msg->key), msg->key_len),
+                       "storefront-offset:" + topics.back() + "/" + std::to_string(msg->partition) +
+                           "/" + std::to_string(msg->offset)});
+    }
 
     IngestOptions ingest;
     ingest.mapper = options_.mapper;
-    ingest.kafka_key = key;
-    // A record without any producer id still gets a key: a redelivery of
-    // this very record (after a crash before the commit) has no second effect.
-    ingest.fallback_idempotency_key = "storefront-offset:" + topic + "/" +
-                                      std::to_string(msg.partition) + "/" +
-                                      std::to_string(msg.offset);
     ingest.initial_backoff = options_.initial_backoff;
     ingest.max_backoff = options_.max_backoff;
     ingest.keep_trying = [&] { return !Stopping(stop); };
-    ingest.on_retry = [&](const Status& status) {
+    ingest.on_record_retry = [&](size_t i, const Status& status) {
       Count(&StorefrontConsumerStats::retries);
-      spdlog::warn("storefront.retry topic={} partition={} offset={} error=\"{}\"", topic,
-                   msg.partition, msg.offset, status.ToString());
+      spdlog::warn("storefront.retry topic={} partition={} offset={} error=\"{}\"", topics[i],
+                   batch[i]->partition, batch[i]->offset, status.ToString());
     };
-    IngestOutcome outcome = IngestStorefrontRecord(engine_, value, ingest);
-    if (const auto* done = std::get_if<Ingested>(&outcome)) {
-      Count(done->result.replayed ? &StorefrontConsumerStats::replayed
-                                  : &StorefrontConsumerStats::events);
-      spdlog::info(
-          "storefront.event topic={} partition={} offset={} type={} tenant={} event_id={} "
-          "appended={} replayed={}",
-          topic, msg.partition, msg.offset, EventTypeName(done->type), done->tenant, done->event_id,
-          done->result.events.size(), done->result.replayed);
-    } else if (const auto* rejection = std::get_if<Rejection>(&outcome)) {
-      if (!DeadLetter(msg, topic, value, key, *rejection, stop)) {
-        Rewind(msg, topic);
-        return;
+    std::vector<IngestOutcome> outcomes = IngestStorefrontRecords(engine_, records, ingest);
+
+    // Per source partition: the offset to commit (past the last finished
+    // record) and the first unfinished record. Records of one partition come
+    // in offset order; once one is unfinished, the later ones of its
+    // partition are left for the redelivery too (their offsets cannot be
+    // committed past it).
+    using TopicPartition = std::pair<std::string, int32_t>;
+    std::map<TopicPartition, int64_t> commit_to;
+    std::map<TopicPartition, const rd_kafka_message_t*> unfinished;
+    int64_t finished = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const rd_kafka_message_t& msg = *batch[i];
+      const TopicPartition tp{topics[i], msg.partition};
+      if (unfinished.count(tp) != 0) continue;
+      bool done = true;
+      if (const auto* ingested = std::get_if<Ingested>(&outcomes[i])) {
+        Count(ingested->result.replayed ? &StorefrontConsumerStats::replayed
+                                        : &StorefrontConsumerStats::events);
+        spdlog::info(
+            "storefront.event topic={} partition={} offset={} type={} tenant={} event_id={} "
+            "appended={} replayed={}",
+            topics[i], msg.partition, msg.offset, EventTypeName(ingested->type), ingested->tenant,
+            ingested->event_id, ingested->result.events.size(), ingested->result.replayed);
+      } else if (const auto* rejection = std::get_if<Rejection>(&outcomes[i])) {
+        done = DeadLetter(msg, topics[i], records[i].value, records[i].kafka_key, *rejection, stop);
+        if (done) Count(&StorefrontConsumerStats::dead_letters);
+      } else {  // stopped while the append was not durable: leave the offset uncommitted
+        done = false;
       }
-      Count(&StorefrontConsumerStats::dead_letters);
-    } else {  // stopped while the append was not durable: leave the offset uncommitted
-      Rewind(msg, topic);
-      return;
+      if (done) {
+        commit_to[tp] = msg.offset + 1;
+        ++finished;
+      } else {
+        unfinished[tp] = &msg;
+      }
     }
-    Commit(msg, topic);
+    Commit(commit_to, finished);
+    for (const auto& [tp, msg] : unfinished) Rewind(*msg, tp.first);
   }
 
   // Writes the dead letter; retries until it is durable. False when stopping
@@ -186,19 +225,26 @@ class StorefrontConsumer::Impl {
     }
   }
 
-  void Commit(const rd_kafka_message_t& msg, const std::string& topic) {
-    PartitionList list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), msg.partition)->offset =
-        msg.offset + 1;
+  // Commits every partition's offset of the batch at once (synchronously),
+  // counting `records` committed offsets on success.
+  void Commit(const std::map<std::pair<std::string, int32_t>, int64_t>& offsets, int64_t records) {
+    if (offsets.empty()) return;
+    PartitionList list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+    for (const auto& [tp, offset] : offsets) {
+      rd_kafka_topic_partition_list_add(list.get(), tp.first.c_str(), tp.second)->offset = offset;
+    }
     const rd_kafka_resp_err_t err = rd_kafka_commit(consumer_.get(), list.get(), /*async=*/0);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      // The result is durable; the record will be redelivered and have no
-      // second effect (same idempotency key).
-      spdlog::warn("storefront.commit_failed topic={} partition={} offset={} error={}", topic,
-                   msg.partition, msg.offset, rd_kafka_err2name(err));
+      // The results are durable; the records will be redelivered and have no
+      // second effect (same idempotency keys).
+      for (const auto& [tp, offset] : offsets) {
+        spdlog::warn("storefront.commit_failed topic={} partition={} offset={} error={}", tp.first,
+                     tp.second, offset - 1, rd_kafka_err2name(err));
+      }
       return;
     }
-    Count(&StorefrontConsumerStats::committed);
+    std::lock_guard lock(stats_mu_);
+    stats_.committed += records;
   }
 
   domain::ConversationEngine& engine_;

@@ -1,23 +1,28 @@
 // StorefrontConsumer: ingests palaver.storefront into the ConversationEngine.
 //
 // A librdkafka consumer in a consumer group (enable.auto.commit=false,
-// enable.auto.offset.store=false, auto.offset.reset=earliest) handles one
-// record at a time:
+// enable.auto.offset.store=false, auto.offset.reset=earliest) handles a batch
+// of records per poll: the first record waits up to 100 ms, then up to
+// max_batch_records - 1 more that the client has already fetched.
 //
-//   1-2. IngestStorefrontRecord (storefront_ingest.h, shared with the HTTP
-//      endpoint): map, then ConversationEngine::Execute with kUnavailable and
-//      kTimeout retried with backoff (the command carries the storefront
-//      event id as its idempotency key, so a retry of an append that did land
-//      appends nothing); any other error is a refusal -> a Rejection;
-//   3. a Rejection goes to the DeadLetterWriter (deadletter.h; by default a
-//      Kafka writer on deadletter_topic) and is awaited until durable; a
+//   1-2. IngestStorefrontRecords (storefront_ingest.h, the path shared with
+//      the HTTP endpoint): map each record, then ONE
+//      ConversationEngine::ExecuteBatch for the valid ones (one decision pass
+//      and one append per partition); kUnavailable and kTimeout are retried
+//      with backoff, only for the records that failed (each command carries
+//      the storefront event id as its idempotency key, so a retry of an
+//      append that did land appends nothing); any other error is a refusal
+//      -> a Rejection;
+//   3. each Rejection goes to the DeadLetterWriter (deadletter.h; by default
+//      a Kafka writer on deadletter_topic) and is awaited until durable; a
 //      failed write is retried with backoff;
-//   4. only then is the source offset committed (synchronously, offset + 1).
+//   4. only then are the batch's source offsets committed, once for the
+//      batch (synchronously; per partition the highest finished offset + 1).
 //
 // So every record ends as events in the log or as a dead letter, and its
 // offset is committed only after that result is durable. A crash between (2/3)
-// and (4) redelivers the record: the engine returns the original result
-// (same idempotency key), a dead letter may be written twice.
+// and (4) redelivers the batch: the engine returns the original results
+// (same idempotency keys), a dead letter may be written twice.
 //
 // Dead-letter record: the format of deadletter.h (key = the source record's
 // key, source_topic/partition/offset = the record's), the original cut at
@@ -58,6 +63,8 @@ struct StorefrontConsumerOptions {
   MapperOptions mapper;
   // Dead letters carry at most this much of the original value.
   size_t max_deadletter_original_bytes = 1024 * 1024;
+  // Most records handled (and committed) together per poll; 1 = one at a time.
+  size_t max_batch_records = 1000;
   // Backoff of retried appends and dead-letter deliveries.
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
@@ -95,9 +102,10 @@ class StorefrontConsumer {
 
   // Consumes until `stop` is requested or Stop() is called; returns OK then.
   // A record being handled when stop comes is finished only if its result is
-  // already durable; otherwise its offset stays uncommitted and the consumer's
-  // position is moved back to it, so the next Run() (or, after a restart, the
-  // group's next owner) handles it again. Errors: kUnavailable on a fatal librdkafka error.
+  // already durable; otherwise its offset (and those after it in its
+  // partition) stays uncommitted and the consumer's position is moved back to
+  // it, so the next Run() (or, after a restart, the group's next owner)
+  // handles it again. Errors: kUnavailable on a fatal librdkafka error.
   // Call from one thread at a time.
   Status Run(std::stop_token stop);
 

@@ -14,14 +14,23 @@
 // log), a Rejection (the caller dead-letters it), or the last transient
 // Status when the caller stopped retrying (nothing known to be durable).
 //
+// IngestStorefrontRecords is the same path for many records at once (the
+// Kafka consumer's batch per poll): steps 1-3 per record, then ONE
+// ConversationEngine::ExecuteBatch for all the mapped commands (one decision
+// pass and one append per partition); only the records that failed
+// transiently are executed again, together, after each backoff.
+//
 // Thread-safe; never throws.
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "connectors/storefront/storefront_mapper.h"
 #include "engine/domain/conversation_engine.h"
@@ -39,8 +48,10 @@ struct IngestOptions {
   // Asked before each retry of a transient failure; false ends the attempts.
   // Empty = retry forever.
   std::function<bool()> keep_trying;
-  // Called once per retry (counters, logs).
+  // Called once per retry (counters, logs); by IngestStorefrontRecords once
+  // per retried record, with its index in the batch.
   std::function<void(const Status&)> on_retry;
+  std::function<void(size_t record, const Status&)> on_record_retry;
 };
 
 // A record that became (or had already become) events.
@@ -55,6 +66,20 @@ using IngestOutcome = std::variant<Ingested, Rejection, Status>;
 
 IngestOutcome IngestStorefrontRecord(domain::ConversationEngine& engine, std::string_view value,
                                      const IngestOptions& options);
+
+// One record of a batch: what IngestOptions::kafka_key and
+// fallback_idempotency_key say for a single record.
+struct IngestRecord {
+  std::string_view value;
+  std::string_view kafka_key;
+  std::string fallback_idempotency_key;
+};
+
+// One outcome per record, in input order; the options' kafka_key and
+// fallback_idempotency_key are ignored (each record has its own).
+std::vector<IngestOutcome> IngestStorefrontRecords(domain::ConversationEngine& engine,
+                                                   std::span<const IngestRecord> records,
+                                                   const IngestOptions& options);
 
 // kUnavailable and kTimeout: the log could not confirm an append.
 bool IsTransient(const Status& status);

@@ -117,6 +117,10 @@ int Serve(const ServeFlags& flags) {
   api::AuthStore& store = **auth;
   domain::ConversationEngineOptions engine_options;
   engine_options.shop_secret = [&store](std::string_view shop) { return store.ShopSecret(shop); };
+  // palaver serve is the one writer of its log (DESIGN.md: one writer per
+  // partition): no end-offset round trip per command; a foreign append is
+  // still detected after the next append and the state rebuilt.
+  engine_options.sole_writer = true;
   domain::ConversationEngine engine(event_log, clock, engine_options);
 
   projections::ProjectorOptions projector_options;

@@ -1,6 +1,10 @@
 #include "engine/domain/conversation_engine.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <type_traits>
@@ -1088,18 +1092,78 @@ Status Decide(const UpdateSettings& cmd, Decision& d) {
 
 // ------------------------------------------------------------ partition writer
 
+// One command waiting in a group: its secret was resolved before queueing.
+struct ConversationEngine::Pending {
+  const Command* command = nullptr;
+  std::string secret;
+  Result<CommandResult>* result = nullptr;
+};
+
 class ConversationEngine::PartitionWriter {
  public:
-  PartitionWriter(EventLog& log, int32_t partition) : log_(log), partition_(partition) {}
+  PartitionWriter(EventLog& log, int32_t partition, bool sole_writer)
+      : log_(log), partition_(partition), sole_writer_(sole_writer) {}
 
+  // A caller's commands queued for a group commit.
+  struct Waiter {
+    std::vector<Pending> commands;
+    bool done = false;  // guarded by queue_mu_
+    std::condition_variable cv;
+  };
+
+  // Queues `waiter` and returns once its commands have results. The caller
+  // at the front of the queue becomes the leader: it takes the queued waiters
+  // (up to `max_commands` commands, at least its own), runs `commit` on them
+  // under the state lock, then wakes them and the next leader.
+  void Run(Waiter& waiter, size_t max_commands,
+           const std::function<void(std::vector<Pending*>&)>& commit) {
+    std::unique_lock<std::mutex> lock(queue_mu_);
+    queue_.push_back(&waiter);
+    while (!waiter.done && queue_.front() != &waiter) waiter.cv.wait(lock);
+    if (waiter.done) return;  // a leader committed our commands
+    std::vector<Waiter*> group;
+    std::vector<Pending*> commands;
+    for (Waiter* w : queue_) {
+      if (!group.empty() && commands.size() + w->commands.size() > max_commands) break;
+      group.push_back(w);
+      for (Pending& p : w->commands) commands.push_back(&p);
+    }
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> state(mu);
+      commit(commands);
+    }
+    lock.lock();
+    for (Waiter* w : group) {
+      queue_.pop_front();  // the group is the queue's front, in order
+      if (w != &waiter) {
+        w->done = true;
+        w->cv.notify_one();
+      }
+    }
+    if (!queue_.empty()) queue_.front()->cv.notify_one();
+  }
+
+  // Guards the state below (cursor, reader, shops).
   std::mutex mu;
 
-  // Reads every record between the cursor and the partition's end into the
-  // shops' states. Requires mu.
+  // Brings the shops' states up to the partition's end. With sole_writer the
+  // end is asked of the log only until a catch-up succeeded (and again after
+  // Reset()); then the cursor is trusted. Requires mu.
   Status CatchUp(std::chrono::milliseconds timeout) {
+    if (sole_writer_ && caught_up_) return Status::Ok();
+    return CatchUpFromLog(timeout);
+  }
+
+  // Reads every record between the cursor and the partition's end offset
+  // into the shops' states. Requires mu.
+  Status CatchUpFromLog(std::chrono::milliseconds timeout) {
     Result<int64_t> end = log_.EndOffset(partition_);
     if (!end.ok()) return end.status().WithContext("catching up with the log");
-    if (cursor_ >= *end) return Status::Ok();
+    if (cursor_ >= *end) {
+      caught_up_ = true;
+      return Status::Ok();
+    }
     if (reader_ == nullptr) {
       Result<std::unique_ptr<LogReader>> reader = log_.OpenReader(partition_, cursor_);
       if (!reader.ok()) return reader.status().WithContext("catching up with the log");
@@ -1130,7 +1194,19 @@ class ConversationEngine::PartitionWriter {
                           " in time; retry");
       }
     }
+    caught_up_ = true;
     return Status::Ok();
+  }
+
+  // Forgets every shop and the cursor: the next CatchUp rebuilds the state
+  // from offset 0. Used when the in-memory state may hold events that are
+  // not in the log, or that are there at other offsets (a failed or foreign
+  // append); both are rare, so a full replay is the simple correct answer.
+  // Requires mu.
+  void Reset() {
+    shops_.clear();
+    cursor_ = 0;
+    caught_up_ = false;
   }
 
   // Requires mu.
@@ -1140,7 +1216,42 @@ class ConversationEngine::PartitionWriter {
     return it->second;
   }
 
-  // Appends `events` and applies them. Requires mu.
+  // Applies an event decided for the next append at `offset`, before the
+  // append (the group's later commands decide on it). Requires mu.
+  void ApplyAt(const Event& event, int64_t offset) {
+    Shop(event.envelope.tenant).Apply(event, {partition_, offset});
+  }
+
+  // True when `positions` are the `count` offsets right after the cursor in
+  // this partition: no other writer appended in between.
+  bool FollowsCursor(const std::vector<LogPosition>& positions, size_t count) const {
+    if (positions.size() != count) return false;
+    for (size_t i = 0; i < positions.size(); ++i) {
+      if (positions[i].partition != partition_ ||
+          positions[i].offset != cursor_ + static_cast<int64_t>(i)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // After an append that FollowsCursor: moves the cursor past it. Requires mu.
+  void Advance(size_t count) { cursor_ += static_cast<int64_t>(count); }
+
+  // Another writer appended between the cursor and our records (a stale
+  // owner): logged loudly; the state is rebuilt from the log. Requires mu.
+  Status ForeignAppend(const std::vector<LogPosition>& positions,
+                       std::chrono::milliseconds timeout) {
+    spdlog::error(
+        "domain.foreign_append partition={} expected_offset={} got_offset={} records={}: another "
+        "writer appended to this partition; rebuilding its state from the log",
+        partition_, cursor_, positions.empty() ? int64_t{-1} : positions.front().offset,
+        positions.size());
+    Reset();
+    return CatchUpFromLog(timeout);
+  }
+
+  // Appends `events` and applies them (ExpireSnoozes). Requires mu.
   Result<std::vector<AppendedEvent>> AppendAndApply(std::vector<Event> events,
                                                     std::chrono::milliseconds timeout) {
     std::vector<std::string> frames;
@@ -1154,15 +1265,14 @@ class ConversationEngine::PartitionWriter {
       frames.push_back(std::move(frame).value());
     }
     Result<std::vector<LogPosition>> positions = log_.AppendBatch(std::move(frames));
-    if (!positions.ok()) return positions.status();
+    if (!positions.ok()) {
+      // It may have landed: ask the log for its end before the next decision.
+      caught_up_ = false;
+      return positions.status();
+    }
     std::vector<AppendedEvent> out;
     out.reserve(events.size());
-    // Our records follow the cursor directly unless another writer appended
-    // in between (a stale owner); then the log order is read back instead.
-    bool contiguous = positions->size() == events.size();
-    for (size_t i = 0; contiguous && i < positions->size(); ++i) {
-      contiguous = (*positions)[i].offset == cursor_ + static_cast<int64_t>(i);
-    }
+    const bool contiguous = FollowsCursor(*positions, events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       out.push_back({std::move(events[i]), (*positions)[i]});
     }
@@ -1170,29 +1280,36 @@ class ConversationEngine::PartitionWriter {
       for (const AppendedEvent& e : out) {
         Shop(e.event.envelope.tenant).Apply(e.event, e.position);
       }
-      cursor_ = positions->back().offset + 1;
+      Advance(out.size());
     } else {
-      // Someone else appended in between: read everything back in log order.
-      PALAVER_RETURN_IF_ERROR(CatchUp(timeout));
+      PALAVER_RETURN_IF_ERROR(ForeignAppend(*positions, timeout));
     }
     return out;
   }
 
+  EventLog& log() { return log_; }
+  int32_t partition() const { return partition_; }
+  int64_t cursor() const { return cursor_; }                    // requires mu
   std::map<std::string, ShopState>& shops() { return shops_; }  // requires mu
 
  private:
   EventLog& log_;
   const int32_t partition_;
+  const bool sole_writer_;
   int64_t cursor_ = 0;                      // guarded by mu: next offset to apply
+  bool caught_up_ = false;                  // guarded by mu: a catch-up reached the end
   std::unique_ptr<LogReader> reader_;       // guarded by mu
   std::map<std::string, ShopState> shops_;  // guarded by mu
+
+  std::mutex queue_mu_;
+  std::deque<Waiter*> queue_;  // guarded by queue_mu_; the front one leads
 };
 
 ConversationEngine::ConversationEngine(EventLog& log, const rules::Clock& clock,
                                        ConversationEngineOptions options)
     : log_(log), clock_(clock), options_(std::move(options)) {
   for (int32_t p = 0; p < log_.PartitionCount(); ++p) {
-    writers_.push_back(std::make_unique<PartitionWriter>(log_, p));
+    writers_.push_back(std::make_unique<PartitionWriter>(log_, p, options_.sole_writer));
   }
 }
 
@@ -1207,6 +1324,13 @@ namespace {
 Status UnknownShop(std::string_view tenant) {
   return Refuse(ErrorCode::kNotFound, "not_found.shop",
                 "shop '" + std::string(tenant) + "' is not served by this palaver", "tenant");
+}
+
+Status KeyReused(const std::string& key) {
+  return Refuse(
+      ErrorCode::kConflict, "idempotency_key_reused",
+      "idempotency key '" + key + "' was already used for a different request; use a new key",
+      "idempotency_key");
 }
 
 CommandResult ResultFrom(const IdempotentOutcome& outcome) {
@@ -1229,60 +1353,183 @@ CommandResult ResultFrom(const IdempotentOutcome& outcome) {
   return r;
 }
 
+// A command of a group after its decision.
+struct Decided {
+  Status status;         // a refusal, or OK
+  CommandResult result;  // when OK: ids; events are filled after the append
+  std::vector<Event> events;
+  size_t first_frame = 0;  // index of its first event in the group's AppendBatch
+  // When >= 0: the same idempotency key and body as that earlier command of
+  // the group; this one returns its result, replayed.
+  ptrdiff_t replay_of = -1;
+};
+
 }  // namespace
 
-Result<CommandResult> ConversationEngine::Execute(const Command& command) {
-  const CommandMeta& meta = MetaOf(command);
-  std::optional<std::string> secret;
-  if (!meta.tenant.empty() && options_.shop_secret) secret = options_.shop_secret(meta.tenant);
-  if (!secret) return UnknownShop(meta.tenant);
+void ConversationEngine::CommitGroup(PartitionWriter& writer, std::vector<Pending*>& group) {
+  const auto fail_all = [&](const Status& status) {
+    for (Pending* p : group) *p->result = status;
+  };
+  Status caught = writer.CatchUp(options_.catch_up_timeout);
+  if (!caught.ok()) return fail_all(caught);
 
-  PartitionWriter& writer = WriterFor(meta.tenant);
-  std::lock_guard<std::mutex> lock(writer.mu);
-  PALAVER_RETURN_IF_ERROR(writer.CatchUp(options_.catch_up_timeout));
-  ShopState& shop = writer.Shop(meta.tenant);
+  // Decide each command in order, applying its events at the offsets they
+  // will get (cursor, cursor + 1, ...) so the next command decides on them.
+  std::vector<Decided> decided(group.size());
+  std::vector<std::string> frames;
+  std::map<std::pair<std::string, std::string>, size_t> keys;  // (tenant, key) -> group index
+  const int64_t base = writer.cursor();
+  for (size_t i = 0; i < group.size(); ++i) {
+    const Command& command = *group[i]->command;
+    const CommandMeta& meta = MetaOf(command);
+    Decided& out = decided[i];
+    ShopState& shop = writer.Shop(meta.tenant);
 
-  std::string fingerprint;
-  if (!meta.idempotency_key.empty()) {
-    fingerprint = Fingerprint(command);
-    auto it = shop.idempotency.find(meta.idempotency_key);
-    if (it != shop.idempotency.end()) {
-      if (it->second.fingerprint != fingerprint) {
-        return Refuse(ErrorCode::kConflict, "idempotency_key_reused",
-                      "idempotency key '" + meta.idempotency_key +
-                          "' was already used for a different request; use a new key",
-                      "idempotency_key");
+    std::string fingerprint;
+    if (!meta.idempotency_key.empty()) {
+      fingerprint = Fingerprint(command);
+      // An earlier command of this group first: its result is not durable yet.
+      auto in_group = keys.find({meta.tenant, meta.idempotency_key});
+      if (in_group != keys.end()) {
+        if (Fingerprint(*group[in_group->second]->command) != fingerprint) {
+          out.status = KeyReused(meta.idempotency_key);
+        } else {
+          out.replay_of = static_cast<ptrdiff_t>(in_group->second);
+        }
+        continue;
       }
-      return ResultFrom(it->second);
+      auto it = shop.idempotency.find(meta.idempotency_key);
+      if (it != shop.idempotency.end()) {
+        if (it->second.fingerprint != fingerprint) {
+          out.status = KeyReused(meta.idempotency_key);
+        } else {
+          out.result = ResultFrom(it->second);
+        }
+        continue;
+      }
+    }
+
+    Decision d{shop, meta, clock_.NowMicros(), {}, {}, {}, {}};
+    d.correlation_id =
+        meta.idempotency_key.empty()
+            ? (meta.correlation_id.empty() ? NewEventId() : meta.correlation_id)
+            : fingerprint + (meta.correlation_id.empty() ? "" : ":" + meta.correlation_id);
+    out.status = std::visit(
+        [&](const auto& c) -> Status {
+          using T = std::decay_t<decltype(c)>;
+          if constexpr (std::is_same_v<T, StartWebChat>) {
+            return Decide(c, d, group[i]->secret);
+          } else {
+            return Decide(c, d);
+          }
+        },
+        command);
+    if (!out.status.ok()) continue;
+    out.result.conversation_id = d.conversation_id;
+    out.result.created_id = d.created_id;
+    if (d.events.empty()) continue;
+
+    // Encode before applying anything: a frame the codec refuses refuses
+    // this command only.
+    std::vector<std::string> encoded;
+    encoded.reserve(d.events.size());
+    for (const Event& e : d.events) {
+      Result<std::string> frame = EncodeEvent(e);
+      if (!frame.ok()) {
+        const Status& s = frame.status();
+        out.status = s.WithReason(s.code() == ErrorCode::kTooLarge ? "too_large" : "invalid_utf8");
+        break;
+      }
+      encoded.push_back(std::move(frame).value());
+    }
+    if (!out.status.ok()) continue;
+    out.first_frame = frames.size();
+    for (size_t k = 0; k < d.events.size(); ++k) {
+      writer.ApplyAt(d.events[k], base + static_cast<int64_t>(frames.size()));
+      frames.push_back(std::move(encoded[k]));
+    }
+    out.events = std::move(d.events);
+    if (!meta.idempotency_key.empty())
+      keys.emplace(std::make_pair(meta.tenant, meta.idempotency_key), i);
+  }
+
+  std::vector<LogPosition> positions;
+  if (!frames.empty()) {
+    const size_t count = frames.size();
+    Result<std::vector<LogPosition>> appended = writer.log().AppendBatch(std::move(frames));
+    if (!appended.ok()) {
+      // The state already holds the group's events, which may or may not
+      // have landed: drop the partition's state and cursor so the next
+      // command rebuilds it from the log (failed appends are rare). No
+      // command of the group reports success, nor a refusal that may rest
+      // on an event that did not land.
+      spdlog::warn("domain.append_failed partition={} records={} error=\"{}\"", writer.partition(),
+                   count, appended.status().ToString());
+      writer.Reset();
+      return fail_all(appended.status());
+    }
+    positions = std::move(appended).value();
+    if (writer.FollowsCursor(positions, count)) {
+      writer.Advance(count);
+    } else {
+      // The events were applied at the wrong offsets (or before a foreign
+      // writer's); the append itself stands, so the results below do too.
+      Status rebuilt = writer.ForeignAppend(positions, options_.catch_up_timeout);
+      if (!rebuilt.ok()) {
+        writer.Reset();
+        spdlog::warn("domain.rebuild_failed partition={} error=\"{}\"", writer.partition(),
+                     rebuilt.ToString());
+      }
     }
   }
 
-  Decision d{shop, meta, clock_.NowMicros(), {}, {}, {}, {}};
-  d.correlation_id =
-      meta.idempotency_key.empty()
-          ? (meta.correlation_id.empty() ? NewEventId() : meta.correlation_id)
-          : fingerprint + (meta.correlation_id.empty() ? "" : ":" + meta.correlation_id);
-  Status decided = std::visit(
-      [&](const auto& c) -> Status {
-        using T = std::decay_t<decltype(c)>;
-        if constexpr (std::is_same_v<T, StartWebChat>) {
-          return Decide(c, d, *secret);
-        } else {
-          return Decide(c, d);
-        }
-      },
-      command);
-  if (!decided.ok()) return decided;
+  for (size_t i = 0; i < group.size(); ++i) {
+    Decided& out = decided[i];
+    if (out.replay_of >= 0) continue;
+    if (!out.status.ok()) {
+      *group[i]->result = out.status;
+      continue;
+    }
+    for (size_t k = 0; k < out.events.size(); ++k) {
+      out.result.events.push_back({std::move(out.events[k]), positions[out.first_frame + k]});
+    }
+    *group[i]->result = out.result;
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (decided[i].replay_of < 0) continue;
+    CommandResult replay = decided[static_cast<size_t>(decided[i].replay_of)].result;
+    replay.replayed = true;
+    *group[i]->result = std::move(replay);
+  }
+}
 
-  CommandResult result;
-  result.conversation_id = d.conversation_id;
-  result.created_id = d.created_id;
-  if (d.events.empty()) return result;
-  Result<std::vector<AppendedEvent>> appended =
-      writer.AppendAndApply(std::move(d.events), options_.catch_up_timeout);
-  if (!appended.ok()) return appended.status();
-  result.events = std::move(appended).value();
-  return result;
+Result<CommandResult> ConversationEngine::Execute(const Command& command) {
+  std::vector<Result<CommandResult>> results = ExecuteBatch(std::span<const Command>(&command, 1));
+  return std::move(results.front());
+}
+
+std::vector<Result<CommandResult>> ConversationEngine::ExecuteBatch(
+    std::span<const Command> commands) {
+  std::vector<Result<CommandResult>> results(
+      commands.size(), Result<CommandResult>(Status::Error(ErrorCode::kInternal, "not executed")));
+  std::map<int32_t, PartitionWriter::Waiter> waiters;  // by partition, in input order
+  for (size_t i = 0; i < commands.size(); ++i) {
+    const CommandMeta& meta = MetaOf(commands[i]);
+    std::optional<std::string> secret;
+    if (!meta.tenant.empty() && options_.shop_secret) secret = options_.shop_secret(meta.tenant);
+    if (!secret) {
+      results[i] = UnknownShop(meta.tenant);
+      continue;
+    }
+    waiters[log_.PartitionFor(meta.tenant)].commands.push_back(
+        Pending{&commands[i], std::move(*secret), &results[i]});
+  }
+  for (auto& [partition, waiter] : waiters) {
+    PartitionWriter& writer = *writers_[static_cast<size_t>(partition)];
+    writer.Run(waiter, options_.max_group_commands,
+               [&](std::vector<Pending*>& group) { CommitGroup(writer, group); });
+  }
+  return results;
 }
 
 Result<int> ConversationEngine::ExpireSnoozes() {

@@ -8,11 +8,29 @@
 // appends nothing.
 //
 // Single writer per partition: commands of the shops in one partition are
-// serialised by that partition's lock. Under the lock the engine first
-// catches up from the log (reading every record between its cursor and the
-// partition's end offset), so the state it decides on is complete even when
-// another process appended; then it decides and appends. Two agents replying
-// at once therefore both land, one after the other.
+// decided one after the other. Under the partition's state lock the engine
+// first catches up from the log (reading every record between its cursor and
+// the partition's end offset), so the state it decides on is complete even
+// when another process appended; then it decides and appends. Two agents
+// replying at once therefore both land, one after the other.
+//
+// Group commit (as LevelDB's DBImpl::Write): concurrent Execute calls for one
+// partition queue up; the caller at the front becomes the leader, takes every
+// queued command, decides them in queue order (each command sees the events
+// of the commands decided before it in the group), appends all their events
+// in ONE AppendBatch, and hands each caller its own result: the positions of
+// its own events, or its own refusal (a refusal never affects the other
+// commands of the group). When that append fails or cannot be confirmed,
+// every command of the group returns the log's error (none sees success, a
+// refusal included: it may rest on an event that did not land), and the
+// partition's state is rebuilt from the log by the next command.
+//
+// With ConversationEngineOptions::sole_writer the engine asks the log for the
+// partition's end offset only on the first catch-up (and after a failed or
+// foreign append); afterwards it trusts its cursor. An append by another
+// writer is then noticed after the engine's own next append (its records do
+// not land right after the cursor): logged as an error, the partition's state
+// is rebuilt from the log.
 //
 // Idempotency: a command with meta.idempotency_key stamps every event it
 // appends with envelope.idempotency_key = the key and envelope.correlation_id
@@ -35,6 +53,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +75,18 @@ struct ConversationEngineOptions {
   std::function<std::optional<std::string>(std::string_view tenant)> shop_secret;
   // Bound on catching up with the log before deciding.
   std::chrono::milliseconds catch_up_timeout{30000};
+  // True when this engine is the only writer of every partition of the log
+  // (palaver serve owns its log): after the first catch-up the engine trusts
+  // its cursor and skips the end-offset query per command (a round trip to
+  // the broker on Kafka). A foreign append is still detected after the
+  // engine's next append and the state rebuilt, but until then commands are
+  // decided without it. False (the default) is right for any deployment,
+  // e.g. a stale owner or a tool appending to the same log; it costs one
+  // EndOffset call per group of commands.
+  bool sole_writer = false;
+  // Most commands one group commit decides and appends together (a caller's
+  // ExecuteBatch share of a partition is never split).
+  size_t max_group_commands = 4096;
 };
 
 struct AppendedEvent {
@@ -92,6 +123,16 @@ class ConversationEngine {
   // idempotency key is then safe).
   Result<CommandResult> Execute(const Command& command);
 
+  // Executes `commands` as Execute would, for a caller that has many at once
+  // (e.g. a batch of storefront records): the commands of each partition are
+  // decided in input order in ONE group (with whatever other callers queued)
+  // and appended with ONE AppendBatch; partitions are handled one after the
+  // other. Returns one result per command, in input order; refusals are per
+  // command. When a partition's append fails, every command of that
+  // partition gets the log's error (retry them with the same idempotency
+  // keys); the other partitions' results stand.
+  std::vector<Result<CommandResult>> ExecuteBatch(std::span<const Command> commands);
+
   // Reopens every snoozed conversation of the shops this engine has loaded
   // whose snooze ended at or before the clock's now (status_changed, reason
   // snooze_expired). Returns how many were reopened. A timer calls it; the
@@ -107,7 +148,10 @@ class ConversationEngine {
 
  private:
   class PartitionWriter;
+  struct Pending;
   PartitionWriter& WriterFor(std::string_view tenant);
+  // Decides and appends one group. Requires the writer's state lock.
+  void CommitGroup(PartitionWriter& writer, std::vector<Pending*>& group);
 
   EventLog& log_;
   const rules::Clock& clock_;

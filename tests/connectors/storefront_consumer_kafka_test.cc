@@ -388,6 +388,72 @@ TEST_F(StorefrontConsumerKafkaTest, ValidRecordsBecomeEventsInvalidOnesDeadLette
   }
 }
 
+// Records are handled in batches (one engine batch and one commit per poll):
+// each valid record becomes its events once, a producer's resend of a record
+// in the same batch appends nothing, each invalid one is a dead letter, and
+// every offset is committed.
+TEST_F(StorefrontConsumerKafkaTest, BatchesOfRecordsAreIngestedOnceAndCommitted) {
+  options_.max_batch_records = 50;
+  Start();
+  Publisher publisher(brokers_);
+  constexpr int kRecords = 120;
+  int valid = 0, resent = 0, invalid = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    if (i % 10 == 9) {
+      publisher.Publish(options_.source_topic, kShop, "not json " + std::to_string(i));
+      ++invalid;
+    } else if (i % 10 == 5) {
+      // The previous record again, as a retrying producer would send it.
+      publisher.Publish(
+          options_.source_topic, kShop,
+          Example(EventType::kProductUpserted, "evt-b-" + std::to_string(i - 1)).dump());
+      ++resent;
+    } else {
+      publisher.Publish(options_.source_topic, kShop,
+                        Example(EventType::kProductUpserted, "evt-b-" + std::to_string(i)).dump());
+      ++valid;
+    }
+  }
+  const StorefrontConsumerStats stats = WaitCommitted(kRecords);
+  EXPECT_EQ(stats.records, kRecords);
+  EXPECT_EQ(stats.events, valid);
+  EXPECT_EQ(stats.replayed, resent);
+  EXPECT_EQ(stats.dead_letters, invalid);
+  const std::multimap<std::string, Envelope> events = EventsByKey();
+  for (int i = 0; i < kRecords; ++i) {
+    const size_t expected = (i % 10 == 9 || i % 10 == 5) ? 0u : 1u;
+    EXPECT_EQ(events.count("storefront:evt-b-" + std::to_string(i)), expected) << i;
+  }
+  EXPECT_EQ(ReadTopic(brokers_, options_.deadletter_topic, invalid + 1, 10s).size(),
+            static_cast<size_t>(invalid));
+}
+
+// A batch whose append fails is retried as a whole: the second attempt lands
+// but is reported lost, the third finds every record's events (replayed).
+TEST_F(StorefrontConsumerKafkaTest, TransientFailuresOfABatchAreRetriedWithoutDuplicates) {
+  flaky_ = std::make_unique<FlakyLog>(*log_);
+  engine_ = std::make_unique<domain::ConversationEngine>(*flaky_, clock_, engine_options_);
+  Start();
+  Publisher publisher(brokers_);
+  constexpr int kRecords = 6;
+  for (int i = 0; i < kRecords; ++i) {
+    publisher.Publish(options_.source_topic, kShop,
+                      Example(EventType::kCartUpdated, "evt-fb-" + std::to_string(i)).dump());
+  }
+  const StorefrontConsumerStats stats = WaitCommitted(kRecords);
+  EXPECT_GE(stats.retries, 2);
+  EXPECT_GE(stats.replayed, 1);
+  EXPECT_EQ(stats.events + stats.replayed, kRecords);
+  EXPECT_EQ(stats.dead_letters, 0);
+  const std::multimap<std::string, Envelope> events = EventsByKey();
+  for (int i = 0; i < kRecords; ++i) {
+    int carts = 0;
+    const auto [begin, end] = events.equal_range("storefront:evt-fb-" + std::to_string(i));
+    for (auto it = begin; it != end; ++it) carts += it->second.type == EventType::kCartUpdated;
+    EXPECT_EQ(carts, 1) << i;
+  }
+}
+
 TEST_F(StorefrontConsumerKafkaTest, RestartResumesAfterCommittedOffsets) {
   Publisher publisher(brokers_);
   Start();

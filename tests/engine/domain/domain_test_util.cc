@@ -58,7 +58,10 @@ LogTargetParam RealKafkaDomainTarget() {
   return {"RealKafka", [] { return std::make_unique<RealKafkaTarget>(); }};
 }
 
-EngineHarness::EngineHarness(EventLog& log) : log_(log) { Restart(); }
+EngineHarness::EngineHarness(EventLog& log, bool sole_writer)
+    : log_(log), sole_writer_(sole_writer) {
+  Restart();
+}
 
 void EngineHarness::Restart() {
   engine_.reset();
@@ -67,6 +70,7 @@ void EngineHarness::Restart() {
     if (tenant == kShop || tenant == kOtherShop) return std::string(kSecret);
     return std::nullopt;
   };
+  options.sole_writer = sole_writer_;
   engine_ = std::make_unique<ConversationEngine>(log_, clock_, std::move(options));
 }
 

@@ -35,10 +35,11 @@ LogTargetParam EmbeddedDomainTarget();
 LogTargetParam RealKafkaDomainTarget();
 
 // An engine over a log, a manual clock at kMondayMorningUs, and the shops
-// kShop and kOtherShop.
+// kShop and kOtherShop. With `sole_writer` the engine runs in that mode
+// (ConversationEngineOptions::sole_writer), as palaver serve does.
 class EngineHarness {
  public:
-  explicit EngineHarness(EventLog& log);
+  explicit EngineHarness(EventLog& log, bool sole_writer = false);
 
   EventLog& log() { return log_; }
   rules::ManualClock& clock() { return clock_; }
@@ -82,6 +83,7 @@ class EngineHarness {
 
  private:
   EventLog& log_;
+  const bool sole_writer_;
   rules::ManualClock clock_{kMondayMorningUs};
   std::unique_ptr<ConversationEngine> engine_;
 };
