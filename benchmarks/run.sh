@@ -70,14 +70,14 @@ if [[ $MODE == full ]]; then
   LOAD=(--shops 100 --conversations 5000 --agents 5 --seconds 30 --threads 4)
   INGEST=(--records 20000 --max-seconds 180)
   PROJ=(--events 300000 --conversations 1000000 --queries 2000)
-  HTTP=(--conversations 500 --rate 1000 --seconds 30 --threads 8)
+  HTTP=(--conversations 500 --rate 1000 --seconds 30 --threads 32)
   WRK=(--threads 2 --connections 32 --duration 30s)
 else
   MICRO=(--events 5000 --benchmark_min_time=0.1)
   LOAD=(--shops 20 --conversations 400 --agents 3 --seconds 10 --threads 4)
   INGEST=(--records 3000 --max-seconds 45)
   PROJ=(--events 50000 --conversations 10000 --queries 500)
-  HTTP=(--conversations 200 --rate 1000 --seconds 10 --threads 8)
+  HTTP=(--conversations 200 --rate 1000 --seconds 10 --threads 32)
   WRK=(--threads 2 --connections 32 --duration 10s)
 fi
 
