@@ -72,6 +72,8 @@ def fetch(url, headers):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+    except (urllib.error.URLError, OSError) as e:  # no answer: status 0
+        return 0, str(getattr(e, "reason", e)).encode()
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
