@@ -34,7 +34,7 @@ while (($#)); do
     --full) MODE=full; shift ;;
     --no-build) BUILD=0; shift ;;
     --inside) INSIDE=1; shift ;;
-    -h|--help) sed -n '2,24p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$SELF" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
