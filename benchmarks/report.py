@@ -9,6 +9,7 @@ raw outputs benchmarks/run.sh leaves in the results directory:
   projection.txt        stdout of projection_benchmark
   http-embedded.json    (when the build has the HTTP API) load_generator --http
   http-kafka.json       against `palaver serve` on the embedded log / the broker
+  inbox-wrk.json        inbox_vs_nginx.py: wrk against the inbox page and nginx
   run.json              what run.sh recorded (mode, start/end, load averages)
 
 Every palaver figure is printed beside the raw limit measured in the same run
@@ -295,6 +296,7 @@ def main():
     https = {"embedded": load(os.path.join(d, "http-embedded.json")),
              "kafka": load(os.path.join(d, "http-kafka.json"))}
     projection = parse_projection(read_text(os.path.join(d, "projection.txt")))
+    inbox_wrk = load(os.path.join(d, "inbox-wrk.json"))
     rows = micro_rows(micro)
     codec, storefront, projections, limits = micro_tables(rows)
 
@@ -374,9 +376,11 @@ def main():
         if not http:
             continue
         p = http.get("ws_latency_ms") or {}
+        short = http.get("sent_per_second", 0) < 0.98 * http.get("rate", 0)
         add(f"HTTP/WebSocket ({mode} log)",
             f'shopper POST -> agent WebSocket p50 / p95 / p99 / max at {http.get("rate", 0):.0f}/s '
-            f'offered ({http.get("sent_per_second", 0):.0f}/s sent, '
+            f'offered ({http.get("sent_per_second", 0):.0f}/s sent'
+            f'{" = BELOW the offered rate" if short else ""}, '
             f'{http.get("seen_on_stream", 0)} of {http.get("answered_2xx", 0)} seen)',
             f'{p.get("p50", 0):.2f} / {p.get("p95", 0):.2f} / {p.get("p99", 0):.2f} / '
             f'{p.get("max", 0):.2f}', "ms", "", None, None, "p99 <= 25 ms at 1,000/s")
@@ -387,6 +391,20 @@ def main():
             add(f"HTTP/WebSocket ({mode} log)", "palaver serve peak RSS",
                 round(http["server_peak_rss_bytes"] / 2**20, 1), "MiB", "", None, None,
                 "bounded by configuration")
+    if inbox_wrk:
+        n, i = inbox_wrk.get("nginx") or {}, inbox_wrk.get("inbox") or {}
+        failed = "" if inbox_wrk.get("ok") else " (FAILED: errors, see below)"
+        add("HTTP inbox page (wrk)",
+            f'GET /inbox, {inbox_wrk.get("inbox_rows")} conversations, '
+            f'{inbox_wrk.get("body_bytes")} bytes{failed}',
+            i.get("requests_per_second"), "requests/s",
+            "nginx, static file of the same size, same wrk", n.get("requests_per_second"),
+            inbox_wrk.get("ratio") if inbox_wrk.get("ok") else None, ">= 50% of nginx")
+        for name, r in (("inbox", i), ("nginx", n)):
+            lat = r.get("latency_ms") or {}
+            add("HTTP inbox page (wrk)", f"{name} latency p50 / p90 / p99 / max",
+                " / ".join(f'{lat.get(k, 0):.2f}' for k in ("p50", "p90", "p99", "max")),
+                "ms", "", None, None)
 
     report = {
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -399,6 +417,7 @@ def main():
         "ingest": ingest,
         "projection_benchmark": projection,
         "http": https,
+        "inbox_wrk": inbox_wrk,
     }
     with open(os.path.join(d, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
@@ -506,6 +525,29 @@ def main():
                          fmt_ratio(r["projector_to_raw"]),
                          f'{r["puts_per_event"]:.2f}' if r["puts_per_event"] else "n/a"]
                         for r in projections]))
+    if inbox_wrk:
+        md.append("\n### Inbox page vs nginx (wrk)\n")
+        md.append(f'`wrk -t{inbox_wrk.get("threads")} -c{inbox_wrk.get("connections")} '
+                  f'-d{inbox_wrk.get("duration")} --latency`, nginx first, then '
+                  f'`GET {inbox_wrk.get("inbox_url")}` with an admin Bearer token: the page held '
+                  f'{inbox_wrk.get("inbox_rows")} conversations, {inbox_wrk.get("body_bytes")} bytes; '
+                  f'nginx served a file of the same size on loopback. '
+                  + ("" if inbox_wrk.get("ok") else
+                     f'**FAILED**: {inbox_wrk.get("error", "wrk saw non-2xx/3xx answers or socket errors")}.')
+                  + "\n")
+        wrows = []
+        for name in ("nginx", "inbox"):
+            r = inbox_wrk.get(name)
+            if not r:
+                continue
+            lat = r.get("latency_ms") or {}
+            wrows.append([name, fmt_rate(r.get("requests_per_second")),
+                          *(fmt_ms(lat.get(k)) for k in ("p50", "p75", "p90", "p99", "max")),
+                          r.get("requests"), r.get("non_2xx_3xx"), r.get("socket_errors")])
+        md.append(md_table(["server", "requests/s", "p50", "p75", "p90", "p99", "max", "requests",
+                            "non-2xx/3xx", "socket errors"], wrows))
+        if inbox_wrk.get("ratio") is not None:
+            md.append(f'\ninbox / nginx = {inbox_wrk["ratio"]:.3f} (target >= 0.5)\n')
     ptext = read_text(os.path.join(d, "projection.txt"))
     if ptext:
         md.append("\n### projection_benchmark output\n")

@@ -13,7 +13,9 @@
 #
 # When the build's palaver has the HTTP API (`palaver shop`), it also starts
 # `palaver serve` (embedded log, then the broker) and drives it over HTTP and
-# WebSocket (load_generator --http).
+# WebSocket (load_generator --http); on the embedded log it then measures the
+# inbox page with wrk beside nginx serving a file of the same size
+# (inbox_vs_nginx.py; needs wrk and nginx, which ./deps.sh --bench installs).
 #
 # Environment: PALAVER_BENCH_KAFKA_PORT (19292), PALAVER_BENCH_KAFKA_DIR
 # (/tmp/palaver-bench-kafka), PALAVER_BENCH_JOBS (build jobs, default nproc),
@@ -68,13 +70,15 @@ if [[ $MODE == full ]]; then
   LOAD=(--shops 100 --conversations 5000 --agents 5 --seconds 30 --threads 4)
   INGEST=(--records 20000 --max-seconds 180)
   PROJ=(--events 300000 --conversations 1000000 --queries 2000)
-  HTTP=(--conversations 500 --rate 1000 --seconds 30 --threads 8)
+  HTTP=(--conversations 500 --rate 1000 --seconds 30 --threads 32)
+  WRK=(--threads 2 --connections 32 --duration 30s)
 else
   MICRO=(--events 5000 --benchmark_min_time=0.1)
   LOAD=(--shops 20 --conversations 400 --agents 3 --seconds 10 --threads 4)
   INGEST=(--records 3000 --max-seconds 45)
   PROJ=(--events 50000 --conversations 10000 --queries 500)
-  HTTP=(--conversations 200 --rate 1000 --seconds 10 --threads 8)
+  HTTP=(--conversations 200 --rate 1000 --seconds 10 --threads 32)
+  WRK=(--threads 2 --connections 32 --duration 10s)
 fi
 
 step() { printf '\n==== %s (%ss into the run)\n' "$*" $((SECONDS - t0)); }
@@ -114,6 +118,7 @@ if [[ -x $PALAVER ]] && "$PALAVER" shop --help >/dev/null 2>&1; then
     PALAVER_DATA_DIR=$data "$PALAVER" serve --listen 127.0.0.1:0 --rate-limit 0 --no-access-log \
       "${kafka_args[@]}" >"$RESULTS/serve-$log.log" 2>&1 &
     serve_pid=$!
+    trap 'kill -INT "$serve_pid" 2>/dev/null || true' EXIT  # however the run ends
     url=""
     for _ in $(seq 1 300); do
       url=$(sed -n 's/^palaver listening on \(http:\/\/[0-9.:]*\).*/\1/p' "$RESULTS/serve-$log.log")
@@ -132,9 +137,17 @@ if [[ -x $PALAVER ]] && "$PALAVER" shop --help >/dev/null 2>&1; then
       "$BIN/load_generator" --http "$url" --shop bench --token "$token" --secret "$secret" \
         --agent ann --server-pid "$serve_pid" "${HTTP[@]}" --json "$RESULTS/http-$log.json" \
         || status=1
+      # The shop now holds the conversations load_generator started through
+      # the API: its inbox page beside nginx serving a file of the same size.
+      if [[ $log == embedded ]]; then
+        step "wrk: inbox page of palaver serve vs nginx, static file of the same size"
+        python3 benchmarks/inbox_vs_nginx.py --url "$url" --shop bench --token "$token" \
+          "${WRK[@]}" --json "$RESULTS/inbox-wrk.json" || status=1
+      fi
     fi
     kill -INT "$serve_pid" 2>/dev/null || true
     wait "$serve_pid" 2>/dev/null || true
+    trap - EXIT
     rm -rf "$data"
   done
 else
