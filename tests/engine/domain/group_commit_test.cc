@@ -108,7 +108,9 @@ class GroupCommitTest : public ::testing::TestWithParam<LogTargetParam> {
         // Its own message, with the id the result names.
         std::vector<MessagePosted> messages = BodiesOf<MessagePosted>(r);
         EXPECT_EQ(messages.size(), 1u);
-        if (!messages.empty()) EXPECT_EQ(messages[0].message_id, r.created_id);
+        if (!messages.empty()) {
+          EXPECT_EQ(messages[0].message_id, r.created_id);
+        }
         all.push_back(r);
       }
     }
