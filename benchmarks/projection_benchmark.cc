@@ -182,6 +182,7 @@ int Main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
   std::printf("batch %zu events, block cache %zu MiB\n", g_batch, g_cache_bytes >> 20);
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
