@@ -21,8 +21,8 @@ namespace palaver::projections {
 namespace {
 
 using internal::BigEndian64;
-using internal::ReadBigEndian64;
 using internal::kViewFormat;
+using internal::ReadBigEndian64;
 
 constexpr std::string_view kCheckpointPrefix = "checkpoint/";
 // Not a view key: which encoding of the views this database holds.
@@ -81,8 +81,8 @@ Status CheckFormat(rocksdb::DB& db, const std::string& path) {
     format = "format \"" + format + "\"";
   }
   return Status::Error(ErrorCode::kFailedPrecondition,
-                       "the views in " + path + " were written in " + format +
-                           ", not \"" + std::string(kViewFormat) +
+                       "the views in " + path + " were written in " + format + ", not \"" +
+                           std::string(kViewFormat) +
                            "\"; rebuild them with `palaver replay --out <new directory>` and "
                            "use that directory",
                        "db_path")
@@ -206,9 +206,8 @@ class PendingBatch {
       return std::string_view(e->first).substr(0, prefix.size()) == prefix;
     };
     std::vector<const Entry*> pending;
-    for (auto k = std::lower_bound(
-             sorted_.begin(), sorted_.end(), prefix,
-             [](const Entry* e, const std::string& p) { return e->first < p; });
+    for (auto k = std::lower_bound(sorted_.begin(), sorted_.end(), prefix,
+                                   [](const Entry*e, const std::string&p) { return e->first < p; });
          k != sorted_.end() && has_prefix(*k); ++k)
       pending.push_back(*k);
     const auto merged = static_cast<std::ptrdiff_t>(pending.size());
