@@ -15,6 +15,7 @@
 //
 // Usage: projection_benchmark [--events N] [--conversations N] [--queries N]
 //          [--batch N] [--cache-mb N] [--phase all|rebuild|inbox] [--dir D]
+//          [--only inbox|receipts|history|profile|metrics]  (rebuild one projection)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -78,13 +79,21 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
 
 size_t g_batch = 10'000;
 size_t g_cache_bytes = 64u << 20;
+std::string g_only;  // one projection by name; empty = all of them
 
 std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log) {
   projections::ProjectorOptions options;
   options.db_path = dir;
   options.max_batch_events = g_batch;
   options.block_cache_bytes = g_cache_bytes;
-  auto p = projections::Projector::Open(options, log, projections::DefaultProjections());
+  auto projections = projections::DefaultProjections();
+  if (!g_only.empty())
+    std::erase_if(projections, [](const auto& p) { return p->name() != g_only; });
+  if (projections.empty()) {
+    std::fprintf(stderr, "--only: no projection is named %s\n", g_only.c_str());
+    std::exit(1);
+  }
+  auto p = projections::Projector::Open(options, log, std::move(projections));
   if (!p.ok()) {
     std::fprintf(stderr, "projector: %s\n", p.status().ToString().c_str());
     std::exit(1);
@@ -174,6 +183,8 @@ int Main(int argc, char** argv) {
       g_batch = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--cache-mb"))
       g_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
+    else if (!std::strcmp(argv[i], "--only"))
+      g_only = argv[i + 1];
     else if (!std::strcmp(argv[i], "--phase"))
       phase = argv[i + 1];
   }
@@ -182,7 +193,8 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
-  std::printf("batch %zu events, block cache %zu MiB\n", g_batch, g_cache_bytes >> 20);
+  std::printf("batch %zu events, block cache %zu MiB, projections: %s\n", g_batch,
+              g_cache_bytes >> 20, g_only.empty() ? "all" : g_only.c_str());
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
