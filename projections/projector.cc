@@ -387,6 +387,16 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Partitioned index and filters: a read loads one small partition (4 KiB)
+  // of each, found through a pinned top-level index, instead of the whole
+  // index and Bloom filter of a file (megabytes in a large file). Without
+  // this, once the filters of a big database outgrew the block cache, every
+  // read of an absent key read and checksummed a whole filter block again.
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
   // Index blocks are read on every Get that misses the memtables; left
   // uncompressed they cost no decompression when they come back into the
   // cache (the bottom level is ZSTD, which is slow to decompress).
