@@ -15,8 +15,7 @@
 //
 // Usage: projection_benchmark [--events N] [--conversations N] [--queries N]
 //          [--batch N] [--cache-mb N] [--phase all|rebuild|inbox] [--dir D]
-#include <time.h>
-
+//          [--only inbox|receipts|history|profile|metrics]  (rebuild one projection)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,6 +30,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 #include "engine/event_log.h"
 #include "projections/projector.h"
@@ -79,13 +79,21 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
 
 size_t g_batch = 10'000;
 size_t g_cache_bytes = 64u << 20;
+std::string g_only;  // one projection by name; empty = all of them
 
 std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log) {
   projections::ProjectorOptions options;
   options.db_path = dir;
   options.max_batch_events = g_batch;
   options.block_cache_bytes = g_cache_bytes;
-  auto p = projections::Projector::Open(options, log, projections::DefaultProjections());
+  auto projections = projections::DefaultProjections();
+  if (!g_only.empty())
+    std::erase_if(projections, [](const auto& p) { return p->name() != g_only; });
+  if (projections.empty()) {
+    std::fprintf(stderr, "--only: no projection is named %s\n", g_only.c_str());
+    std::exit(1);
+  }
+  auto p = projections::Projector::Open(options, log, std::move(projections));
   if (!p.ok()) {
     std::fprintf(stderr, "projector: %s\n", p.status().ToString().c_str());
     std::exit(1);
@@ -102,8 +110,8 @@ void Append(EventLog& log, const std::vector<Event>& events) {
 }
 
 // Raw RocksDB: the given keys and values in WriteBatches of 1000 puts.
-double RawPutsPerSecond(const std::string& source_dir, const std::string& target_dir,
-                        size_t* puts, double* per_cpu_second) {
+double RawPutsPerSecond(const std::string& source_dir, const std::string& target_dir, size_t* puts,
+                        double* per_cpu_second) {
   rocksdb::Options options;
   options.create_if_missing = true;
   rocksdb::DB* raw_source = nullptr;
@@ -175,6 +183,8 @@ int Main(int argc, char** argv) {
       g_batch = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--cache-mb"))
       g_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
+    else if (!std::strcmp(argv[i], "--only"))
+      g_only = argv[i + 1];
     else if (!std::strcmp(argv[i], "--phase"))
       phase = argv[i + 1];
   }
@@ -182,7 +192,9 @@ int Main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 
-  std::printf("batch %zu events, block cache %zu MiB\n", g_batch, g_cache_bytes >> 20);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
+  std::printf("batch %zu events, block cache %zu MiB, projections: %s\n", g_batch,
+              g_cache_bytes >> 20, g_only.empty() ? "all" : g_only.c_str());
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
@@ -208,14 +220,15 @@ int Main(int argc, char** argv) {
     const double raw = RawPutsPerSecond(dir + "/views", dir + "/raw", &puts, &raw_cpu);
     const double rate = static_cast<double>(events) / secs;
     const double rate_cpu = static_cast<double>(events) / cpu;
-    std::printf("rebuild: %zu events in %.2f s = %.0f events/s wall; %.2f CPU s (all threads) = "
-                "%.0f events per CPU second; applying thread %.2f CPU s = %.0f events per CPU "
-                "second\n",
-                events, secs, rate, cpu, rate_cpu, thread_cpu,
-                static_cast<double>(events) / thread_cpu);
-    std::printf("raw rocksdb WriteBatch(1000) of the rebuilt keys: %zu puts, %.0f puts/s wall, "
-                "%.0f puts per CPU second of the writing thread\n",
-                puts, raw, raw_cpu);
+    std::printf(
+        "rebuild: %zu events in %.2f s = %.0f events/s wall; %.2f CPU s (all threads) = "
+        "%.0f events per CPU second; applying thread %.2f CPU s = %.0f events per CPU "
+        "second\n",
+        events, secs, rate, cpu, rate_cpu, thread_cpu, static_cast<double>(events) / thread_cpu);
+    std::printf(
+        "raw rocksdb WriteBatch(1000) of the rebuilt keys: %zu puts, %.0f puts/s wall, "
+        "%.0f puts per CPU second of the writing thread\n",
+        puts, raw, raw_cpu);
     std::printf("ratio rebuild events : raw puts = %.3f wall, %.3f per thread CPU second\n",
                 raw > 0 ? rate / raw : 0,
                 raw_cpu > 0 ? static_cast<double>(events) / thread_cpu / raw_cpu : 0);
@@ -265,10 +278,11 @@ int Main(int argc, char** argv) {
     if (!projector->CatchUp(std::chrono::hours(1)).ok()) return 1;
     const double build_secs = Seconds(start);
     const double build_cpu = CpuSeconds() - cpu_start;
-    std::printf("inbox build: %zu conversations (%llu events) in %.2f s = %.0f events/s wall, "
-                "%.0f events per CPU second\n",
-                conversations, static_cast<unsigned long long>(n), build_secs,
-                static_cast<double>(n) / build_secs, static_cast<double>(n) / build_cpu);
+    std::printf(
+        "inbox build: %zu conversations (%llu events) in %.2f s = %.0f events/s wall, "
+        "%.0f events per CPU second\n",
+        conversations, static_cast<unsigned long long>(n), build_secs,
+        static_cast<double>(n) / build_secs, static_cast<double>(n) / build_cpu);
     std::printf("peak RSS after the build:%s\n", PeakRss().c_str());
     // The raw limit of a page: a RocksDB iterator seek and 25 Next on the
     // all-rows index, plus 25 point Gets of rows, through the same database.
@@ -284,18 +298,18 @@ int Main(int argc, char** argv) {
         const auto s = Clock::now();
         const double c0 = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
         size_t seen = 0;
-        (void)projector->Scan(index, "", false, [&](std::string_view, std::string_view) {
-          return ++seen < 25;
-        });
+        (void)projector->Scan(index, "", false,
+                              [&](std::string_view, std::string_view) { return ++seen < 25; });
         for (const auto& k : row_keys) (void)projector->Get(k);
         us.push_back(Seconds(s) * 1e6);
         cpu_us.push_back((CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e6);
       }
       raw_page = Percentiles(us);
       raw_page_cpu = Percentiles(cpu_us);
-      std::printf("raw page (seek + 25 next + 25 gets)  p50 %8.1f us  p99 %8.1f us  "
-                  "[thread CPU p50 %.1f us p99 %.1f us]\n",
-                  raw_page.p50_us, raw_page.p99_us, raw_page_cpu.p50_us, raw_page_cpu.p99_us);
+      std::printf(
+          "raw page (seek + 25 next + 25 gets)  p50 %8.1f us  p99 %8.1f us  "
+          "[thread CPU p50 %.1f us p99 %.1f us]\n",
+          raw_page.p50_us, raw_page.p99_us, raw_page_cpu.p50_us, raw_page_cpu.p99_us);
     }
     projections::Queries q(*projector);
     struct Case {
@@ -335,10 +349,11 @@ int Main(int argc, char** argv) {
         cursor = page->next_cursor;
       }
       const Latency l = Percentiles(us), lc = Percentiles(cpu_us);
-      std::printf("inbox %-28s p50 %8.1f us  p99 %8.1f us  (p99 ratio to raw page %.2f)  "
-                  "[thread CPU p50 %.1f us p99 %.1f us, ratio %.2f]\n",
-                  c.name, l.p50_us, l.p99_us, l.p99_us / raw_page.p99_us, lc.p50_us, lc.p99_us,
-                  lc.p99_us / raw_page_cpu.p99_us);
+      std::printf(
+          "inbox %-28s p50 %8.1f us  p99 %8.1f us  (p99 ratio to raw page %.2f)  "
+          "[thread CPU p50 %.1f us p99 %.1f us, ratio %.2f]\n",
+          c.name, l.p50_us, l.p99_us, l.p99_us / raw_page.p99_us, lc.p50_us, lc.p99_us,
+          lc.p99_us / raw_page_cpu.p99_us);
     }
     std::vector<double> us, raw_us;
     int64_t badge = 0;
@@ -352,10 +367,10 @@ int Main(int argc, char** argv) {
       raw_us.push_back(Seconds(s) * 1e6);
     }
     const Latency l = Percentiles(us), raw = Percentiles(raw_us);
-    std::printf("badge count = %lld                p50 %8.1f us  p99 %8.1f us  (raw Get p99 %.1f "
-                "us, ratio %.2f)\n",
-                static_cast<long long>(badge), l.p50_us, l.p99_us, raw.p99_us,
-                l.p99_us / raw.p99_us);
+    std::printf(
+        "badge count = %lld                p50 %8.1f us  p99 %8.1f us  (raw Get p99 %.1f "
+        "us, ratio %.2f)\n",
+        static_cast<long long>(badge), l.p50_us, l.p99_us, raw.p99_us, l.p99_us / raw.p99_us);
   }
   std::printf("peak RSS:%s\n", PeakRss().c_str());
   std::filesystem::remove_all(dir);

@@ -21,8 +21,8 @@ namespace palaver::projections {
 namespace {
 
 using internal::BigEndian64;
-using internal::ReadBigEndian64;
 using internal::kViewFormat;
+using internal::ReadBigEndian64;
 
 constexpr std::string_view kCheckpointPrefix = "checkpoint/";
 // Not a view key: which encoding of the views this database holds.
@@ -81,8 +81,8 @@ Status CheckFormat(rocksdb::DB& db, const std::string& path) {
     format = "format \"" + format + "\"";
   }
   return Status::Error(ErrorCode::kFailedPrecondition,
-                       "the views in " + path + " were written in " + format +
-                           ", not \"" + std::string(kViewFormat) +
+                       "the views in " + path + " were written in " + format + ", not \"" +
+                           std::string(kViewFormat) +
                            "\"; rebuild them with `palaver replay --out <new directory>` and "
                            "use that directory",
                        "db_path")
@@ -98,9 +98,13 @@ bool ValidName(std::string_view name) {
 // Committed values (or absence) of keys one partition's projections read
 // recently. Only the projector writes the database, and a partition's keys
 // are its own (they start with a shop), so this never goes stale; it is
-// cleared when over budget and whenever a commit fails.
+// cleared whenever a commit fails. When over budget it drops an arbitrary
+// half of its entries (not all of them: the hot rows of a rebuild are read
+// again and again, and a full clear sends every one of them back to RocksDB).
 class ReadCache {
  public:
+  using Map = std::unordered_map<std::string, std::optional<std::string>>;
+
   explicit ReadCache(size_t budget_bytes) : budget_bytes_(budget_bytes) {}
   const std::optional<std::string>* Find(const std::string& key) const {
     auto it = map_.find(key);
@@ -108,9 +112,19 @@ class ReadCache {
   }
   void Store(std::string key, std::optional<std::string> value) {
     if (budget_bytes_ == 0) return;
-    if (bytes_ > budget_bytes_) Clear();
-    bytes_ += key.size() + (value ? value->size() : 0) + 64;
-    map_.insert_or_assign(std::move(key), std::move(value));
+    auto [it, inserted] = map_.try_emplace(std::move(key));
+    Replace(it, inserted, std::move(value));
+  }
+  // Stores a node taken from a map of the same type (no allocation for a new key).
+  void Store(Map::node_type node) {
+    if (budget_bytes_ == 0) return;
+    auto result = map_.insert(std::move(node));
+    if (result.inserted) {
+      bytes_ += Cost(result.position->first, result.position->second);
+      MaybeEvict();
+    } else {
+      Replace(result.position, false, std::move(result.node.mapped()));
+    }
   }
   void Clear() {
     map_.clear();
@@ -118,9 +132,26 @@ class ReadCache {
   }
 
  private:
+  static size_t Cost(const std::string& key, const std::optional<std::string>& value) {
+    return key.size() + (value ? value->size() : 0) + 64;
+  }
+  void Replace(Map::iterator it, bool inserted, std::optional<std::string> value) {
+    if (!inserted) bytes_ -= Cost(it->first, it->second);
+    it->second = std::move(value);
+    bytes_ += Cost(it->first, it->second);
+    MaybeEvict();
+  }
+  void MaybeEvict() {
+    if (bytes_ <= budget_bytes_) return;
+    for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
+      bytes_ -= Cost(it->first, it->second);
+      it = map_.erase(it);
+    }
+  }
+
   const size_t budget_bytes_;
-  size_t bytes_ = 0;  // approximate; grows with overwrites until the next Clear
-  std::unordered_map<std::string, std::optional<std::string>> map_;
+  size_t bytes_ = 0;  // the sum of Cost over map_
+  Map map_;
 };
 
 // The pending writes of one batch: the last value (or deletion) per key, so
@@ -154,10 +185,7 @@ class PendingBatch {
     sorted_.clear();
     added_.clear();
     sorted_valid_ = false;
-    while (!pending_.empty()) {
-      auto node = pending_.extract(pending_.begin());
-      cache.Store(std::move(node.key()), std::move(node.mapped()));
-    }
+    while (!pending_.empty()) cache.Store(pending_.extract(pending_.begin()));
   }
 
   void Set(std::string key, std::optional<std::string> value) {
@@ -168,16 +196,25 @@ class PendingBatch {
   // Merges the database with the pending writes over keys starting with `prefix`.
   Status Scan(const std::string& prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) {
-    // The pending keys under the prefix, in order, from a sorted view of the
-    // pending keys built on the first scan of a batch and merged afterwards.
-    SortPendingKeys();
+    // The pending keys under the prefix, in order: a range of the sorted view
+    // of the pending keys, merged with the matching keys added since it was
+    // last brought up to date (a full merge only once those are many, so a
+    // batch with many scans does not re-merge all its keys on each).
+    SortPendingKeys(/*force=*/false);
+    auto by_key = [](const Entry* a, const Entry* b) { return a->first < b->first; };
+    auto has_prefix = [&](const Entry* e) {
+      return std::string_view(e->first).substr(0, prefix.size()) == prefix;
+    };
     std::vector<const Entry*> pending;
-    for (auto k = std::lower_bound(
-             sorted_.begin(), sorted_.end(), prefix,
-             [](const Entry* e, const std::string& p) { return e->first < p; });
-         k != sorted_.end() && std::string_view((*k)->first).substr(0, prefix.size()) == prefix;
-         ++k)
+    for (auto k = std::lower_bound(sorted_.begin(), sorted_.end(), prefix,
+                                   [](const Entry*e, const std::string&p) { return e->first < p; });
+         k != sorted_.end() && has_prefix(*k); ++k)
       pending.push_back(*k);
+    const auto merged = static_cast<std::ptrdiff_t>(pending.size());
+    for (const Entry* e : added_)
+      if (has_prefix(e)) pending.push_back(e);
+    std::sort(pending.begin() + merged, pending.end(), by_key);
+    std::inplace_merge(pending.begin(), pending.begin() + merged, pending.end(), by_key);
     std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
     it->Seek(prefix);
     size_t p = 0;
@@ -218,7 +255,7 @@ class PendingBatch {
   // The batch to commit, in key order: the memtable's skip list inserts
   // sorted keys much faster (each insert starts from the previous one's place).
   rocksdb::WriteBatch ToWriteBatch() {
-    SortPendingKeys();
+    SortPendingKeys(/*force=*/true);
     rocksdb::WriteBatch batch;
     for (const Entry* entry : sorted_) {
       if (entry->second) {
@@ -231,7 +268,9 @@ class PendingBatch {
   }
 
  private:
-  void SortPendingKeys() {
+  // Brings sorted_ up to date; unless `force`, only when added_ has grown to
+  // a quarter of it (so merging costs amortised O(1) per key).
+  void SortPendingKeys(bool force) {
     auto by_key = [](const Entry* a, const Entry* b) { return a->first < b->first; };
     if (!sorted_valid_) {
       sorted_.clear();
@@ -240,7 +279,7 @@ class PendingBatch {
       std::sort(sorted_.begin(), sorted_.end(), by_key);
       sorted_valid_ = true;
       added_.clear();
-    } else if (!added_.empty()) {
+    } else if (!added_.empty() && (force || added_.size() * 4 >= sorted_.size())) {
       std::sort(added_.begin(), added_.end(), by_key);
       const auto middle = static_cast<std::ptrdiff_t>(sorted_.size());
       sorted_.insert(sorted_.end(), added_.begin(), added_.end());
@@ -348,12 +387,37 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   table.cache_index_and_filter_blocks = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Partitioned index and filters: a read loads one small partition (4 KiB)
+  // of each, found through a pinned top-level index, instead of the whole
+  // index and Bloom filter of a file (megabytes in a large file). Without
+  // this, once the filters of a big database outgrew the block cache, every
+  // read of an absent key read and checksummed a whole filter block again.
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  // Index blocks are read on every Get that misses the memtables; left
+  // uncompressed they cost no decompression when they come back into the
+  // cache (the bottom level is ZSTD, which is slow to decompress).
+  table.enable_index_compression = false;
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   db_options.write_buffer_size = std::max<size_t>(options.write_buffer_bytes, 1u << 20);
   db_options.max_write_buffer_number = std::max(options.max_write_buffers, 2);
+  // The memtables may take at most half of the block cache: charged to the
+  // whole of it, full memtables evict every index and data block, and each
+  // Get then reads and decompresses them again (rebuilds slowed down as the
+  // database grew).
   db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
-      db_options.write_buffer_size * static_cast<size_t>(db_options.max_write_buffer_number),
+      std::min(
+          db_options.write_buffer_size * static_cast<size_t>(db_options.max_write_buffer_number),
+          std::max<size_t>(options.block_cache_bytes / 2, 1u << 20)),
       cache);
+  // A whole-key Bloom filter in the memtables: most reads of a rebuild ask for
+  // keys that are not there yet (new conversations, messages), and it answers
+  // them without a skip-list search.
+  db_options.memtable_whole_key_filtering = true;
+  db_options.memtable_prefix_bloom_size_ratio = 0.02;
   db_options.max_open_files = 512;
   // LZ4 is cheaper than the default Snappy to write and read; the bottom level
   // (most of the data) is worth the extra squeeze of ZSTD.

@@ -32,11 +32,13 @@ inline std::unique_ptr<EventLog> OpenEmbeddedLog(const std::string& dir, int32_t
   return std::move(log).value();
 }
 
-inline std::unique_ptr<projections::Projector> OpenProjector(const std::string& db, EventLog& log,
-                                                             size_t batch = 1000) {
+inline std::unique_ptr<projections::Projector> OpenProjector(
+    const std::string& db, EventLog& log, size_t batch = 1000,
+    size_t read_cache_bytes = projections::ProjectorOptions().read_cache_bytes) {
   projections::ProjectorOptions options;
   options.db_path = db;
   options.max_batch_events = batch;
+  options.read_cache_bytes = read_cache_bytes;
   options.block_cache_bytes = 8u << 20;
   options.poll_wait = std::chrono::milliseconds(20);
   auto projector = projections::Projector::Open(options, log, projections::DefaultProjections());
