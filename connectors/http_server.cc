@@ -1,7 +1,9 @@
 #include "connectors/http_server.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -61,6 +63,10 @@ struct SessionRegistry {
   }
 };
 
+// How long a connection whose request was refused unread keeps reading (and
+// discarding) before it closes; see Session::LingeringClose.
+constexpr std::chrono::seconds kLingerTime{1};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const HttpServerOptions& options, const HttpHandler& handler,
@@ -117,6 +123,7 @@ class Session : public std::enable_shared_from_this<Session> {
                          "\"}";
       HttpResponse response = JsonResponse(dummy, status, std::move(body));
       response.set(http::field::content_type, "application/problem+json");
+      unread_request_ = true;
       return Write(std::move(response));
     }
     busy_ = true;
@@ -153,8 +160,29 @@ class Session : public std::enable_shared_from_this<Session> {
     ++served_;
     bool keep_alive = response_->keep_alive();
     response_.reset();
+    if (!ec && unread_request_) return LingeringClose();
     if (ec || !keep_alive || registry_.stopping) return Close();
     Read();
+  }
+
+  // After answering a request it did not read whole (too large, malformed):
+  // closing at once with the rest unread makes the kernel reset the
+  // connection, and the client may lose the answer while it is still
+  // sending. So stop sending, read and discard what comes for a moment
+  // (kLingerTime at most), then close.
+  void LingeringClose() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);
+    Discard();
+  }
+
+  void Discard() {
+    stream_.async_read_some(asio::buffer(discard_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (ec || self->registry_.stopping) return self->Close();
+                              self->Discard();
+                            });
   }
 
   // Hands the socket to the stream route; this session then ends without
@@ -190,6 +218,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const HttpStreamRoute& stream_route_;
   SessionRegistry& registry_;
   bool busy_ = false;  // a request is being handled or answered; touched only on the strand
+  bool unread_request_ = false;     // the request was refused before it was read whole
+  std::array<char, 4096> discard_;  // sink of LingeringClose
   uint64_t served_ = 0;
 };
 

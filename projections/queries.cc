@@ -116,57 +116,55 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   bool more = false;
   Status row_status = Status::Ok();
   const std::string row_prefix = "inbox/" + Prefix({"conv", q.shop});
-  Status scan =
-      views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
-        if (key == start) return true;  // the cursor row itself was on the previous page
-        if (page.rows.size() == q.limit) {
-          more = true;
-          return false;
-        }
-        // prefix, ~activity (8 bytes), '\0', conversation id.
-        if (key.size() < prefix.size() + 9) return true;
-        const std::string_view id = key.substr(prefix.size() + 9);
-        auto bytes = views_.Get(row_prefix + std::string(id));
-        if (!bytes.ok()) {
-          row_status = bytes.status();
-          return false;
-        }
-        internal::InboxRowData row;
-        if (!bytes->has_value() || !internal::DecodeInboxRow(**bytes, &row)) return true;
-        const auto status = static_cast<ConversationStatus>(row.status);
-        if (!q.statuses.empty() &&
-            std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
-          return true;
-        if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return true;
-        if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return true;
-        const auto channel = static_cast<Channel>(row.channel);
-        if (q.channel && *q.channel != channel) return true;
-        std::vector<Topic> topics;
-        for (uint8_t t : row.topics) topics.push_back(static_cast<Topic>(t));
-        if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end())
-          return true;
-        const bool unread = row.UnreadFor(q.agent_id);
-        if (q.unread_only && !unread) return true;
-        const bool overdue = status == ConversationStatus::kOpen && row.waiting_since_us &&
-                             q.now_us - *row.waiting_since_us > target_s * 1'000'000;
-        if (q.overdue_only && !overdue) return true;
-        InboxRow out;
-        out.conversation_id = std::move(row.id);
-        out.customer_id = std::move(row.customer_id);
-        out.customer_name = std::move(row.name);
-        out.channel = channel;
-        out.preview = std::move(row.preview);
-        out.unread = unread;
-        out.assignee = std::move(row.assignee);
-        out.status = status;
-        out.topics = std::move(topics);
-        out.waiting_since_us = row.waiting_since_us;
-        out.overdue = overdue;
-        out.last_activity_us = row.activity_us;
-        page.rows.push_back(std::move(out));
-        last_key.assign(key);
-        return true;
-      });
+  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
+    if (key == start) return true;  // the cursor row itself was on the previous page
+    if (page.rows.size() == q.limit) {
+      more = true;
+      return false;
+    }
+    // prefix, ~activity (8 bytes), '\0', conversation id.
+    if (key.size() < prefix.size() + 9) return true;
+    const std::string_view id = key.substr(prefix.size() + 9);
+    auto bytes = views_.Get(row_prefix + std::string(id));
+    if (!bytes.ok()) {
+      row_status = bytes.status();
+      return false;
+    }
+    internal::InboxRowData row;
+    if (!bytes->has_value() || !internal::DecodeInboxRow(**bytes, &row)) return true;
+    const auto status = static_cast<ConversationStatus>(row.status);
+    if (!q.statuses.empty() &&
+        std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
+      return true;
+    if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return true;
+    if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return true;
+    const auto channel = static_cast<Channel>(row.channel);
+    if (q.channel && *q.channel != channel) return true;
+    std::vector<Topic> topics;
+    for (uint8_t t : row.topics) topics.push_back(static_cast<Topic>(t));
+    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return true;
+    const bool unread = row.UnreadFor(q.agent_id);
+    if (q.unread_only && !unread) return true;
+    const bool overdue = status == ConversationStatus::kOpen && row.waiting_since_us &&
+                         q.now_us - *row.waiting_since_us > target_s * 1'000'000;
+    if (q.overdue_only && !overdue) return true;
+    InboxRow out;
+    out.conversation_id = std::move(row.id);
+    out.customer_id = std::move(row.customer_id);
+    out.customer_name = std::move(row.name);
+    out.channel = channel;
+    out.preview = std::move(row.preview);
+    out.unread = unread;
+    out.assignee = std::move(row.assignee);
+    out.status = status;
+    out.topics = std::move(topics);
+    out.waiting_since_us = row.waiting_since_us;
+    out.overdue = overdue;
+    out.last_activity_us = row.activity_us;
+    page.rows.push_back(std::move(out));
+    last_key.assign(key);
+    return true;
+  });
   PALAVER_RETURN_IF_ERROR(scan);
   PALAVER_RETURN_IF_ERROR(row_status);
   for (InboxRow& row : page.rows) {
@@ -225,6 +223,34 @@ Result<Receipts> Queries::ReadReceipts(const std::string& shop, const std::strin
   return out;
 }
 
+namespace {
+
+// What the shopper sees of a timeline entry, as the shopper's live stream
+// does (connectors/live/live_view.h): the conversation starting, messages,
+// the conversation closing and reopening, their own CSAT and a handoff.
+// Assignments, topics, cart entries, snoozes and delivery routes are for
+// agents. Returns false when the entry is not shown at all.
+bool ShopperEntry(Json& entry) {
+  const std::string type = entry.value("type", std::string());
+  if (type == "started" || type == "csat" || type == "handoff") return true;
+  if (type == "message") {
+    entry.erase("delivery_route");
+    return true;
+  }
+  if (type == "status") {
+    const bool from_open = entry.value("from", std::string()) != "closed";
+    const bool to_open = entry.value("to", std::string()) != "closed";
+    if (from_open && to_open) return false;  // snooze, unsnooze: still open to the shopper
+    if (from_open) entry["from"] = "open";
+    if (to_open) entry["to"] = "open";
+    entry.erase("snoozed_until");
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<TimelinePage> Queries::Timeline(const TimelineQuery& q, const Consistency& c) const {
   PALAVER_RETURN_IF_ERROR(Wait(c));
   if (q.limit == 0 || q.limit > 500)
@@ -261,6 +287,7 @@ Result<TimelinePage> Queries::Timeline(const TimelineQuery& q, const Consistency
           if (entry.value("agents_only", false)) return true;
           const std::string about = entry.value("customer_id", std::string());
           if (!about.empty() && about != customer) return true;
+          if (!ShopperEntry(entry)) return true;
         }
         page.entries.push_back(
             {static_cast<int64_t>(ReadBigEndian64(key.substr(prefix.size()))), entry.dump()});

@@ -186,6 +186,11 @@ class Queries {
                              const Consistency& c = {}) const;
   Result<Receipts> ReadReceipts(const std::string& shop, const std::string& conversation_id,
                                 const Consistency& c = {}) const;
+  // kShopper sees only a conversation of their own (kNotFound otherwise) and
+  // of it what the shopper's live stream shows: started, messages (without
+  // the delivery route), closing and reopening (a snooze reads as open), their
+  // CSAT and handoffs; never notes, assignments, topics, cart entries or
+  // anything of another customer. Cursors count every entry either way.
   Result<TimelinePage> Timeline(const TimelineQuery& query, const Consistency& c = {}) const;
   // Newest first, without `except_conversation_id`.
   Result<std::vector<PreviousConversation>> PreviousConversations(

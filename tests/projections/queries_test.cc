@@ -4,8 +4,8 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
-#include <rocksdb/db.h>
 #include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
 
 #include "projections/replay.h"
 #include "schemas/codec.h"
@@ -246,8 +246,16 @@ TEST_F(QueriesTest, TimelineAgentAndShopperViewsPaginateBothWays) {
   q.viewer = TimelineViewer::kShopper;
   q.shopper_customer_id = "c1";
   auto shopper = queries_->Timeline(q).value();
-  EXPECT_EQ(shopper.entries.size() + 1, agent.entries.size());  // without the note
-  for (const auto& e : shopper.entries) EXPECT_EQ(e.json.find("VIP"), std::string::npos);
+  // What the shopper's live stream shows, no more: no note, assignment,
+  // topics or cart entry, no delivery route.
+  std::vector<std::string> shopper_types;
+  for (const auto& e : shopper.entries) {
+    EXPECT_EQ(e.json.find("VIP"), std::string::npos) << e.json;
+    EXPECT_EQ(e.json.find("delivery_route"), std::string::npos) << e.json;
+    shopper_types.push_back(nlohmann::json::parse(e.json)["type"]);
+  }
+  EXPECT_EQ(shopper_types, (std::vector<std::string>{"started", "message", "message", "status",
+                                                     "status", "message", "status", "csat"}));
   q.shopper_customer_id = "c2";
   EXPECT_EQ(queries_->Timeline(q).status().code(), ErrorCode::kNotFound);
 
@@ -393,7 +401,6 @@ TEST_F(QueriesTest, CustomerErasureBlanksPersonalDataInEveryView) {
   EXPECT_TRUE(profile.notes.empty());
 }
 
-
 TEST_F(QueriesTest, BadgeCountFollowsReadsRepliesStatusAndMarkUnread) {
   Scenario();  // k1 closed (read by a1), k2 open and unread by everyone
   ASSERT_TRUE(projector_->CatchUp().ok());
@@ -439,12 +446,9 @@ TEST_F(QueriesTest, DailyMetricsFollowTheShopTimeZone) {
   Emit("k9", ActorKind::kShopper, "c9", early_utc + 2 * kSecond, s, "s2");
   ASSERT_TRUE(projector_->CatchUp().ok());
   // s1 has no office hours: UTC days. s2 counts in Los Angeles.
-  EXPECT_EQ(queries_->Metrics("s1", "2026-01-02", "2026-01-02").value().conversations_started,
-            1);
-  EXPECT_EQ(queries_->Metrics("s2", "2026-01-01", "2026-01-01").value().conversations_started,
-            1);
-  EXPECT_EQ(queries_->Metrics("s2", "2026-01-02", "2026-01-02").value().conversations_started,
-            0);
+  EXPECT_EQ(queries_->Metrics("s1", "2026-01-02", "2026-01-02").value().conversations_started, 1);
+  EXPECT_EQ(queries_->Metrics("s2", "2026-01-01", "2026-01-01").value().conversations_started, 1);
+  EXPECT_EQ(queries_->Metrics("s2", "2026-01-02", "2026-01-02").value().conversations_started, 0);
 }
 
 // Conversation ids of a JSON Lines export, checking each line's timeline is ordered.
@@ -532,8 +536,8 @@ TEST_F(ExportTest, ConversationsAsCsvOneRowPerTimelineEntry) {
   std::string line;
   while (std::getline(lines, line)) entries += nlohmann::json::parse(line)["timeline"].size();
   const std::string text = csv.str();
-  ASSERT_EQ(text.rfind("shop,conversation_id,customer_id,channel,status,started_at,seq,at,type,", 0),
-            0u);
+  ASSERT_EQ(
+      text.rfind("shop,conversation_id,customer_id,channel,status,started_at,seq,at,type,", 0), 0u);
   // Rows are counted by their quoted first field; one embedded newline is inside quotes.
   size_t rows = 0;
   for (size_t at = text.find("\n\"s"); at != std::string::npos; at = text.find("\n\"s", at + 1))
@@ -570,23 +574,22 @@ TEST_F(ExportTest, MetricsAndDailyVolumesAsCsv) {
   EXPECT_EQ(k2, "\"s1\",\"k2\",\"c2\",\"sms\",\"open\",\"2026-01-02T15:00:20.000Z\",,,,,");
 
   std::ostringstream closed;
-  ASSERT_TRUE(ExportConversationMetrics(
-                  *projector_, MakeExportFilter("", "", "", "", "closed").value(), closed)
+  ASSERT_TRUE(ExportConversationMetrics(*projector_,
+                                        MakeExportFilter("", "", "", "", "closed").value(), closed)
                   .ok());
   const std::string closed_rows = closed.str();
   EXPECT_EQ(std::count(closed_rows.begin(), closed_rows.end(), '\n'), 2) << closed_rows;
 
   std::ostringstream daily;
-  ASSERT_TRUE(
-      ExportDailyVolumes(*projector_, MakeExportFilter("s1", "2026-01-02", "2026-01-03", "", "").value(),
-                         daily)
-          .ok());
+  ASSERT_TRUE(ExportDailyVolumes(*projector_,
+                                 MakeExportFilter("s1", "2026-01-02", "2026-01-03", "", "").value(),
+                                 daily)
+                  .ok());
   const std::string d = daily.str();
   EXPECT_EQ(d.rfind("shop,day,kind,name,count\n", 0), 0u);
   EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"started\",\"\",2\n"), std::string::npos) << d;
   EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"channel\",\"sms\",1\n"), std::string::npos) << d;
-  EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"agent_messages\",\"a1\",2\n"), std::string::npos)
-      << d;
+  EXPECT_NE(d.find("\"s1\",\"2026-01-02\",\"agent_messages\",\"a1\",2\n"), std::string::npos) << d;
   EXPECT_EQ(d.find("\"s2\""), std::string::npos);
   std::ostringstream later;
   ASSERT_TRUE(
@@ -594,22 +597,23 @@ TEST_F(ExportTest, MetricsAndDailyVolumesAsCsv) {
           .ok());
   EXPECT_EQ(later.str(), "shop,day,kind,name,count\n");
   std::ostringstream refused;
-  EXPECT_EQ(ExportDailyVolumes(*projector_, MakeExportFilter("", "", "", "sms", "").value(), refused)
-                .code(),
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      ExportDailyVolumes(*projector_, MakeExportFilter("", "", "", "sms", "").value(), refused)
+          .code(),
+      ErrorCode::kInvalidArgument);
 }
 
 TEST(ExportFilterTest, BadValuesAreRefusedNamingTheFlag) {
   struct Case {
     std::string from, to, channel, status, field, says;
   };
-  for (const Case& c : std::vector<Case>{
-           {"yesterday", "", "", "", "--from", "is not a UTC time"},
-           {"", "2026-13-01T00:00:00Z", "", "", "--to", "is not a UTC time"},
-           {"2026-01-01T00:00:00", "", "", "", "--from", "is not a UTC time"},
-           {"2026-02-01", "2026-01-01", "", "", "--from", "is not before --to"},
-           {"", "", "fax", "", "--channel", "web_chat, sms, email, shop_app"},
-           {"", "", "", "pending", "--status", "open, snoozed, closed"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"yesterday", "", "", "", "--from", "is not a UTC time"},
+                         {"", "2026-13-01T00:00:00Z", "", "", "--to", "is not a UTC time"},
+                         {"2026-01-01T00:00:00", "", "", "", "--from", "is not a UTC time"},
+                         {"2026-02-01", "2026-01-01", "", "", "--from", "is not before --to"},
+                         {"", "", "fax", "", "--channel", "web_chat, sms, email, shop_app"},
+                         {"", "", "", "pending", "--status", "open, snoozed, closed"}}) {
     auto f = MakeExportFilter("s1", c.from, c.to, c.channel, c.status);
     ASSERT_FALSE(f.ok()) << c.field;
     EXPECT_EQ(f.status().code(), ErrorCode::kInvalidArgument);
