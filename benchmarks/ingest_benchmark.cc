@@ -104,6 +104,56 @@ std::vector<KeyedRecord> MakeRecords(const Config& config) {
   return out;
 }
 
+// The engine alone on a fresh Kafka log (topic palaver.ingest.<topic_tag>),
+// as its sole writer like palaver serve: the mapped commands of the first
+// `max_records` records, executed `batch` at a time (1: Execute) after one
+// warm-up command (the first append waits for the producer's id).
+struct EngineRate {
+  bool ok = false;
+  double per_second = 0;
+  size_t commands = 0;  // commands that succeeded
+};
+EngineRate MeasureEngine(const Config& config, const std::string& topic_tag,
+                         const std::vector<KeyedRecord>& records, size_t batch,
+                         size_t max_records) {
+  EventLogOptions options;
+  options.kind = EventLogOptions::Kind::kKafka;
+  options.kafka_brokers = config.brokers;
+  options.topic = "palaver.ingest." + topic_tag;
+  options.partitions = config.partitions;
+  Result<std::unique_ptr<EventLog>> log = OpenEventLog(options);
+  if (!log.ok()) {
+    std::fprintf(stderr, "event log: %s\n", log.status().ToString().c_str());
+    return {};
+  }
+  rules::SystemClock clock;
+  domain::ConversationEngineOptions engine_options;
+  engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
+    return std::string("ingest-secret");
+  };
+  engine_options.sole_writer = true;
+  domain::ConversationEngine engine(**log, clock, engine_options);
+  std::vector<domain::Command> commands;
+  for (size_t i = 0; i < records.size() && i < max_records; ++i) {
+    storefront::MapResult m = storefront::MapStorefrontRecord(records[i].value, records[i].key);
+    if (auto* c = std::get_if<storefront::MappedCommand>(&m)) commands.push_back(c->command);
+  }
+  EngineRate rate;
+  rate.ok = true;
+  if (commands.empty()) return rate;
+  (void)engine.Execute(commands.front());  // warm up
+  const auto start = Clock::now();
+  for (size_t i = 1; i < commands.size(); i += batch) {
+    const size_t n = std::min(batch, commands.size() - i);
+    for (const Result<domain::CommandResult>& r :
+         engine.ExecuteBatch(std::span<const domain::Command>(commands).subspan(i, n))) {
+      if (r.ok()) ++rate.commands;
+    }
+  }
+  rate.per_second = static_cast<double>(rate.commands) / SecondsSince(start);
+  return rate;
+}
+
 int Main(const Config& config) {
   const std::vector<KeyedRecord> records = MakeRecords(config);
   size_t bytes = 0;
@@ -162,86 +212,18 @@ int Main(const Config& config) {
   std::printf("MapStorefrontRecord only (1 thread):           %10.0f records/s (%zu mapped)\n",
               map_rate, mapped);
 
-  // The engine alone: the mapped commands of (up to) the first 1000 records
-  // executed one after another on a fresh Kafka log, as the consumer does but
-  // without consuming or committing. Separates the engine's append round
-  // trips from the consumer's own per-record cost.
-  double engine_only_rate = 0;
-  size_t engine_only_commands = 0;
-  {
-    EventLogOptions options;
-    options.kind = EventLogOptions::Kind::kKafka;
-    options.kafka_brokers = config.brokers;
-    options.topic = "palaver.ingest." + tag + ".engine-only";
-    options.partitions = config.partitions;
-    Result<std::unique_ptr<EventLog>> log = OpenEventLog(options);
-    if (!log.ok()) {
-      std::fprintf(stderr, "event log: %s\n", log.status().ToString().c_str());
-      return 1;
-    }
-    rules::SystemClock clock;
-    domain::ConversationEngineOptions engine_options;
-    engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
-      return std::string("ingest-secret");
-    };
-    engine_options.sole_writer = true;  // the only writer of its log, as palaver serve
-    domain::ConversationEngine engine(**log, clock, engine_options);
-    std::vector<domain::Command> commands;
-    for (size_t i = 0; i < records.size() && commands.size() < 1000; ++i) {
-      storefront::MapResult m = storefront::MapStorefrontRecord(records[i].value, records[i].key);
-      if (auto* c = std::get_if<storefront::MappedCommand>(&m)) commands.push_back(c->command);
-    }
-    // Warm up: the first append waits for the producer's id and metadata.
-    if (!commands.empty()) (void)engine.Execute(commands.front());
-    const auto start = Clock::now();
-    for (size_t i = 1; i < commands.size(); ++i) {
-      if (engine.Execute(commands[i]).ok()) ++engine_only_commands;
-    }
-    engine_only_rate = static_cast<double>(engine_only_commands) / SecondsSince(start);
-  }
+  // The engine alone, on fresh Kafka logs, without consuming or committing:
+  // separates the engine's append round trips from the consumer's own cost.
+  // One command at a time (the first 1000 records), then ExecuteBatch(1000)
+  // over all of them (the consumer's path).
+  const EngineRate engine_only = MeasureEngine(config, tag + ".engine-only", records, 1, 1000);
+  const EngineRate engine_batch =
+      MeasureEngine(config, tag + ".engine-batch", records, 1000, records.size());
+  if (!engine_only.ok || !engine_batch.ok) return 1;
   std::printf("engine Execute only, Kafka log (1 thread):     %10.0f commands/s (%zu)\n",
-              engine_only_rate, engine_only_commands);
-
-  // The same, through ExecuteBatch in batches of 1000 (the consumer's path),
-  // on a topic of its own so no command is a replay.
-  size_t engine_batch_commands = 0;
-  double engine_batch_rate = 0;
-  {
-    EventLogOptions options;
-    options.kind = EventLogOptions::Kind::kKafka;
-    options.kafka_brokers = config.brokers;
-    options.topic = "palaver.ingest." + tag + ".engine-batch";
-    options.partitions = config.partitions;
-    Result<std::unique_ptr<EventLog>> log = OpenEventLog(options);
-    if (!log.ok()) {
-      std::fprintf(stderr, "event log: %s\n", log.status().ToString().c_str());
-      return 1;
-    }
-    rules::SystemClock clock;
-    domain::ConversationEngineOptions engine_options;
-    engine_options.shop_secret = [](std::string_view) -> std::optional<std::string> {
-      return std::string("ingest-secret");
-    };
-    engine_options.sole_writer = true;
-    domain::ConversationEngine engine(**log, clock, engine_options);
-    std::vector<domain::Command> commands;
-    for (const auto& record : records) {
-      storefront::MapResult m = storefront::MapStorefrontRecord(record.value, record.key);
-      if (auto* c = std::get_if<storefront::MappedCommand>(&m)) commands.push_back(c->command);
-    }
-    if (!commands.empty()) (void)engine.Execute(commands.front());  // warm up
-    const auto start = Clock::now();
-    for (size_t i = 1; i < commands.size(); i += 1000) {
-      const size_t n = std::min<size_t>(1000, commands.size() - i);
-      for (const Result<domain::CommandResult>& r :
-           engine.ExecuteBatch(std::span<const domain::Command>(commands).subspan(i, n))) {
-        if (r.ok()) ++engine_batch_commands;
-      }
-    }
-    engine_batch_rate = static_cast<double>(engine_batch_commands) / SecondsSince(start);
-  }
+              engine_only.per_second, engine_only.commands);
   std::printf("engine ExecuteBatch(1000), Kafka log:          %10.0f commands/s (%zu)\n",
-              engine_batch_rate, engine_batch_commands);
+              engine_batch.per_second, engine_batch.commands);
 
   // palaver: consumer -> engine -> Kafka log -> projector.
   const std::string dir = TempDir("ingest");
@@ -355,10 +337,10 @@ int Main(const Config& config) {
       {"raw_consume", consume.ToJson()},
       {"raw_produce_one_by_one", one_by_one.ToJson()},
       {"map_only_per_second", map_rate},
-      {"engine_only_per_second", engine_only_rate},
-      {"engine_only_commands", engine_only_commands},
-      {"engine_batch_per_second", engine_batch_rate},
-      {"engine_batch_commands", engine_batch_commands},
+      {"engine_only_per_second", engine_only.per_second},
+      {"engine_only_commands", engine_only.commands},
+      {"engine_batch_per_second", engine_batch.per_second},
+      {"engine_batch_commands", engine_batch.commands},
       {"palaver",
        {{"records", stats.records},
         {"events", events},
