@@ -20,6 +20,8 @@
 #include "engine/domain/conversation_engine.h"
 #include "engine/rules/clock.h"
 #include "schemas/json_schema.h"
+#include "tests/connectors/inbound/inbound_kafka_test_util.h"
+#include "tests/connectors/inbound/inbound_test_util.h"
 #include "tests/engine/event_log_test_util.h"
 
 namespace palaver::storefront {
@@ -27,134 +29,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::palaver::testing::UniqueTopic;
-
-constexpr char kShop[] = "shop-acme";  // the tenant of the schema examples
-
-std::string Brokers() {
-  const char* brokers = std::getenv("PALAVER_KAFKA_BROKERS");
-  return brokers == nullptr ? std::string() : std::string(brokers);
-}
-
-std::string Base64Decode(const std::string& in) {
-  static const std::string kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const size_t v = kAlphabet.find(c);
-    if (v == std::string::npos) return "<invalid base64>";
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-nlohmann::json Example(EventType type, const std::string& event_id) {
-  nlohmann::json doc = JsonSchemaSet::Embedded().SchemaOf(type)->at("examples").at(0);
-  doc["event_id"] = event_id;
-  doc.erase("idempotency_key");
-  return doc;
-}
-
-// Records received from a topic.
-struct Received {
-  int64_t offset = 0;
-  std::string key;
-  std::string value;
-  std::map<std::string, std::string> headers;
-};
-
-void OnTestDelivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg, void* /*opaque*/) {
-  auto* offset = static_cast<int64_t*>(msg->_private);
-  *offset = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR ? msg->offset : -2;
-}
-
-// A plain producer standing in for the storefront services.
-class Publisher {
- public:
-  explicit Publisher(const std::string& brokers) {
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    char errstr[512];
-    rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr));
-    rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
-    rd_kafka_conf_set_dr_msg_cb(conf, OnTestDelivery);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  }
-  ~Publisher() {
-    rd_kafka_flush(rk_, 10000);
-    rd_kafka_destroy(rk_);
-  }
-  Publisher(const Publisher&) = delete;
-  Publisher& operator=(const Publisher&) = delete;
-
-  // Publishes and waits for the acknowledgement; returns the offset (or -2 on failure).
-  int64_t Publish(const std::string& topic, const std::string& key, const std::string& value) {
-    int64_t offset = -1;
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_OPAQUE(&offset),
-        RD_KAFKA_V_END);
-    EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
-    while (offset == -1) rd_kafka_poll(rk_, 100);
-    EXPECT_GE(offset, 0) << "publishing to " << topic << " failed";
-    return offset;
-  }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-};
-
-// Reads partition 0 of `topic` from the beginning until `count` records or `timeout`.
-std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic, size_t count,
-                                std::chrono::milliseconds timeout) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char errstr[512];
-  rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr));
-  rd_kafka_conf_set(conf, "group.id", "palaver.test.reader", errstr, sizeof(errstr));
-  rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr));
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-  rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
-  rd_kafka_topic_partition_list_add(list, topic.c_str(), 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
-  std::vector<Received> out;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk, 100);
-    if (msg == nullptr) continue;
-    if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Received r;
-      r.offset = msg->offset;
-      if (msg->key != nullptr) r.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-      r.value.assign(static_cast<const char*>(msg->payload), msg->len);
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name = nullptr;
-        const void* value = nullptr;
-        size_t size = 0;
-        for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                           RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
-          r.headers[name] = std::string(static_cast<const char*>(value), size);
-        }
-      }
-      out.push_back(std::move(r));
-    }
-    rd_kafka_message_destroy(msg);
-  }
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
-  return out;
-}
+using namespace ::palaver::inbound::testing;  // Example, Base64Decode, Publisher, ReadTopic
 
 // Passes everything to a real log, except that the first appends fail the way
 // a broker outage does: the first is refused as unavailable without landing,
@@ -384,7 +259,7 @@ TEST_F(StorefrontConsumerKafkaTest, ValidRecordsBecomeEventsInvalidOnesDeadLette
     EXPECT_EQ(value.at("source_offset"), offsets[reason]);
     EXPECT_FALSE(value.at("message").get<std::string>().empty());
     EXPECT_EQ(value.at("original_truncated"), false);
-    EXPECT_EQ(Base64Decode(value.at("original_base64")), original) << reason;
+    EXPECT_EQ(Base64Decode(value.at("original_base64").get<std::string>()), original) << reason;
   }
 }
 
@@ -515,7 +390,7 @@ TEST_F(StorefrontConsumerKafkaTest, LongOriginalsAreCutInTheDeadLetterAndSaySo) 
   EXPECT_EQ(value.at("reason"), "not_json");
   EXPECT_EQ(value.at("original_truncated"), true);
   EXPECT_EQ(value.at("original_bytes"), original.size());
-  EXPECT_EQ(Base64Decode(value.at("original_base64")), original.substr(0, 10));
+  EXPECT_EQ(Base64Decode(value.at("original_base64").get<std::string>()), original.substr(0, 10));
 }
 
 TEST_F(StorefrontConsumerKafkaTest, RecordUnfinishedAtStopIsHandledByTheNextRun) {

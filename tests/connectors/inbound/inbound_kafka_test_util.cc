@@ -18,30 +18,38 @@ std::string Brokers() {
   return brokers == nullptr ? std::string() : std::string(brokers);
 }
 
-int64_t Publish(const std::string& brokers, const std::string& topic, const std::string& key,
-                const std::string& value) {
+Publisher::Publisher(const std::string& brokers) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char errstr[512];
   rd_kafka_conf_set(conf, "bootstrap.servers", brokers.c_str(), errstr, sizeof(errstr));
   rd_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr));
   rd_kafka_conf_set_dr_msg_cb(conf, OnTestDelivery);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+}
+
+Publisher::~Publisher() {
+  rd_kafka_flush(rk_, 10000);
+  rd_kafka_destroy(rk_);
+}
+
+int64_t Publisher::Publish(const std::string& topic, const std::string& key,
+                           const std::string& value) {
   int64_t offset = -1;
   const rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
       RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
       RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_OPAQUE(&offset),
       RD_KAFKA_V_END);
   EXPECT_EQ(err, RD_KAFKA_RESP_ERR_NO_ERROR) << rd_kafka_err2str(err);
-  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    while (offset == -1) rd_kafka_poll(rk, 100);
-  } else {
-    offset = -2;
-  }
-  rd_kafka_flush(rk, 10000);
-  rd_kafka_destroy(rk);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return -2;
+  while (offset == -1) rd_kafka_poll(rk_, 100);
   EXPECT_GE(offset, 0) << "publishing to " << topic << " failed";
   return offset;
+}
+
+int64_t Publish(const std::string& brokers, const std::string& topic, const std::string& key,
+                const std::string& value) {
+  return Publisher(brokers).Publish(topic, key, value);
 }
 
 std::vector<Received> ReadTopic(const std::string& brokers, const std::string& topic, size_t count,

@@ -1,5 +1,5 @@
-// Kafka helpers of the inbound suites: the broker from PALAVER_KAFKA_BROKERS,
-// a plain producer standing in for storefront services, a topic reader.
+// Kafka helpers of the inbound and storefront consumer suites: the broker from
+// PALAVER_KAFKA_BROKERS, a plain producer standing in for storefront services, a topic reader.
 #pragma once
 
 #include <chrono>
@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
 
 namespace palaver::inbound::testing {
 
@@ -20,7 +22,23 @@ struct Received {
   std::map<std::string, std::string> headers;
 };
 
-// Publishes one record and waits for its acknowledgement; the offset or -2.
+// A plain idempotent producer standing in for the storefront services.
+class Publisher {
+ public:
+  explicit Publisher(const std::string& brokers);
+  ~Publisher();  // flushes
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // Publishes and waits for the acknowledgement; returns the offset, or -2
+  // (and a test failure) when the broker refused it.
+  int64_t Publish(const std::string& topic, const std::string& key, const std::string& value);
+
+ private:
+  rd_kafka_t* rk_ = nullptr;
+};
+
+// Publishes one record through a Publisher of its own; the offset or -2.
 int64_t Publish(const std::string& brokers, const std::string& topic, const std::string& key,
                 const std::string& value);
 
