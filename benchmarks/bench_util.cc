@@ -1,10 +1,5 @@
 #include "benchmarks/bench_util.h"
 
-#include <librdkafka/rdkafka.h>
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -15,13 +10,17 @@
 #include <random>
 #include <thread>
 
+#include <librdkafka/rdkafka.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <unistd.h>
+
 #include "engine/event_log.h"
 
 namespace palaver::bench {
 
 nlohmann::json Percentiles::ToJson() const {
-  return {{"count", count}, {"p50", p50}, {"p95", p95}, {"p99", p99}, {"max", max},
-          {"mean", mean}};
+  return {{"count", count}, {"p50", p50}, {"p95", p95}, {"p99", p99}, {"max", max}, {"mean", mean}};
 }
 
 Percentiles Summarise(std::vector<double> values) {
@@ -95,15 +94,16 @@ std::string TempDir(const std::string& what) {
 }
 
 nlohmann::json RawRate::ToJson() const {
-  nlohmann::json j = {{"ok", ok},           {"records", records},
-                      {"bytes", bytes},     {"seconds", seconds},
+  nlohmann::json j = {{"ok", ok},
+                      {"records", records},
+                      {"bytes", bytes},
+                      {"seconds", seconds},
                       {"per_second", per_second()}};
   if (!ok) j["error"] = error;
   return j;
 }
 
-std::string CreateTopic(const std::string& brokers, const std::string& topic,
-                        int32_t partitions) {
+std::string CreateTopic(const std::string& brokers, const std::string& topic, int32_t partitions) {
   EventLogOptions options;
   options.kind = EventLogOptions::Kind::kKafka;
   options.kafka_brokers = brokers;
@@ -139,28 +139,33 @@ bool Set(rd_kafka_conf_t* conf, const char* name, const std::string& value, std:
   return true;
 }
 
+// An idempotent acks=all producer with `linger_ms` whose delivery reports
+// count into `delivery`; nullptr (and `error` set) when librdkafka refuses.
+rd_kafka_t* NewRawProducer(const std::string& brokers, const std::string& linger_ms,
+                           Delivery* delivery, std::string* error) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (!Set(conf, "bootstrap.servers", brokers, error) ||
+      !Set(conf, "enable.idempotence", "true", error) || !Set(conf, "acks", "all", error) ||
+      !Set(conf, "linger.ms", linger_ms, error) || !Set(conf, "log_level", "3", error)) {
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
+  rd_kafka_conf_set_opaque(conf, delivery);
+  char errstr[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  if (rk == nullptr) *error = errstr;
+  return rk;
+}
+
 }  // namespace
 
 RawRate RawProduce(const std::string& brokers, const std::string& topic,
                    const std::vector<KeyedRecord>& records) {
   RawRate rate;
   Delivery delivery;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (!Set(conf, "bootstrap.servers", brokers, &rate.error) ||
-      !Set(conf, "enable.idempotence", "true", &rate.error) ||
-      !Set(conf, "acks", "all", &rate.error) || !Set(conf, "linger.ms", "5", &rate.error) ||
-      !Set(conf, "log_level", "3", &rate.error)) {
-    rd_kafka_conf_destroy(conf);
-    return rate;
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
-  rd_kafka_conf_set_opaque(conf, &delivery);
-  char errstr[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  if (rk == nullptr) {
-    rate.error = errstr;
-    return rate;
-  }
+  rd_kafka_t* rk = NewRawProducer(brokers, "5", &delivery, &rate.error);
+  if (rk == nullptr) return rate;
   // Start-up (producer id, metadata) before the clock: one record, flushed.
   auto start = Clock::now();
   for (size_t n = 0; n < records.size(); ++n) {
@@ -170,11 +175,11 @@ RawRate RawProduce(const std::string& brokers, const std::string& topic,
       start = Clock::now();
     }
     for (;;) {
-      const rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-          RD_KAFKA_V_KEY(const_cast<char*>(r.key.data()), r.key.size()),
-          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+      const rd_kafka_resp_err_t err =
+          rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                            RD_KAFKA_V_KEY(const_cast<char*>(r.key.data()), r.key.size()),
+                            RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk, 1);
         continue;
@@ -207,32 +212,18 @@ RawRate RawProduceOneByOne(const std::string& brokers, const std::string& topic,
                            const std::vector<KeyedRecord>& records, size_t max_records) {
   RawRate rate;
   Delivery delivery;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (!Set(conf, "bootstrap.servers", brokers, &rate.error) ||
-      !Set(conf, "enable.idempotence", "true", &rate.error) ||
-      !Set(conf, "acks", "all", &rate.error) || !Set(conf, "linger.ms", "0", &rate.error) ||
-      !Set(conf, "log_level", "3", &rate.error)) {
-    rd_kafka_conf_destroy(conf);
-    return rate;
-  }
-  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
-  rd_kafka_conf_set_opaque(conf, &delivery);
-  char errstr[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-  if (rk == nullptr) {
-    rate.error = errstr;
-    return rate;
-  }
+  rd_kafka_t* rk = NewRawProducer(brokers, "0", &delivery, &rate.error);
+  if (rk == nullptr) return rate;
   const size_t n = std::min(records.size(), max_records);
   auto start = Clock::now();
   for (size_t i = 0; i < n; ++i) {
     if (i == 1) start = Clock::now();  // the first record carries the start-up
     const KeyedRecord& r = records[i];
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(r.key.data()), r.key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    const rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+                          RD_KAFKA_V_KEY(const_cast<char*>(r.key.data()), r.key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(r.value.data()), r.value.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       rate.error = rd_kafka_err2str(err);
       rd_kafka_destroy(rk);
@@ -295,8 +286,9 @@ RawRate RawConsume(const std::string& brokers, const std::string& topic, int32_t
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
   rate.ok = rate.records >= expected;
-  if (!rate.ok) rate.error = "consumed " + std::to_string(rate.records) + " of " +
-                             std::to_string(expected) + " before the timeout";
+  if (!rate.ok)
+    rate.error = "consumed " + std::to_string(rate.records) + " of " + std::to_string(expected) +
+                 " before the timeout";
   return rate;
 }
 
@@ -347,7 +339,8 @@ RawRate RawRocksDbWrite(const std::string& dir, const std::vector<std::string>& 
         size_t n = 0;
         for (size_t i = b * batch; i < std::min(values.size(), (b + 1) * batch); ++i, ++n) {
           const uint64_t k = i;
-          for (int j = 0; j < 8; ++j) key[static_cast<size_t>(5 + j)] = static_cast<char>(k >> (56 - 8 * j));
+          for (int j = 0; j < 8; ++j)
+            key[static_cast<size_t>(5 + j)] = static_cast<char>(k >> (56 - 8 * j));
           wb.Put(key, values[i]);
           bytes += values[i].size();
         }

@@ -162,16 +162,14 @@ void RegisterStorefront() {
                                    state.SetItemsProcessed(state.iterations());
                                  })
         ->UseRealTime();
-    benchmark::RegisterBenchmark(("storefront/map/" + name).c_str(),
-                                 [text, tenant](benchmark::State& state) {
-                                   for (auto _ : state) {
-                                     storefront::MapResult r =
-                                         storefront::MapStorefrontRecord(text, tenant);
-                                     benchmark::DoNotOptimize(r);
-                                   }
-                                   state.SetItemsProcessed(state.iterations());
-                                 })
-        ->UseRealTime();
+    benchmark::RegisterBenchmark(("storefront/map/" + name).c_str(), [text, tenant](
+                                                                         benchmark::State& state) {
+      for (auto _ : state) {
+        storefront::MapResult r = storefront::MapStorefrontRecord(text, tenant);
+        benchmark::DoNotOptimize(r);
+      }
+      state.SetItemsProcessed(state.iterations());
+    })->UseRealTime();
   }
 }
 
@@ -187,45 +185,55 @@ void RegisterProjections() {
   for (size_t i = 0; i < count; ++i) {
     const std::string name(ProjectionAt(i)->name());
 
-    benchmark::RegisterBenchmark(("apply/" + name).c_str(), [i](benchmark::State& state) {
-      Fixture& fx = TheFixture();
-      size_t failed = 0;
-      for (auto _ : state) {
-        state.PauseTiming();
-        auto projection = ProjectionAt(i);
-        MemoryView view;
-        state.ResumeTiming();
-        for (size_t e = 0; e < fx.stream.size(); ++e)
-          failed += projection->Apply(fx.stream[e], fx.records[e], view).ok() ? 0 : 1;
-      }
-      state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(fx.stream.size()));
-      state.counters["failed_applies"] = static_cast<double>(failed);
-    })->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark(
+        ("apply/" + name).c_str(),
+        [i](benchmark::State& state) {
+          Fixture& fx = TheFixture();
+          size_t failed = 0;
+          for (auto _ : state) {
+            state.PauseTiming();
+            auto projection = ProjectionAt(i);
+            MemoryView view;
+            state.ResumeTiming();
+            for (size_t e = 0; e < fx.stream.size(); ++e)
+              failed += projection->Apply(fx.stream[e], fx.records[e], view).ok() ? 0 : 1;
+          }
+          state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(fx.stream.size()));
+          state.counters["failed_applies"] = static_cast<double>(failed);
+        })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
 
-    benchmark::RegisterBenchmark(("projector/" + name).c_str(), [i](benchmark::State& state) {
-      Fixture& fx = TheFixture();
-      int round = 0;
-      for (auto _ : state) {
-        state.PauseTiming();
-        projections::ProjectorOptions options;
-        options.db_path = fx.dir + "/views-" + std::to_string(i) + "-" + std::to_string(round++);
-        std::vector<std::unique_ptr<projections::Projection>> one;
-        one.push_back(ProjectionAt(i));
-        auto projector = projections::Projector::Open(options, *fx.log, std::move(one));
-        if (!projector.ok()) {
-          state.SkipWithError(projector.status().ToString().c_str());
-          break;
-        }
-        state.ResumeTiming();
-        const Status s = (*projector)->CatchUp(std::chrono::minutes(5));
-        state.PauseTiming();
-        if (!s.ok()) state.SkipWithError(s.ToString().c_str());
-        projector->reset();
-        std::filesystem::remove_all(options.db_path);
-        state.ResumeTiming();
-      }
-      state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(fx.stream.size()));
-    })->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+    benchmark::RegisterBenchmark(
+        ("projector/" + name).c_str(),
+        [i](benchmark::State& state) {
+          Fixture& fx = TheFixture();
+          int round = 0;
+          for (auto _ : state) {
+            state.PauseTiming();
+            projections::ProjectorOptions options;
+            options.db_path =
+                fx.dir + "/views-" + std::to_string(i) + "-" + std::to_string(round++);
+            std::vector<std::unique_ptr<projections::Projection>> one;
+            one.push_back(ProjectionAt(i));
+            auto projector = projections::Projector::Open(options, *fx.log, std::move(one));
+            if (!projector.ok()) {
+              state.SkipWithError(projector.status().ToString().c_str());
+              break;
+            }
+            state.ResumeTiming();
+            const Status s = (*projector)->CatchUp(std::chrono::minutes(5));
+            state.PauseTiming();
+            if (!s.ok()) state.SkipWithError(s.ToString().c_str());
+            projector->reset();
+            std::filesystem::remove_all(options.db_path);
+            state.ResumeTiming();
+          }
+          state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(fx.stream.size()));
+        })
+        ->Unit(benchmark::kMillisecond)
+        ->Iterations(3)
+        ->UseRealTime();
 
     // The same keys and values, straight into RocksDB.
     auto puts = std::make_shared<std::vector<std::vector<std::pair<std::string, std::string>>>>();
@@ -257,8 +265,8 @@ void RegisterProjections() {
           size_t total_puts = 0;
           for (const auto& p : *puts) total_puts += p.size();
           state.SetItemsProcessed(static_cast<int64_t>(n));
-          state.counters["puts_per_event"] =
-              static_cast<double>(total_puts) / static_cast<double>(std::max<size_t>(1, puts->size()));
+          state.counters["puts_per_event"] = static_cast<double>(total_puts) /
+                                             static_cast<double>(std::max<size_t>(1, puts->size()));
         })
         ->UseManualTime()
         ->Unit(benchmark::kMillisecond)
@@ -266,47 +274,46 @@ void RegisterProjections() {
   }
 }
 
+// Times one raw librdkafka run per iteration (manual time) and counts its
+// records; a failed run ends the benchmark with its error.
+template <typename Run>
+void RunRaw(benchmark::State& state, Run run) {
+  size_t n = 0;
+  for (auto _ : state) {
+    const RawRate r = run();
+    if (!r.ok) {
+      state.SkipWithError(r.error.c_str());
+      break;
+    }
+    state.SetIterationTime(r.seconds);
+    n += r.records;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(n));
+}
+
 void RegisterKafka(const std::string& label, std::vector<KeyedRecord> base) {
   const std::string& brokers = TheFixture().brokers;
   // About 20,000 records, cycling through the payloads.
   auto records = std::make_shared<std::vector<KeyedRecord>>();
   for (size_t i = 0; records->size() < 20000; ++i) records->push_back(base[i % base.size()]);
-  auto topic = std::make_shared<std::string>(
-      "palaver.micro." + label + "." + std::to_string(std::random_device{}()));
+  auto topic = std::make_shared<std::string>("palaver.micro." + label + "." +
+                                             std::to_string(std::random_device{}()));
   benchmark::RegisterBenchmark(
-      ("raw/kafka_produce/" + label).c_str(), [records, topic, brokers](benchmark::State& state) {
+      ("raw/kafka_produce/" + label).c_str(),
+      [records, topic, brokers](benchmark::State& state) {
         if (const std::string error = CreateTopic(brokers, *topic, 8); !error.empty()) {
           state.SkipWithError(error.c_str());
           return;
         }
-        size_t n = 0;
-        for (auto _ : state) {
-          const RawRate r = RawProduce(brokers, *topic, *records);
-          if (!r.ok) {
-            state.SkipWithError(r.error.c_str());
-            break;
-          }
-          state.SetIterationTime(r.seconds);
-          n += r.records;
-        }
-        state.SetItemsProcessed(static_cast<int64_t>(n));
+        RunRaw(state, [&] { return RawProduce(brokers, *topic, *records); });
       })
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond)
       ->Iterations(1);
   benchmark::RegisterBenchmark(
-      ("raw/kafka_consume/" + label).c_str(), [records, topic, brokers](benchmark::State& state) {
-        size_t n = 0;
-        for (auto _ : state) {
-          const RawRate r = RawConsume(brokers, *topic, 8, records->size());
-          if (!r.ok) {
-            state.SkipWithError(r.error.c_str());
-            break;
-          }
-          state.SetIterationTime(r.seconds);
-          n += r.records;
-        }
-        state.SetItemsProcessed(static_cast<int64_t>(n));
+      ("raw/kafka_consume/" + label).c_str(),
+      [records, topic, brokers](benchmark::State& state) {
+        RunRaw(state, [&] { return RawConsume(brokers, *topic, 8, records->size()); });
       })
       ->UseManualTime()
       ->Unit(benchmark::kMillisecond)
@@ -331,8 +338,8 @@ void RegisterRawKafka() {
 
 bool SetUpFixture() {
   Fixture& f = TheFixture();
-  testing::EventGenerator generator(
-      42, {.shops = 20, .customers_per_shop = 200, .agents_per_shop = 5});
+  testing::EventGenerator generator(42,
+                                    {.shops = 20, .customers_per_shop = 200, .agents_per_shop = 5});
   f.stream = generator.Next(f.events);
   f.dir = TempDir("micro");
   std::filesystem::create_directories(f.dir);

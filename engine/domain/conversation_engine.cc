@@ -1235,9 +1235,6 @@ class ConversationEngine::PartitionWriter {
     return true;
   }
 
-  // After an append that FollowsCursor: moves the cursor past it. Requires mu.
-  void Advance(size_t count) { cursor_ += static_cast<int64_t>(count); }
-
   // Another writer appended between the cursor and our records (a stale
   // owner): logged loudly; the state is rebuilt from the log. Requires mu.
   Status ForeignAppend(const std::vector<LogPosition>& positions,
@@ -1251,40 +1248,30 @@ class ConversationEngine::PartitionWriter {
     return CatchUpFromLog(timeout);
   }
 
-  // Appends `events` and applies them (ExpireSnoozes). Requires mu.
-  Result<std::vector<AppendedEvent>> AppendAndApply(std::vector<Event> events,
-                                                    std::chrono::milliseconds timeout) {
-    std::vector<std::string> frames;
-    frames.reserve(events.size());
-    for (const Event& e : events) {
-      Result<std::string> frame = EncodeEvent(e);
-      if (!frame.ok()) {
-        const Status& s = frame.status();
-        return s.WithReason(s.code() == ErrorCode::kTooLarge ? "too_large" : "invalid_utf8");
-      }
-      frames.push_back(std::move(frame).value());
+  // Appends `frames`, whose events were already applied (ApplyAt) at the
+  // offsets cursor, cursor + 1, ... If the append fails the state holds
+  // events that may or may not have landed: it is dropped (Reset) so the next
+  // command rebuilds it from the log. If another writer appended in between,
+  // the events were applied at the wrong offsets: the state is rebuilt from
+  // the log, and the append itself stands. Requires mu.
+  Result<std::vector<LogPosition>> AppendApplied(std::vector<std::string> frames,
+                                                 std::chrono::milliseconds timeout) {
+    const size_t count = frames.size();
+    Result<std::vector<LogPosition>> appended = log_.AppendBatch(std::move(frames));
+    if (!appended.ok()) {
+      spdlog::warn("domain.append_failed partition={} records={} error=\"{}\"", partition_, count,
+                   appended.status().ToString());
+      Reset();
+      return appended.status();
     }
-    Result<std::vector<LogPosition>> positions = log_.AppendBatch(std::move(frames));
-    if (!positions.ok()) {
-      // It may have landed: ask the log for its end before the next decision.
-      caught_up_ = false;
-      return positions.status();
+    if (FollowsCursor(*appended, count)) {
+      cursor_ += static_cast<int64_t>(count);
+    } else if (Status rebuilt = ForeignAppend(*appended, timeout); !rebuilt.ok()) {
+      Reset();
+      spdlog::warn("domain.rebuild_failed partition={} error=\"{}\"", partition_,
+                   rebuilt.ToString());
     }
-    std::vector<AppendedEvent> out;
-    out.reserve(events.size());
-    const bool contiguous = FollowsCursor(*positions, events.size());
-    for (size_t i = 0; i < events.size(); ++i) {
-      out.push_back({std::move(events[i]), (*positions)[i]});
-    }
-    if (contiguous) {
-      for (const AppendedEvent& e : out) {
-        Shop(e.event.envelope.tenant).Apply(e.event, e.position);
-      }
-      Advance(out.size());
-    } else {
-      PALAVER_RETURN_IF_ERROR(ForeignAppend(*positions, timeout));
-    }
-    return out;
+    return appended;
   }
 
   EventLog& log() { return log_; }
@@ -1351,6 +1338,22 @@ CommandResult ResultFrom(const IdempotentOutcome& outcome) {
     }
   }
   return r;
+}
+
+// The frames of `events`, or the first refusal of the codec (reasons
+// "too_large", "invalid_utf8").
+Result<std::vector<std::string>> EncodeFrames(const std::vector<Event>& events) {
+  std::vector<std::string> frames;
+  frames.reserve(events.size());
+  for (const Event& e : events) {
+    Result<std::string> frame = EncodeEvent(e);
+    if (!frame.ok()) {
+      const Status& s = frame.status();
+      return s.WithReason(s.code() == ErrorCode::kTooLarge ? "too_large" : "invalid_utf8");
+    }
+    frames.push_back(std::move(frame).value());
+  }
+  return frames;
 }
 
 // A command of a group after its decision.
@@ -1431,22 +1434,15 @@ void ConversationEngine::CommitGroup(PartitionWriter& writer, std::vector<Pendin
 
     // Encode before applying anything: a frame the codec refuses refuses
     // this command only.
-    std::vector<std::string> encoded;
-    encoded.reserve(d.events.size());
-    for (const Event& e : d.events) {
-      Result<std::string> frame = EncodeEvent(e);
-      if (!frame.ok()) {
-        const Status& s = frame.status();
-        out.status = s.WithReason(s.code() == ErrorCode::kTooLarge ? "too_large" : "invalid_utf8");
-        break;
-      }
-      encoded.push_back(std::move(frame).value());
+    Result<std::vector<std::string>> encoded = EncodeFrames(d.events);
+    if (!encoded.ok()) {
+      out.status = encoded.status();
+      continue;
     }
-    if (!out.status.ok()) continue;
     out.first_frame = frames.size();
     for (size_t k = 0; k < d.events.size(); ++k) {
       writer.ApplyAt(d.events[k], base + static_cast<int64_t>(frames.size()));
-      frames.push_back(std::move(encoded[k]));
+      frames.push_back(std::move((*encoded)[k]));
     }
     out.events = std::move(d.events);
     if (!meta.idempotency_key.empty())
@@ -1455,32 +1451,12 @@ void ConversationEngine::CommitGroup(PartitionWriter& writer, std::vector<Pendin
 
   std::vector<LogPosition> positions;
   if (!frames.empty()) {
-    const size_t count = frames.size();
-    Result<std::vector<LogPosition>> appended = writer.log().AppendBatch(std::move(frames));
-    if (!appended.ok()) {
-      // The state already holds the group's events, which may or may not
-      // have landed: drop the partition's state and cursor so the next
-      // command rebuilds it from the log (failed appends are rare). No
-      // command of the group reports success, nor a refusal that may rest
-      // on an event that did not land.
-      spdlog::warn("domain.append_failed partition={} records={} error=\"{}\"", writer.partition(),
-                   count, appended.status().ToString());
-      writer.Reset();
-      return fail_all(appended.status());
-    }
+    // No command of a failed group reports success, nor a refusal that may
+    // rest on an event that did not land.
+    Result<std::vector<LogPosition>> appended =
+        writer.AppendApplied(std::move(frames), options_.catch_up_timeout);
+    if (!appended.ok()) return fail_all(appended.status());
     positions = std::move(appended).value();
-    if (writer.FollowsCursor(positions, count)) {
-      writer.Advance(count);
-    } else {
-      // The events were applied at the wrong offsets (or before a foreign
-      // writer's); the append itself stands, so the results below do too.
-      Status rebuilt = writer.ForeignAppend(positions, options_.catch_up_timeout);
-      if (!rebuilt.ok()) {
-        writer.Reset();
-        spdlog::warn("domain.rebuild_failed partition={} error=\"{}\"", writer.partition(),
-                     rebuilt.ToString());
-      }
-    }
   }
 
   for (size_t i = 0; i < group.size(); ++i) {
@@ -1548,11 +1524,16 @@ Result<int> ConversationEngine::ExpireSnoozes() {
       for (Event& e : d.events) events.push_back(std::move(e));
     }
     if (events.empty()) continue;
-    const int count = static_cast<int>(events.size());
-    Result<std::vector<AppendedEvent>> appended =
-        writer->AppendAndApply(std::move(events), options_.catch_up_timeout);
+    Result<std::vector<std::string>> frames = EncodeFrames(events);
+    if (!frames.ok()) return frames.status();
+    // Applied first, appended after, as a group of commands is.
+    for (size_t i = 0; i < events.size(); ++i) {
+      writer->ApplyAt(events[i], writer->cursor() + static_cast<int64_t>(i));
+    }
+    Result<std::vector<LogPosition>> appended =
+        writer->AppendApplied(std::move(*frames), options_.catch_up_timeout);
     if (!appended.ok()) return appended.status();
-    reopened += count;
+    reopened += static_cast<int>(events.size());
   }
   return reopened;
 }

@@ -61,11 +61,8 @@ std::string Fill(std::string pattern, const std::map<std::string, std::string>& 
 
 TEST(ApiServiceTest, EveryRouteIsDocumentedAndEveryDocumentedRouteAnswers) {
   ApiHarness h;
-  const ApiHarness::ShopWithChat acme = h.OpenShopWithChat("acme");
-  ASSERT_FALSE(acme.conversation_id.empty());
-  const std::string& admin = acme.admin;
-  const std::string& shopper = acme.shopper;
-  const std::string& conv = acme.conversation_id;
+  const auto [secret, admin, shopper, conv] = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(conv.empty());
   HttpResult note = h.Call(V::post, "/v1/shops/acme/conversations/" + conv + "/notes",
                            R"({"text":"n"})", ApiHarness::Bearer(admin));
   ASSERT_EQ(note.status, 200) << note.body;
@@ -131,10 +128,8 @@ struct BadCase {
 
 TEST(ApiServiceTest, BadInputGetsAProblemAndAppendsNothing) {
   ApiHarness h;
-  const ApiHarness::ShopWithChat acme = h.OpenShopWithChat("acme");
-  ASSERT_FALSE(acme.conversation_id.empty());
-  const std::string& admin = acme.admin;
-  const std::string& conv = acme.conversation_id;
+  const auto [secret, admin, shopper, conv] = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(conv.empty());
   const std::string msgs = "/v1/shops/acme/conversations/" + conv + "/messages";
   const std::string status = "/v1/shops/acme/conversations/" + conv + "/status";
   const int64_t before = h.LogSize();
@@ -447,11 +442,8 @@ TEST(ApiServiceTest, ReadyzWaitsForTheProjectionsToCatchUp) {
 // reach the decoders and the engine: none answers 5xx.
 TEST(ApiServiceTest, RandomRequestsNeverAnswer500) {
   ApiHarness h;
-  const ApiHarness::ShopWithChat acme = h.OpenShopWithChat("acme");
-  ASSERT_FALSE(acme.conversation_id.empty());
-  const std::string& admin = acme.admin;
-  const std::string& shopper = acme.shopper;
-  const std::string& conv = acme.conversation_id;
+  const auto [secret, admin, shopper, conv] = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(conv.empty());
   std::mt19937 random(5);
   const std::vector<std::string> pieces = {conv,
                                            "acme",
