@@ -39,7 +39,9 @@
 // original result table, so a retry after a restart still returns the
 // original events and positions and appends nothing; the same key with
 // another body is refused with kConflict / "idempotency_key_reused". A
-// refused command leaves no trace, so its key stays free.
+// refused command leaves no trace, so its key stays free. Keys are
+// remembered for 24 hours after their first use (kIdempotencyWindowMicros in
+// shop_state.h); after that the same key is a new request.
 //
 // Time comes only from the injected Clock: office hours, snooze expiry and
 // identity expiry are decided at clock.NowMicros().

@@ -152,10 +152,20 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
   // Idempotency: every event of one command carries the command's key and,
   // in correlation_id, its fingerprint (see conversation_engine.h).
   if (!env.idempotency_key.empty()) {
-    IdempotentOutcome& outcome = idempotency[env.idempotency_key];
+    auto [it, first_use] = idempotency.try_emplace(env.idempotency_key);
+    if (first_use) idempotency_first_used.emplace_back(env.recorded_at_us, env.idempotency_key);
+    IdempotentOutcome& outcome = it->second;
     if (outcome.fingerprint.empty()) outcome.fingerprint = env.correlation_id.substr(0, 16);
     if (outcome.conversation_id.empty()) outcome.conversation_id = env.conversation_id;
     outcome.events.emplace_back(event, position);
+  }
+  // Forget keys first used more than the window before this event. The
+  // newest time applied decides, so replaying the log forgets the same keys.
+  newest_recorded_us = std::max(newest_recorded_us, env.recorded_at_us);
+  while (!idempotency_first_used.empty() &&
+         idempotency_first_used.front().first < newest_recorded_us - kIdempotencyWindowMicros) {
+    idempotency.erase(idempotency_first_used.front().second);
+    idempotency_first_used.pop_front();
   }
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -19,6 +20,14 @@
 #include "schemas/events.h"
 
 namespace palaver::domain {
+
+// How long an idempotency key is remembered: 24 hours after its command's
+// first event was recorded (envelope.recorded_at_us). A retry within the
+// window returns the original result; a key older than the window, counted
+// back from the newest event the shop has applied, is forgotten and may be
+// used again for a new request. Keeps the table bounded by the window's
+// traffic instead of growing with every keyed command ever accepted.
+inline constexpr int64_t kIdempotencyWindowMicros = int64_t{24} * 3600 * 1000000;
 
 // The overdue target when the shop has not set one: 5 minutes.
 inline constexpr int32_t kDefaultOverdueTargetSeconds = 300;
@@ -88,7 +97,12 @@ struct ShopState {
   std::map<std::string, CustomerState> customers;
   std::map<std::string, std::string> customer_note_owner;  // note id -> customer id (live notes)
 
+  // Idempotency keys used within kIdempotencyWindowMicros of the newest
+  // event applied, and the same keys in the order they were first used, with
+  // the recorded_at_us of their first event (the order forgetting follows).
   std::map<std::string, IdempotentOutcome> idempotency;  // by idempotency key
+  std::deque<std::pair<int64_t, std::string>> idempotency_first_used;
+  int64_t newest_recorded_us = 0;  // the largest envelope.recorded_at_us applied
 
   // Applies one event (already on the log at `position`). Events of other
   // tenants must not be passed. Unknown references (a note of an unknown

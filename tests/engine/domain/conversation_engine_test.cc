@@ -721,6 +721,29 @@ TEST_F(ConversationEngineTest, IdempotencyKeyReturnsTheOriginalResult) {
   EXPECT_FALSE(h().Ok(refused).replayed);
 }
 
+TEST_F(ConversationEngineTest, IdempotencyKeysAreForgottenAfterTheirWindow) {
+  const std::string conv = h().StartChat("c1");
+  AgentReply reply{h().Agent("bob", "req-1"), conv, MessageKind::kText, "hello"};
+  CommandResult first = h().Ok(reply);
+  h().clock().AdvanceMicros(kIdempotencyWindowMicros);
+  EXPECT_TRUE(h().Ok(reply).replayed) << "a retry at the end of the window is still a retry";
+
+  // Another command moves the shop past the window: the key is forgotten,
+  // in memory and after a restart alike, and the same request is new.
+  h().clock().AdvanceMicros(1);
+  h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "later"});
+  for (bool restarted : {false, true}) {
+    if (restarted) h().Restart();
+    ShopState s = h().engine().Snapshot(kShop).value();
+    EXPECT_FALSE(s.idempotency.contains("req-1")) << "restarted=" << restarted;
+  }
+  const int64_t end = h().EndOffset();
+  CommandResult again = h().Ok(reply);
+  EXPECT_FALSE(again.replayed);
+  EXPECT_GT(h().EndOffset(), end) << "appended as a new request";
+  EXPECT_NE(again.created_id, first.created_id);
+}
+
 TEST_F(ConversationEngineTest, StateIsRebuiltByReplayingTheLog) {
   const std::string conv = h().StartChat("c1");
   h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "hi"});

@@ -56,6 +56,32 @@ TEST(ShopStateTest, RebuildsIdempotencyOutcomesFromEnvelopes) {
   EXPECT_EQ(s.idempotency["key-1"].events[0].second, (LogPosition{2, 7}));
 }
 
+TEST(ShopStateTest, ForgetsIdempotencyKeysOlderThanTheWindow) {
+  ShopState s;
+  auto keyed = [](std::string key, int64_t recorded_at_us) {
+    Event e = MakeEvent("", ActorKind::kAgent, CustomerNoteDeleted{"n", "c"}, recorded_at_us,
+                        std::move(key), "0123456789abcdef");
+    e.envelope.recorded_at_us = recorded_at_us;
+    return e;
+  };
+  s.Apply(keyed("old", 0), {0, 0});
+  s.Apply(keyed("newer", kIdempotencyWindowMicros / 2), {0, 1});
+  s.Apply(keyed("", kIdempotencyWindowMicros), {0, 2});
+  EXPECT_TRUE(s.idempotency.contains("old")) << "exactly at the window's edge: still remembered";
+  s.Apply(keyed("", kIdempotencyWindowMicros + 1), {0, 3});
+  EXPECT_FALSE(s.idempotency.contains("old"));
+  EXPECT_TRUE(s.idempotency.contains("newer"));
+  // An event recorded earlier than the newest (another writer's clock) does
+  // not bring a key back, and a forgotten key can be used anew.
+  s.Apply(keyed("old", 5), {0, 4});
+  ASSERT_TRUE(s.idempotency.contains("old"));
+  EXPECT_EQ(s.idempotency["old"].events.size(), 1u);
+  EXPECT_EQ(s.idempotency["old"].events[0].second, (LogPosition{0, 4}));
+  s.Apply(keyed("", 2 * kIdempotencyWindowMicros), {0, 5});
+  EXPECT_TRUE(s.idempotency.empty());
+  EXPECT_TRUE(s.idempotency_first_used.empty());
+}
+
 TEST(ShopStateTest, OverdueWhenWaitingLongerThanTarget) {
   ConversationState c;
   c.status = ConversationStatus::kOpen;
