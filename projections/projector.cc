@@ -580,24 +580,62 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   return records->size();
 }
 
-Status Projector::CatchUp(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int32_t p = 0; p < static_cast<int32_t>(impl_->partitions.size()); ++p) {
+int Projector::CatchUpThreads() const {
+  const auto partitions = static_cast<unsigned>(impl_->partitions.size());
+  return static_cast<int>(std::max(1u, std::min(std::thread::hardware_concurrency(), partitions)));
+}
+
+Status Projector::CatchUp(std::chrono::milliseconds timeout,
+                          const std::function<void()>& after_batch) {
+  const auto now = std::chrono::steady_clock::now();
+  // Saturating: Replay passes "no limit" as the largest duration.
+  const auto deadline = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::time_point::max() - now)
+                            ? std::chrono::steady_clock::time_point::max()
+                            : now + timeout;
+  const auto count = static_cast<int32_t>(impl_->partitions.size());
+  std::vector<int64_t> targets;
+  for (int32_t p = 0; p < count; ++p) {
     auto end = impl_->log->EndOffset(p);
     if (!end.ok()) return end.status();
     int64_t target = *end - 1;
     if (impl_->options.max_offset) target = std::min(target, *impl_->options.max_offset);
-    while (AppliedOffset(p) < target) {
-      if (ReachedLimit(p)) break;
-      if (std::chrono::steady_clock::now() > deadline)
-        return Status::Error(ErrorCode::kTimeout, "partition " + std::to_string(p) +
-                                                      " did not reach offset " +
-                                                      std::to_string(*end - 1) + " in time");
-      auto n = PollOnce(p, impl_->options.max_batch_events, std::chrono::milliseconds(100));
-      if (!n.ok()) return n.status();
-    }
+    targets.push_back(target);
   }
-  return Status::Ok();
+
+  std::atomic<int32_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  Status first_error = Status::Ok();  // guarded by mu
+  auto fail = [&](Status s) {
+    std::lock_guard lock(mu);
+    if (first_error.ok()) first_error = std::move(s);
+    stop = true;
+  };
+  // Each worker takes the next partition not yet started and applies it to
+  // its target; the first error stops every worker at its next batch.
+  auto work = [&] {
+    for (int32_t p = next.fetch_add(1); p < count && !stop; p = next.fetch_add(1)) {
+      const int64_t target = targets[static_cast<size_t>(p)];
+      while (!stop && AppliedOffset(p) < target && !ReachedLimit(p)) {
+        if (std::chrono::steady_clock::now() > deadline)
+          return fail(Status::Error(ErrorCode::kTimeout, "partition " + std::to_string(p) +
+                                                             " did not reach offset " +
+                                                             std::to_string(target) + " in time"));
+        auto n = PollOnce(p, impl_->options.max_batch_events, std::chrono::milliseconds(100));
+        if (!n.ok()) return fail(n.status());
+        if (after_batch) {
+          std::lock_guard lock(mu);
+          after_batch();
+        }
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < CatchUpThreads(); ++t) helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers) t.join();
+  return first_error;
 }
 
 void Projector::Start() {

@@ -138,9 +138,21 @@ class Projector : public ViewReader {
   Result<size_t> PollOnce(int32_t partition, size_t max_records, std::chrono::milliseconds wait);
 
   // Applies every record that is in the log when called (and within the
-  // max_offset / max_timestamp_ms limits), partition by partition. Errors: as PollOnce; kTimeout
+  // max_offset / max_timestamp_ms limits). Partitions are applied in parallel
+  // on CatchUpThreads() threads (the calling one included), each taking the
+  // next partition not yet started; partitions never share keys, so the views
+  // are the same as applying them one after another. `after_batch`, when set,
+  // is called after every applied batch, one call at a time (never
+  // concurrently), from any of those threads. Errors: as PollOnce; kTimeout
   // when the log does not deliver the records it reported within `timeout`.
-  Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The first error is returned; the other threads stop after their current
+  // batch (what they committed stays committed and checkpointed).
+  Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                 const std::function<void()>& after_batch = nullptr);
+
+  // How many threads CatchUp applies partitions on: the hardware's
+  // concurrency, at most the partition count, at least 1.
+  int CatchUpThreads() const;
 
   // Starts one thread per partition that applies records as they arrive.
   // Stop() (or the destructor) joins them. Errors are logged and retried.
