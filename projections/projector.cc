@@ -95,102 +95,65 @@ bool ValidName(std::string_view name) {
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
-// Committed values (or absence) of keys one partition's projections read
-// recently. Only the projector writes the database, and a partition's keys
-// are its own (they start with a shop), so this never goes stale; it is
-// cleared whenever a commit fails. When over budget it drops an arbitrary
-// half of its entries (not all of them: the hot rows of a rebuild are read
-// again and again, and a full clear sends every one of them back to RocksDB).
-class ReadCache {
+// One partition's values: the pending writes of the batch being applied
+// (the last value or deletion per key, so a key rewritten by many events of a
+// batch reaches RocksDB once) and, beside them in the same map, committed
+// values (or absence) of keys its projections read or wrote recently. Reads
+// see pending values, then cached ones, then the database. Only the projector
+// writes the database, and a partition's keys are its own (they start with a
+// shop), so a cached value never goes stale.
+//
+// After a commit the pending entries simply become cached ones (no copy).
+// There is no undo log: Discard drops the pending entries from the map, so
+// their keys are read from the database again (an event whose Apply fails
+// makes the projector apply the whole batch again without it; failures are
+// rare; see PollOnce). Over budget, after a commit, the cache drops an
+// arbitrary half of its entries, not all of them (the hot rows of a rebuild
+// are read again and again, and a full clear sends every one of them back to
+// RocksDB).
+class PartitionViews {
  public:
-  using Map = std::unordered_map<std::string, std::optional<std::string>>;
+  struct Slot {
+    std::optional<std::string> value;  // nullopt: absent (or deleted)
+    bool pending = false;              // written by the batch being applied
+  };
+  using Map = std::unordered_map<std::string, Slot>;
+  using Entry = Map::value_type;
 
-  explicit ReadCache(size_t budget_bytes) : budget_bytes_(budget_bytes) {}
-  const std::optional<std::string>* Find(const std::string& key) const {
-    auto it = map_.find(key);
-    return it == map_.end() ? nullptr : &it->second;
-  }
-  void Store(std::string key, std::optional<std::string> value) {
-    if (budget_bytes_ == 0) return;
-    auto [it, inserted] = map_.try_emplace(std::move(key));
-    Replace(it, inserted, std::move(value));
-  }
-  // Stores a node taken from a map of the same type (no allocation for a new key).
-  void Store(Map::node_type node) {
-    if (budget_bytes_ == 0) return;
-    auto result = map_.insert(std::move(node));
-    if (result.inserted) {
-      bytes_ += Cost(result.position->first, result.position->second);
-      MaybeEvict();
-    } else {
-      Replace(result.position, false, std::move(result.node.mapped()));
-    }
-  }
-  void Clear() {
-    map_.clear();
-    bytes_ = 0;
-  }
-
- private:
-  static size_t Cost(const std::string& key, const std::optional<std::string>& value) {
-    return key.size() + (value ? value->size() : 0) + 64;
-  }
-  void Replace(Map::iterator it, bool inserted, std::optional<std::string> value) {
-    if (!inserted) bytes_ -= Cost(it->first, it->second);
-    it->second = std::move(value);
-    bytes_ += Cost(it->first, it->second);
-    MaybeEvict();
-  }
-  void MaybeEvict() {
-    if (bytes_ <= budget_bytes_) return;
-    for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
-      bytes_ -= Cost(it->first, it->second);
-      it = map_.erase(it);
-    }
-  }
-
-  const size_t budget_bytes_;
-  size_t bytes_ = 0;  // the sum of Cost over map_
-  Map map_;
-};
-
-// The pending writes of one batch: the last value (or deletion) per key, so
-// a key rewritten by many events of a batch reaches RocksDB once. Reads see
-// it over the read cache and the database. There is no undo log: an event
-// whose Apply fails makes the projector rebuild the whole batch without it
-// (failures are rare; see PollOnce).
-class PendingBatch {
- public:
-  using Entry = std::pair<const std::string, std::optional<std::string>>;
-
-  PendingBatch(rocksdb::DB& db, ReadCache& cache) : db_(db), cache_(cache) {}
+  PartitionViews(rocksdb::DB& db, size_t budget_bytes) : db_(db), budget_bytes_(budget_bytes) {}
 
   Result<std::optional<std::string>> Get(const std::string& key) {
-    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
-    if (const auto* cached = cache_.Find(key)) return *cached;
+    if (auto it = map_.find(key); it != map_.end()) return it->second.value;
     std::string value;
     rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &value);
     if (s.IsNotFound()) {
-      cache_.Store(key, std::nullopt);
+      Remember(key, std::nullopt);
       return std::optional<std::string>();
     }
     if (!s.ok()) return FromRocks(s, "projection read");
-    cache_.Store(key, value);
+    Remember(key, value);
     return std::optional<std::string>(std::move(value));
   }
 
-  // After a successful commit: the pending values are now the committed
-  // ones; they move into the cache and the batch is left empty.
-  void PublishTo(ReadCache& cache) {
-    sorted_.clear();
-    added_.clear();
-    sorted_valid_ = false;
-    while (!pending_.empty()) cache.Store(pending_.extract(pending_.begin()));
-  }
-
-  void Set(std::string key, std::optional<std::string> value) {
-    auto [it, inserted] = pending_.insert_or_assign(std::move(key), std::move(value));
-    if (inserted && sorted_valid_) added_.push_back(&*it);
+  // A pending write (`value` nullopt: a deletion).
+  void Set(std::string_view key, std::optional<std::string_view> value) {
+    auto it = map_.find(key);  // heterogeneous: no key copy for a known key
+    if (it == map_.end()) it = map_.emplace(std::string(key), Slot()).first;
+    Slot& slot = it->second;
+    bytes_ -= Cost(*it);
+    if (!value) {
+      slot.value.reset();
+    } else if (slot.value) {
+      slot.value->assign(*value);  // reuses the old value's buffer
+    } else {
+      slot.value.emplace(*value);
+    }
+    bytes_ += Cost(*it);
+    if (!slot.pending) {
+      slot.pending = true;
+      pending_.push_back(&*it);
+      if (sorted_valid_) added_.push_back(&*it);
+    }
   }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
@@ -235,8 +198,8 @@ class PendingBatch {
           return Status::Ok();
         it->Next();
       } else {
-        if (pending[p]->second && !visit(pending[p]->first, *pending[p]->second))
-          return Status::Ok();
+        const Slot& slot = pending[p]->second;
+        if (slot.value && !visit(pending[p]->first, *slot.value)) return Status::Ok();
         if (order == 0) it->Next();
         ++p;
       }
@@ -244,22 +207,17 @@ class PendingBatch {
     return FromRocks(it->status(), "projection scan");
   }
 
-  void Clear() {
-    pending_.clear();
-    sorted_.clear();
-    added_.clear();
-    sorted_valid_ = false;
-  }
-  size_t size() const { return pending_.size(); }
+  size_t pending_count() const { return pending_.size(); }
 
-  // The batch to commit, in key order: the memtable's skip list inserts
-  // sorted keys much faster (each insert starts from the previous one's place).
+  // The pending writes as one batch, in key order: the memtable's skip list
+  // inserts sorted keys much faster (each insert starts from the previous
+  // one's place).
   rocksdb::WriteBatch ToWriteBatch() {
     SortPendingKeys(/*force=*/true);
     rocksdb::WriteBatch batch;
     for (const Entry* entry : sorted_) {
-      if (entry->second) {
-        batch.Put(entry->first, *entry->second);
+      if (entry->second.value) {
+        batch.Put(entry->first, *entry->second.value);
       } else {
         batch.Delete(entry->first);
       }
@@ -267,15 +225,69 @@ class PendingBatch {
     return batch;
   }
 
+  // After a successful commit: the pending values are the committed ones.
+  void Committed() {
+    for (Entry* e : pending_) e->second.pending = false;
+    ResetPending();
+    if (budget_bytes_ == 0) {
+      map_.clear();
+      bytes_ = 0;
+    } else if (bytes_ > budget_bytes_) {
+      for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
+        bytes_ -= Cost(*it);
+        it = map_.erase(it);
+      }
+    }
+  }
+
+  // Forgets the pending writes (their keys are read from the database again).
+  void Discard() {
+    for (Entry* e : pending_) {
+      bytes_ -= Cost(*e);
+      map_.erase(map_.find(e->first));
+    }
+    ResetPending();
+  }
+
+  // Forgets everything (after a failed commit).
+  void Clear() {
+    map_.clear();
+    bytes_ = 0;
+    ResetPending();
+  }
+
  private:
+  // Transparent hashing, so lookups by string_view need no key copy.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+
+  static size_t Cost(const Entry& e) {
+    return e.first.size() + (e.second.value ? e.second.value->size() : 0) + 64;
+  }
+
+  void Remember(const std::string& key, std::optional<std::string> value) {
+    if (budget_bytes_ == 0) return;
+    auto [it, inserted] = map_.try_emplace(key);
+    if (!inserted) return;
+    it->second.value = std::move(value);
+    bytes_ += Cost(*it);
+  }
+
+  void ResetPending() {
+    pending_.clear();
+    sorted_.clear();
+    added_.clear();
+    sorted_valid_ = false;
+  }
+
   // Brings sorted_ up to date; unless `force`, only when added_ has grown to
   // a quarter of it (so merging costs amortised O(1) per key).
   void SortPendingKeys(bool force) {
     auto by_key = [](const Entry* a, const Entry* b) { return a->first < b->first; };
     if (!sorted_valid_) {
-      sorted_.clear();
-      sorted_.reserve(pending_.size());
-      for (const auto& entry : pending_) sorted_.push_back(&entry);
+      sorted_.assign(pending_.begin(), pending_.end());
       std::sort(sorted_.begin(), sorted_.end(), by_key);
       sorted_valid_ = true;
       added_.clear();
@@ -289,46 +301,48 @@ class PendingBatch {
   }
 
   rocksdb::DB& db_;
-  ReadCache& cache_;
-  // Node-based: an entry's address is stable while it is pending, so the
-  // pointers below stay valid (entries are never erased before Clear).
-  std::unordered_map<std::string, std::optional<std::string>> pending_;
-  std::vector<const Entry*> sorted_;  // every pending entry by key (when sorted_valid_)
-  std::vector<const Entry*> added_;   // entries added since sorted_ was brought up to date
+  const size_t budget_bytes_;
+  size_t bytes_ = 0;  // the sum of Cost over map_
+  // Node-based: an entry's address is stable until it is erased, and pending
+  // entries are erased only by Discard and Clear, which drop the pointers below.
+  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> map_;
+  std::vector<Entry*> pending_;  // the pending entries, in order of first write
+  std::vector<Entry*> sorted_;   // the pending entries by key (when sorted_valid_)
+  std::vector<Entry*> added_;    // pending entries added since sorted_ was brought up to date
   bool sorted_valid_ = false;
 };
 
+// One projection's access to its partition's views, relative to its prefix.
 class BatchViewWriter final : public ViewWriter {
  public:
-  BatchViewWriter(PendingBatch& batch, const std::string& prefix)
-      : batch_(batch), prefix_(prefix) {}
+  BatchViewWriter(PartitionViews& views, std::string prefix)
+      : views_(views), prefix_size_(prefix.size()), full_(std::move(prefix)) {}
 
   Result<std::optional<std::string>> Get(std::string_view key) override {
-    return batch_.Get(Full(key));
+    return views_.Get(Full(key));
   }
-  void Put(std::string_view key, std::string_view value) override {
-    batch_.Set(Full(key), std::string(value));
-  }
-  void Delete(std::string_view key) override { batch_.Set(Full(key), std::nullopt); }
+  void Put(std::string_view key, std::string_view value) override { views_.Set(Full(key), value); }
+  void Delete(std::string_view key) override { views_.Set(Full(key), std::nullopt); }
 
   Status Scan(std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) override {
-    return batch_.Scan(Full(prefix), [&](std::string_view k, std::string_view v) {
-      return visit(k.substr(prefix_.size()), v);
+    const std::string full = Full(prefix);  // a copy: `visit` may use this writer
+    return views_.Scan(full, [&](std::string_view k, std::string_view v) {
+      return visit(k.substr(prefix_size_), v);
     });
   }
 
  private:
-  std::string Full(std::string_view key) const {
-    std::string full;
-    full.reserve(prefix_.size() + key.size());
-    full.append(prefix_);
-    full.append(key);
-    return full;
+  // The absolute key, built in a buffer reused by every call.
+  const std::string& Full(std::string_view key) {
+    full_.resize(prefix_size_);
+    full_.append(key);
+    return full_;
   }
 
-  PendingBatch& batch_;
-  const std::string& prefix_;
+  PartitionViews& views_;
+  const size_t prefix_size_;
+  std::string full_;  // the prefix, then the last key asked for
 };
 
 }  // namespace
@@ -343,9 +357,9 @@ struct Projector::Impl {
     std::mutex poll_mu;  // serialises PollOnce on this partition
     // Guarded by poll_mu:
     std::unique_ptr<LogReader> reader;
-    std::vector<int64_t> checkpoints;  // per projection: last applied offset, -1 = none
-    std::unique_ptr<ReadCache> cache;
-    bool reached_limit = false;  // a record past max_offset/max_timestamp_ms was seen
+    std::vector<int64_t> checkpoints;       // per projection: last applied offset, -1 = none
+    std::unique_ptr<PartitionViews> views;  // pending writes and cached values
+    bool reached_limit = false;             // a record past max_offset/max_timestamp_ms was seen
   };
   std::vector<std::unique_ptr<Partition>> partitions;
 
@@ -438,7 +452,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   impl->applied.assign(static_cast<size_t>(count), -1);
   for (int32_t p = 0; p < count; ++p) {
     auto part = std::make_unique<Impl::Partition>();
-    part->cache = std::make_unique<ReadCache>(impl->options.read_cache_bytes);
+    part->views = std::make_unique<PartitionViews>(*impl->db, impl->options.read_cache_bytes);
     int64_t min_checkpoint = INT64_MAX;
     for (const auto& projection : impl->projections) {
       std::string value;
@@ -491,11 +505,12 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   if (records->empty()) return size_t{0};
 
-  PendingBatch batch(*impl_->db, *part.cache);
+  PartitionViews& views = *part.views;
   std::vector<int64_t> checkpoints = part.checkpoints;
-  std::vector<std::string> prefixes;
+  std::vector<BatchViewWriter> writers;
+  writers.reserve(impl_->projections.size());
   for (const auto& projection : impl_->projections)
-    prefixes.push_back(std::string(projection->name()) + "/");
+    writers.emplace_back(views, std::string(projection->name()) + "/");
 
   // Decode once; redeliveries (offsets already applied) and undecodable
   // records are dropped here.
@@ -526,16 +541,15 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   std::set<std::pair<int64_t, size_t>> failed;
   for (bool again = true; again;) {
     again = false;
-    batch.Clear();
+    views.Discard();
     for (const Decoded& d : decoded) {
       const LogRecord& record = *d.record;
       for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
         if (checkpoints[i] >= record.offset) continue;
         if (!failed.empty() && failed.count({record.offset, i})) continue;
-        BatchViewWriter writer(batch, prefixes[i]);
         Status applied;
         try {
-          applied = impl_->projections[i]->Apply(d.event, record, writer);
+          applied = impl_->projections[i]->Apply(d.event, record, writers[i]);
         } catch (const std::exception& e) {
           // A bug in a projection (e.g. a JSON type error) must not stop the partition.
           applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
@@ -555,20 +569,20 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     if (checkpoints[i] < last) {
       checkpoints[i] = last;
-      batch.Set(CheckpointKey(impl_->projections[i]->name(), partition),
+      views.Set(CheckpointKey(impl_->projections[i]->name(), partition),
                 BigEndian64(static_cast<uint64_t>(last)));
     }
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = impl_->options.sync_writes;
-  rocksdb::WriteBatch write_batch = batch.ToWriteBatch();
+  rocksdb::WriteBatch write_batch = views.ToWriteBatch();
   rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
   if (!s.ok()) {
-    part.cache->Clear();  // it may hold values read during the failed batch only
+    views.Clear();        // it holds the batch that was not committed
     part.reader.reset();  // re-read the batch from the checkpoint next time
     return FromRocks(s, "committing projection batch");
   }
-  batch.PublishTo(*part.cache);
+  views.Committed();
   part.checkpoints = std::move(checkpoints);
   {
     std::lock_guard applied_lock(impl_->applied_mu);
