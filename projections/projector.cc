@@ -122,17 +122,22 @@ class PartitionViews {
 
   PartitionViews(rocksdb::DB& db, size_t budget_bytes) : db_(db), budget_bytes_(budget_bytes) {}
 
-  Result<std::optional<std::string>> Get(const std::string& key) {
-    if (auto it = map_.find(key); it != map_.end()) return it->second.value;
-    std::string value;
-    rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) {
-      Remember(key, std::nullopt);
-      return std::optional<std::string>();
+  // The value at `key`; the bytes are valid until the next call.
+  Result<std::optional<std::string_view>> Get(const std::string& key) {
+    auto it = map_.find(key);
+    if (it == map_.end()) {
+      rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "projection read");
+      if (budget_bytes_ == 0) {  // nothing is cached: the value lives in scratch_
+        if (s.IsNotFound()) return std::optional<std::string_view>();
+        return std::optional<std::string_view>(scratch_);
+      }
+      it = map_.try_emplace(key).first;
+      if (s.ok()) it->second.value = std::move(scratch_);
+      bytes_ += Cost(*it);
     }
-    if (!s.ok()) return FromRocks(s, "projection read");
-    Remember(key, value);
-    return std::optional<std::string>(std::move(value));
+    if (!it->second.value) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(*it->second.value);
   }
 
   // A pending write (`value` nullopt: a deletion).
@@ -267,14 +272,6 @@ class PartitionViews {
     return e.first.size() + (e.second.value ? e.second.value->size() : 0) + 64;
   }
 
-  void Remember(const std::string& key, std::optional<std::string> value) {
-    if (budget_bytes_ == 0) return;
-    auto [it, inserted] = map_.try_emplace(key);
-    if (!inserted) return;
-    it->second.value = std::move(value);
-    bytes_ += Cost(*it);
-  }
-
   void ResetPending() {
     pending_.clear();
     sorted_.clear();
@@ -306,6 +303,7 @@ class PartitionViews {
   // Node-based: an entry's address is stable until it is erased, and pending
   // entries are erased only by Discard and Clear, which drop the pointers below.
   std::unordered_map<std::string, Slot, Hash, std::equal_to<>> map_;
+  std::string scratch_;          // a value read while nothing is cached
   std::vector<Entry*> pending_;  // the pending entries, in order of first write
   std::vector<Entry*> sorted_;   // the pending entries by key (when sorted_valid_)
   std::vector<Entry*> added_;    // pending entries added since sorted_ was brought up to date
@@ -318,7 +316,7 @@ class BatchViewWriter final : public ViewWriter {
   BatchViewWriter(PartitionViews& views, std::string prefix)
       : views_(views), prefix_size_(prefix.size()), full_(std::move(prefix)) {}
 
-  Result<std::optional<std::string>> Get(std::string_view key) override {
+  Result<std::optional<std::string_view>> Get(std::string_view key) override {
     return views_.Get(Full(key));
   }
   void Put(std::string_view key, std::string_view value) override { views_.Set(Full(key), value); }

@@ -56,8 +56,9 @@ namespace palaver::projections {
 class ViewWriter {
  public:
   virtual ~ViewWriter() = default;
-  // The value at `key`, or nullopt when absent. Errors: kIoError.
-  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // The value at `key`, or nullopt when absent. The bytes are valid until the
+  // next call on this ViewWriter (decode or copy them first). Errors: kIoError.
+  virtual Result<std::optional<std::string_view>> Get(std::string_view key) = 0;
   virtual void Put(std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view key) = 0;
   // Calls `visit` for every key starting with `prefix`, in key order, until

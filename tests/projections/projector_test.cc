@@ -22,7 +22,7 @@ class CountingProjection final : public Projection {
     const std::string key = "n/" + event.envelope.tenant;
     auto current = view.Get(key);
     if (!current.ok()) return current.status();
-    const int n = current->has_value() ? std::stoi(**current) : 0;
+    const int n = current->has_value() ? std::stoi(std::string(**current)) : 0;
     view.Put(key, std::to_string(n + 1));  // read back within the batch by the next event
     if (event.envelope.tenant == "shop-1" && fail_shop_1)
       return Status::Error(ErrorCode::kInternal, "boom");
