@@ -117,35 +117,40 @@ class PartitionViews {
     std::optional<std::string> value;  // nullopt: absent (or deleted)
     bool pending = false;              // written by the batch being applied
   };
-  using Map = std::unordered_map<std::string, Slot>;
+  // Transparent hashing, so lookups by string_view need no key copy.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Map = std::unordered_map<std::string, Slot, Hash, std::equal_to<>>;
   using Entry = Map::value_type;
 
   PartitionViews(rocksdb::DB& db, size_t budget_bytes) : db_(db), budget_bytes_(budget_bytes) {}
 
   // The value at `key`; the bytes are valid until the next call.
   Result<std::optional<std::string_view>> Get(const std::string& key) {
-    auto it = map_.find(key);
-    if (it == map_.end()) {
+    Entry* e = Find(key);
+    if (e == nullptr) {
       rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "projection read");
       if (budget_bytes_ == 0) {  // nothing is cached: the value lives in scratch_
         if (s.IsNotFound()) return std::optional<std::string_view>();
         return std::optional<std::string_view>(scratch_);
       }
-      it = map_.try_emplace(key).first;
-      if (s.ok()) it->second.value = std::move(scratch_);
-      bytes_ += Cost(*it);
+      last_ = e = &*map_.try_emplace(key).first;
+      if (s.ok()) e->second.value = std::move(scratch_);
+      bytes_ += Cost(*e);
     }
-    if (!it->second.value) return std::optional<std::string_view>();
-    return std::optional<std::string_view>(*it->second.value);
+    if (!e->second.value) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(*e->second.value);
   }
 
   // A pending write (`value` nullopt: a deletion).
   void Set(std::string_view key, std::optional<std::string_view> value) {
-    auto it = map_.find(key);  // heterogeneous: no key copy for a known key
-    if (it == map_.end()) it = map_.emplace(std::string(key), Slot()).first;
-    Slot& slot = it->second;
-    bytes_ -= Cost(*it);
+    Entry* e = Find(key);  // no key copy for a known key
+    if (e == nullptr) last_ = e = &*map_.emplace(std::string(key), Slot()).first;
+    Slot& slot = e->second;
+    bytes_ -= Cost(*e);
     if (!value) {
       slot.value.reset();
     } else if (slot.value) {
@@ -153,11 +158,11 @@ class PartitionViews {
     } else {
       slot.value.emplace(*value);
     }
-    bytes_ += Cost(*it);
+    bytes_ += Cost(*e);
     if (!slot.pending) {
       slot.pending = true;
-      pending_.push_back(&*it);
-      if (sorted_valid_) added_.push_back(&*it);
+      pending_.push_back(e);
+      if (sorted_valid_) added_.push_back(e);
     }
   }
 
@@ -237,7 +242,9 @@ class PartitionViews {
     if (budget_bytes_ == 0) {
       map_.clear();
       bytes_ = 0;
+      last_ = nullptr;
     } else if (bytes_ > budget_bytes_) {
+      last_ = nullptr;
       for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
         bytes_ -= Cost(*it);
         it = map_.erase(it);
@@ -251,22 +258,27 @@ class PartitionViews {
       bytes_ -= Cost(*e);
       map_.erase(map_.find(e->first));
     }
+    last_ = nullptr;
     ResetPending();
   }
 
   // Forgets everything (after a failed commit).
   void Clear() {
     map_.clear();
+    last_ = nullptr;
     bytes_ = 0;
     ResetPending();
   }
 
  private:
-  // Transparent hashing, so lookups by string_view need no key copy.
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
+  // Most projections read a key and then write it: the entry found last is
+  // checked first, which spares the second hash lookup.
+  Entry* Find(std::string_view key) {
+    if (last_ != nullptr && last_->first == key) return last_;
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    return last_ = &*it;
+  }
 
   static size_t Cost(const Entry& e) {
     return e.first.size() + (e.second.value ? e.second.value->size() : 0) + 64;
@@ -302,7 +314,8 @@ class PartitionViews {
   size_t bytes_ = 0;  // the sum of Cost over map_
   // Node-based: an entry's address is stable until it is erased, and pending
   // entries are erased only by Discard and Clear, which drop the pointers below.
-  std::unordered_map<std::string, Slot, Hash, std::equal_to<>> map_;
+  Map map_;
+  Entry* last_ = nullptr;        // the entry found or added last (node addresses are stable)
   std::string scratch_;          // a value read while nothing is cached
   std::vector<Entry*> pending_;  // the pending entries, in order of first write
   std::vector<Entry*> sorted_;   // the pending entries by key (when sorted_valid_)
