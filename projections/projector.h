@@ -22,7 +22,7 @@
 // (failed_applies()), and carries on. Neither ever stalls the partition.
 //
 // Threads: Projection::Apply is called by one thread per partition at a time
-// (several partitions may be applied concurrently after Start(); every view
+// (several partitions may be applied concurrently, by Start() and by CatchUp; every view
 // key starts with the shop, and a shop lives in one partition, so partitions
 // never touch the same keys). Every public member of Projector is safe to call
 // from any thread, except that PollOnce/CatchUp must not run concurrently with
