@@ -148,9 +148,12 @@ class PartitionViews {
   // A pending write (`value` nullopt: a deletion).
   void Set(std::string_view key, std::optional<std::string_view> value) {
     Entry* e = Find(key);  // no key copy for a known key
-    if (e == nullptr) last_ = e = &*map_.emplace(std::string(key), Slot()).first;
+    if (e == nullptr) {
+      last_ = e = &*map_.emplace(std::string(key), Slot()).first;
+    } else {
+      bytes_ -= Cost(*e);  // counted again below, with the new value
+    }
     Slot& slot = e->second;
-    bytes_ -= Cost(*e);
     if (!value) {
       slot.value.reset();
     } else if (slot.value) {
