@@ -2,10 +2,15 @@
 //
 // Keys are byte strings made of parts joined by '\0' (ids never contain NUL),
 // with numbers as big-endian fixed-width integers so that lexicographic order
-// is numeric order. Most values are JSON documents stored as MessagePack:
-// compact on disk, and printed back as JSON text by the canonical dump. The
-// hottest values (inbox rows) are hand-packed instead (BinWriter/BinReader),
-// starting with the byte kBinaryTag, which never starts a MessagePack value.
+// is numeric order. Values read back while applying events (inbox rows,
+// history and metrics conversations, receipts, metrics days, profiles) are
+// hand-packed (BinWriter/BinReader): the byte kBinaryTag, which never starts
+// a MessagePack value, then a BinKind byte, then the fields; each decodes
+// into the struct below that its projection needs. The other values are JSON
+// documents stored as MessagePack, the ones written on every event (timeline
+// entries) built directly by MsgPackWriter. ValueJson turns any value into
+// the JSON document it stands for: what queries, exports and the canonical
+// dump read.
 //
 // The layout as a whole is versioned by kViewFormat (see projector.h): change
 // it whenever a key or value encoding changes.
