@@ -220,8 +220,6 @@ class PartitionViews {
     return FromRocks(it->status(), "projection scan");
   }
 
-  size_t pending_count() const { return pending_.size(); }
-
   // The pending writes as one batch, in key order: the memtable's skip list
   // inserts sorted keys much faster (each insert starts from the previous
   // one's place).
