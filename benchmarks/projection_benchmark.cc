@@ -214,6 +214,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "rebuild: %s\n", s.ToString().c_str());
       return 1;
     }
+    const int threads = projector->CatchUpThreads();
     projector.reset();
     size_t puts = 0;
     double raw_cpu = 0;
@@ -221,17 +222,16 @@ int Main(int argc, char** argv) {
     const double rate = static_cast<double>(events) / secs;
     const double rate_cpu = static_cast<double>(events) / cpu;
     std::printf(
-        "rebuild: %zu events in %.2f s = %.0f events/s wall; %.2f CPU s (all threads) = "
-        "%.0f events per CPU second; applying thread %.2f CPU s = %.0f events per CPU "
-        "second\n",
-        events, secs, rate, cpu, rate_cpu, thread_cpu, static_cast<double>(events) / thread_cpu);
+        "rebuild: %zu events in %.2f s = %.0f events/s wall on %d applying threads; %.2f CPU s "
+        "(all threads) = %.0f events per CPU second; calling thread %.2f CPU s\n",
+        events, secs, rate, threads, cpu, rate_cpu, thread_cpu);
     std::printf(
         "raw rocksdb WriteBatch(1000) of the rebuilt keys: %zu puts, %.0f puts/s wall, "
         "%.0f puts per CPU second of the writing thread\n",
         puts, raw, raw_cpu);
-    std::printf("ratio rebuild events : raw puts = %.3f wall, %.3f per thread CPU second\n",
-                raw > 0 ? rate / raw : 0,
-                raw_cpu > 0 ? static_cast<double>(events) / thread_cpu / raw_cpu : 0);
+    std::printf("ratio rebuild events : raw puts = %.3f wall, %.3f per CPU second\n",
+                raw > 0 ? rate / raw : 0, raw_cpu > 0 ? rate_cpu / raw_cpu : 0);
+    std::printf("peak RSS after the rebuild:%s\n", PeakRss().c_str());
   }
 
   // --- inbox latency

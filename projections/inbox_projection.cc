@@ -190,22 +190,42 @@ class InboxProjection final : public Projection {
     it->offset = offset;
   }
 
+  static bool SameReads(const InboxRowData& a, const InboxRowData& b) {
+    if (a.reads.size() != b.reads.size()) return false;
+    for (size_t i = 0; i < a.reads.size(); ++i)
+      if (a.reads[i].agent != b.reads[i].agent || a.reads[i].seq != b.reads[i].seq ||
+          a.reads[i].offset != b.reads[i].offset)
+        return false;
+    return true;
+  }
+
   // Writes `row` over `old` (null when new): the row, the index keys that
   // changed, and the badge counters that changed.
   static Status Store(ViewWriter& view, const std::string& shop, const std::string& conv_key,
                       const InboxRowData* old, const InboxRowData& row) {
     view.Put(conv_key, EncodeInboxRow(row));
-    const auto keys = IndexKeys(shop, row);
-    if (old == nullptr) {
-      for (const std::string& key : keys) view.Put(key, std::string_view());
-    } else {
-      const auto old_keys = IndexKeys(shop, *old);
-      for (size_t i = 0; i < keys.size(); ++i) {
-        if (old_keys[i] == keys[i]) continue;
-        view.Delete(old_keys[i]);
-        view.Put(keys[i], std::string_view());
+    // Most events change none of what the index keys are made of.
+    const bool index_moved = old == nullptr || old->activity_us != row.activity_us ||
+                             old->assignee != row.assignee || old->status != row.status ||
+                             old->id != row.id;
+    if (index_moved) {
+      const auto keys = IndexKeys(shop, row);
+      if (old == nullptr) {
+        for (const std::string& key : keys) view.Put(key, std::string_view());
+      } else {
+        const auto old_keys = IndexKeys(shop, *old);
+        for (size_t i = 0; i < keys.size(); ++i) {
+          if (old_keys[i] == keys[i]) continue;
+          view.Delete(old_keys[i]);
+          view.Put(keys[i], std::string_view());
+        }
       }
     }
+    // Nothing the badge counters depend on changed: nothing to count again.
+    if (old != nullptr && old->status == row.status &&
+        old->last_inbound_seq == row.last_inbound_seq &&
+        old->marked_unread_offset == row.marked_unread_offset && SameReads(*old, row))
+      return Status::Ok();
     std::map<std::string, int64_t> badge;
     if (old != nullptr) BadgeContribution(*old, -1, badge);
     BadgeContribution(row, +1, badge);

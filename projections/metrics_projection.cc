@@ -5,10 +5,10 @@
 //                                 res_office_us (resolution: start to the latest close), csat
 //   day\0<shop>\0<YYYY-MM-DD>     per day in the shop's time zone (the zone of its
 //                                 office hours when the event is applied; UTC when it
-//                                 has none or the zone is unknown): "started" and "by_channel" (conversations
-//                                 started), "by_topic" (conversations labelled), "by_agent"
-//                                 (agent messages), and for conversations STARTED that day
-//                                 "frt", "res" {count, wall_sum_us, office_count,
+//                                 has none or the zone is unknown): "started" and "by_channel"
+//                                 (conversations started), "by_topic" (conversations labelled),
+//                                 "by_agent" (agent messages), and for conversations STARTED that
+//                                 day "frt", "res" {count, wall_sum_us, office_count,
 //                                 office_sum_us} and "csat" {count, sum}
 //
 // First response: from the start of the conversation to the first message by
@@ -17,6 +17,10 @@
 // aggregates. "Office" values count only time inside the shop's office hours
 // (rules::OfficeHours::OpenMicrosBetween) as configured when the value is
 // computed; they are null when the shop has no office hours.
+//
+// conv and day values are hand-packed (MetricsConvData, MetricsDayData in
+// view_codec.h) and shown as the JSON above; hours is MessagePack.
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -55,113 +59,111 @@ class MetricsProjection final : public Projection {
     if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
       auto local_day = ShopDay(view, shop, env.occurred_at_us);
       if (!local_day.ok()) return local_day.status();
-      const std::string day = std::move(local_day).value();
-      PutJson(view, conv_key,
-              Json{{"channel", Name(started->channel)},
-                   {"started_at", env.occurred_at_us},
-                   {"day", day},
-                   {"topics", Json::array()},
-                   {"frt_wall_us", nullptr},
-                   {"frt_office_us", nullptr},
-                   {"res_wall_us", nullptr},
-                   {"res_office_us", nullptr},
-                   {"csat", nullptr}});
-      return UpdateDay(view, shop, day, [&](Json& d) {
-        d["started"] = d.value("started", int64_t{0}) + 1;
-        Bump(d["by_channel"], Name(started->channel), 1);
+      MetricsConvData conv;
+      conv.channel = static_cast<uint8_t>(started->channel);
+      conv.started_at = env.occurred_at_us;
+      conv.day = std::move(local_day).value();
+      view.Put(conv_key, EncodeMetricsConv(conv));
+      return UpdateDay(view, shop, conv.day, [&](MetricsDayData& d) {
+        d.started = d.started.value_or(0) + 1;
+        Bump(d.by_channel, EnumName(started->channel));
       });
     }
 
-    auto loaded = GetJson(view, conv_key);
+    const bool wanted = std::holds_alternative<MessagePosted>(event.body) ||
+                        std::holds_alternative<ConversationStatusChanged>(event.body) ||
+                        std::holds_alternative<CsatSubmitted>(event.body) ||
+                        std::holds_alternative<TopicsClassified>(event.body);
+    if (!wanted) return Status::Ok();
+    auto loaded = view.Get(conv_key);
     if (!loaded.ok()) return loaded.status();
-    if (loaded->is_null()) return Status::Ok();
-    Json conv = std::move(loaded).value();
-    const int64_t started_at = conv.value("started_at", int64_t{0});
-    const std::string start_day = conv.value("day", std::string());
+    MetricsConvData conv;
+    if (!loaded->has_value() || !DecodeMetricsConv(**loaded, &conv)) return Status::Ok();
+    const int64_t started_at = conv.started_at;
 
     if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
       if (env.actor_kind != ActorKind::kAgent) return Status::Ok();
       auto day = ShopDay(view, shop, env.occurred_at_us);
       if (!day.ok()) return day.status();
-      PALAVER_RETURN_IF_ERROR(UpdateDay(view, shop, *day,
-                                        [&](Json& d) { Bump(d["by_agent"], env.actor_id, 1); }));
-      if (!conv["frt_wall_us"].is_null() || message->kind == MessageKind::kAutomaticReply ||
+      PALAVER_RETURN_IF_ERROR(
+          UpdateDay(view, shop, *day, [&](MetricsDayData& d) { Bump(d.by_agent, env.actor_id); }));
+      if (conv.frt_wall_us || message->kind == MessageKind::kAutomaticReply ||
           message->kind == MessageKind::kSystem)
         return Status::Ok();
       auto office = OfficeMicros(view, shop, started_at, env.occurred_at_us);
       if (!office.ok()) return office.status();
-      conv["frt_wall_us"] = env.occurred_at_us - started_at;
-      conv["frt_office_us"] = *office;
-      PutJson(view, conv_key, conv);
-      return UpdateDay(view, shop, start_day, [&](Json& d) {
-        AddDuration(d["frt"], conv["frt_wall_us"], conv["frt_office_us"], 1);
+      conv.frt_wall_us = env.occurred_at_us - started_at;
+      conv.frt_office_us = *office;
+      view.Put(conv_key, EncodeMetricsConv(conv));
+      return UpdateDay(view, shop, conv.day, [&](MetricsDayData& d) {
+        AddDuration(d.frt, *conv.frt_wall_us, conv.frt_office_us, 1);
       });
     }
     if (const auto* status = std::get_if<ConversationStatusChanged>(&event.body)) {
       if (status->to != ConversationStatus::kClosed) return Status::Ok();
       auto office = OfficeMicros(view, shop, started_at, env.occurred_at_us);
       if (!office.ok()) return office.status();
-      const Json old_wall = conv["res_wall_us"];
-      const Json old_office = conv["res_office_us"];
-      conv["res_wall_us"] = env.occurred_at_us - started_at;
-      conv["res_office_us"] = *office;
-      PutJson(view, conv_key, conv);
-      return UpdateDay(view, shop, start_day, [&](Json& d) {
-        if (!old_wall.is_null()) AddDuration(d["res"], old_wall, old_office, -1);
-        AddDuration(d["res"], conv["res_wall_us"], conv["res_office_us"], 1);
+      const std::optional<int64_t> old_wall = conv.res_wall_us;
+      const std::optional<int64_t> old_office = conv.res_office_us;
+      conv.res_wall_us = env.occurred_at_us - started_at;
+      conv.res_office_us = *office;
+      view.Put(conv_key, EncodeMetricsConv(conv));
+      return UpdateDay(view, shop, conv.day, [&](MetricsDayData& d) {
+        if (old_wall) AddDuration(d.res, *old_wall, old_office, -1);
+        AddDuration(d.res, *conv.res_wall_us, conv.res_office_us, 1);
       });
     }
     if (const auto* csat = std::get_if<CsatSubmitted>(&event.body)) {
-      const Json old = conv["csat"];
-      conv["csat"] = csat->rating;
-      PutJson(view, conv_key, conv);
-      return UpdateDay(view, shop, start_day, [&](Json& d) {
-        Json& c = d["csat"];
-        if (!c.is_object()) c = Json::object();
-        if (!old.is_null()) {
-          c["count"] = c.value("count", int64_t{0}) - 1;
-          c["sum"] = c.value("sum", int64_t{0}) - old.get<int64_t>();
+      const std::optional<int64_t> old = conv.csat;
+      conv.csat = csat->rating;
+      view.Put(conv_key, EncodeMetricsConv(conv));
+      return UpdateDay(view, shop, conv.day, [&](MetricsDayData& d) {
+        auto& c = d.csat ? *d.csat : d.csat.emplace();
+        if (old) {
+          c.count -= 1;
+          c.sum -= *old;
         }
-        c["count"] = c.value("count", int64_t{0}) + 1;
-        c["sum"] = c.value("sum", int64_t{0}) + csat->rating;
+        c.count += 1;
+        c.sum += csat->rating;
       });
     }
     if (const auto* topics = std::get_if<TopicsClassified>(&event.body)) {
-      std::vector<std::string> fresh;
+      std::vector<uint8_t> fresh;
       for (const TopicScore& score : topics->topics) {
-        const std::string topic = Name(score.topic);
         if (score.confidence < 0.9) continue;
-        bool seen = false;
-        for (const Json& t : conv["topics"]) seen = seen || t == topic;
-        if (!seen) {
-          conv["topics"].push_back(topic);
-          fresh.push_back(topic);
-        }
+        const auto topic = static_cast<uint8_t>(score.topic);
+        if (std::find(conv.topics.begin(), conv.topics.end(), topic) != conv.topics.end()) continue;
+        conv.topics.push_back(topic);
+        fresh.push_back(topic);
       }
       if (fresh.empty()) return Status::Ok();
-      PutJson(view, conv_key, conv);
+      view.Put(conv_key, EncodeMetricsConv(conv));
       auto day = ShopDay(view, shop, env.occurred_at_us);
       if (!day.ok()) return day.status();
-      return UpdateDay(view, shop, *day, [&](Json& d) {
-        for (const auto& t : fresh) Bump(d["by_topic"], t, 1);
+      return UpdateDay(view, shop, *day, [&](MetricsDayData& d) {
+        for (uint8_t t : fresh) Bump(d.by_topic, EnumName(static_cast<Topic>(t)));
       });
     }
     return Status::Ok();
   }
 
  private:
-  static void Bump(Json& counters, const std::string& name, int64_t by) {
-    if (!counters.is_object()) counters = Json::object();
-    counters[name] = counters.value(name, int64_t{0}) + by;
+  static void Bump(MetricsDayData::Counters& counters, std::string_view name) {
+    auto it = std::lower_bound(counters.begin(), counters.end(), name,
+                               [](const auto& c, std::string_view n) { return c.first < n; });
+    if (it == counters.end() || it->first != name) it = counters.emplace(it, name, 0);
+    ++it->second;
   }
 
-  static void AddDuration(Json& agg, const Json& wall, const Json& office, int64_t sign) {
-    if (!agg.is_object()) agg = Json::object();
-    agg["count"] = agg.value("count", int64_t{0}) + sign;
-    agg["wall_sum_us"] = agg.value("wall_sum_us", int64_t{0}) + sign * wall.get<int64_t>();
-    if (!office.is_null()) {
-      agg["office_count"] = agg.value("office_count", int64_t{0}) + sign;
-      agg["office_sum_us"] = agg.value("office_sum_us", int64_t{0}) + sign * office.get<int64_t>();
+  static void AddDuration(std::optional<MetricsDayData::Durations>& agg, int64_t wall,
+                          const std::optional<int64_t>& office, int64_t sign) {
+    auto& a = agg ? *agg : agg.emplace();
+    a.count += sign;
+    a.wall_sum_us += sign * wall;
+    if (office) {
+      a.has_office = true;
+      a.office_count += sign;
+      a.office_sum_us += sign * *office;
     }
   }
 
@@ -169,11 +171,12 @@ class MetricsProjection final : public Projection {
   static Status UpdateDay(ViewWriter& view, const std::string& shop, const std::string& day,
                           F&& change) {
     const std::string key = Key({"day", shop, day});
-    auto current = GetJson(view, key);
+    auto current = view.Get(key);
     if (!current.ok()) return current.status();
-    Json d = current->is_null() ? Json::object() : std::move(current).value();
+    MetricsDayData d;
+    if (current->has_value() && !DecodeMetricsDay(**current, &d)) d = MetricsDayData();
     change(d);
-    PutJson(view, key, d);
+    view.Put(key, EncodeMetricsDay(d));
     return Status::Ok();
   }
 
@@ -218,11 +221,12 @@ class MetricsProjection final : public Projection {
 
   // Office-hours time in [from, to) under the shop's current hours; null
   // when the shop has none (or they do not validate).
-  Result<Json> OfficeMicros(ViewWriter& view, const std::string& shop, int64_t from, int64_t to) {
+  Result<std::optional<int64_t>> OfficeMicros(ViewWriter& view, const std::string& shop,
+                                              int64_t from, int64_t to) {
     auto hours = Hours(view, shop);
     if (!hours.ok()) return hours.status();
-    if (!(*hours)->hours) return Json();
-    return Json((*hours)->hours->OpenMicrosBetween(from, to));
+    if (!(*hours)->hours) return std::optional<int64_t>();
+    return std::optional<int64_t>((*hours)->hours->OpenMicrosBetween(from, to));
   }
 
   // "YYYY-MM-DD" of `at_us` in the shop's time zone (UTC without one).

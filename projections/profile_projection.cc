@@ -11,30 +11,14 @@
 // amount_spent_minor, currency), falling back to what the shopper gave when
 // starting a conversation; "conversations" (how many were started) and
 // "current" (the latest conversation: id, started_at, channel, platform).
+// Profiles are hand-packed (ProfileData in view_codec.h) and shown as that
+// JSON; orders and notes are MessagePack.
 // After customer.erased the personal fields are blanked, notes removed, and
 // "erased" is true; later events for the customer are still applied.
 #include "projections/view_codec.h"
 
 namespace palaver::projections::internal {
 namespace {
-
-Json EmptyProfile(const std::string& customer_id) {
-  return Json{{"customer_id", customer_id},
-              {"name", ""},
-              {"email", ""},
-              {"phone", ""},
-              {"location", Json::object()},
-              {"time_zone", ""},
-              {"locale", ""},
-              {"customer_since", nullptr},
-              {"orders_count", 0},
-              {"amount_spent_minor", 0},
-              {"currency", ""},
-              {"conversations", 0},
-              {"current", nullptr},
-              {"from_storefront", false},
-              {"erased", false}};
-}
 
 class ProfileProjection final : public Projection {
  public:
@@ -45,35 +29,32 @@ class ProfileProjection final : public Projection {
     const std::string& shop = env.tenant;
 
     if (const auto* upsert = std::get_if<CustomerProfileUpserted>(&event.body)) {
-      return Update(view, shop, upsert->customer_id, [&](Json& p) {
+      return Update(view, shop, upsert->customer_id, [&](ProfileData& p) {
         const auto& personal = upsert->personal;
-        p["name"] = personal.name;
-        p["email"] = personal.email;
-        p["phone"] = personal.phone;
-        p["location"] = Json{{"city", personal.location.city},
-                             {"region", personal.location.region},
-                             {"country_code", personal.location.country_code}};
-        p["time_zone"] = upsert->time_zone;
-        p["locale"] = upsert->locale;
-        p["customer_since"] = upsert->customer_since_us;
-        p["orders_count"] = upsert->orders_count;
-        p["amount_spent_minor"] = upsert->amount_spent_minor;
-        p["currency"] = upsert->currency;
-        p["from_storefront"] = true;
+        p.name = personal.name;
+        p.email = personal.email;
+        p.phone = personal.phone;
+        p.location = ProfileData::Location{personal.location.city, personal.location.region,
+                                           personal.location.country_code};
+        p.time_zone = upsert->time_zone;
+        p.locale = upsert->locale;
+        p.customer_since = upsert->customer_since_us;
+        p.orders_count = upsert->orders_count;
+        p.amount_spent_minor = upsert->amount_spent_minor;
+        p.currency = upsert->currency;
+        p.from_storefront = true;
       });
     }
     if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
-      return Update(view, shop, started->customer_id, [&](Json& p) {
-        p["conversations"] = p.value("conversations", int64_t{0}) + 1;
-        p["current"] = Json{{"conversation_id", env.conversation_id},
-                            {"started_at", env.occurred_at_us},
-                            {"channel", Name(started->channel)},
-                            {"platform", started->platform}};
+      return Update(view, shop, started->customer_id, [&](ProfileData& p) {
+        ++p.conversations;
+        p.current = ProfileData::Current{env.conversation_id, started->platform, env.occurred_at_us,
+                                         static_cast<uint8_t>(started->channel)};
         // What the shopper typed fills only what the storefront did not say.
         const auto& personal = started->personal;
-        if (p.value("name", std::string()).empty()) p["name"] = personal.name;
-        if (p.value("email", std::string()).empty()) p["email"] = personal.email;
-        if (p.value("phone", std::string()).empty()) p["phone"] = personal.phone;
+        if (p.name.empty()) p.name = personal.name;
+        if (p.email.empty()) p.email = personal.email;
+        if (p.phone.empty()) p.phone = personal.phone;
       });
     }
     if (const auto* placed = std::get_if<OrderPlaced>(&event.body)) {
@@ -134,12 +115,12 @@ class ProfileProjection final : public Projection {
             return true;
           }));
       for (const auto& k : notes) view.Delete(k);
-      return Update(view, shop, erased->customer_id, [&](Json& p) {
-        p["name"] = "";
-        p["email"] = "";
-        p["phone"] = "";
-        p["location"] = Json::object();
-        p["erased"] = true;
+      return Update(view, shop, erased->customer_id, [&](ProfileData& p) {
+        p.name.clear();
+        p.email.clear();
+        p.phone.clear();
+        p.location.reset();
+        p.erased = true;
       });
     }
     return Status::Ok();
@@ -150,11 +131,15 @@ class ProfileProjection final : public Projection {
   static Status Update(ViewWriter& view, const std::string& shop, const std::string& customer_id,
                        F&& change) {
     const std::string key = Key({"cust", shop, customer_id});
-    auto profile = GetJson(view, key);
-    if (!profile.ok()) return profile.status();
-    Json p = profile->is_null() ? EmptyProfile(customer_id) : std::move(profile).value();
+    auto bytes = view.Get(key);
+    if (!bytes.ok()) return bytes.status();
+    ProfileData p;
+    if (!bytes->has_value() || !DecodeProfile(**bytes, &p)) {
+      p = ProfileData();
+      p.customer_id = customer_id;
+    }
     change(p);
-    PutJson(view, key, p);
+    view.Put(key, EncodeProfile(p));
     return Status::Ok();
   }
 };

@@ -95,102 +95,78 @@ bool ValidName(std::string_view name) {
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
-// Committed values (or absence) of keys one partition's projections read
-// recently. Only the projector writes the database, and a partition's keys
-// are its own (they start with a shop), so this never goes stale; it is
-// cleared whenever a commit fails. When over budget it drops an arbitrary
-// half of its entries (not all of them: the hot rows of a rebuild are read
-// again and again, and a full clear sends every one of them back to RocksDB).
-class ReadCache {
+// One partition's values: the pending writes of the batch being applied
+// (the last value or deletion per key, so a key rewritten by many events of a
+// batch reaches RocksDB once) and, beside them in the same map, committed
+// values (or absence) of keys its projections read or wrote recently. Reads
+// see pending values, then cached ones, then the database. Only the projector
+// writes the database, and a partition's keys are its own (they start with a
+// shop), so a cached value never goes stale.
+//
+// After a commit the pending entries simply become cached ones (no copy).
+// There is no undo log: Discard drops the pending entries from the map, so
+// their keys are read from the database again (an event whose Apply fails
+// makes the projector apply the whole batch again without it; failures are
+// rare; see PollOnce). Over budget, after a commit, the cache drops an
+// arbitrary half of its entries, not all of them (the hot rows of a rebuild
+// are read again and again, and a full clear sends every one of them back to
+// RocksDB).
+class PartitionViews {
  public:
-  using Map = std::unordered_map<std::string, std::optional<std::string>>;
+  struct Slot {
+    std::optional<std::string> value;  // nullopt: absent (or deleted)
+    bool pending = false;              // written by the batch being applied
+  };
+  // Transparent hashing, so lookups by string_view need no key copy.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  using Map = std::unordered_map<std::string, Slot, Hash, std::equal_to<>>;
+  using Entry = Map::value_type;
 
-  explicit ReadCache(size_t budget_bytes) : budget_bytes_(budget_bytes) {}
-  const std::optional<std::string>* Find(const std::string& key) const {
-    auto it = map_.find(key);
-    return it == map_.end() ? nullptr : &it->second;
+  PartitionViews(rocksdb::DB& db, size_t budget_bytes) : db_(db), budget_bytes_(budget_bytes) {}
+
+  // The value at `key`; the bytes are valid until the next call.
+  Result<std::optional<std::string_view>> Get(const std::string& key) {
+    Entry* e = Find(key);
+    if (e == nullptr) {
+      rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
+      if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "projection read");
+      if (budget_bytes_ == 0) {  // nothing is cached: the value lives in scratch_
+        if (s.IsNotFound()) return std::optional<std::string_view>();
+        return std::optional<std::string_view>(scratch_);
+      }
+      last_ = e = &*map_.try_emplace(key).first;
+      if (s.ok()) e->second.value = std::move(scratch_);
+      bytes_ += Cost(*e);
+    }
+    if (!e->second.value) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(*e->second.value);
   }
-  void Store(std::string key, std::optional<std::string> value) {
-    if (budget_bytes_ == 0) return;
-    auto [it, inserted] = map_.try_emplace(std::move(key));
-    Replace(it, inserted, std::move(value));
-  }
-  // Stores a node taken from a map of the same type (no allocation for a new key).
-  void Store(Map::node_type node) {
-    if (budget_bytes_ == 0) return;
-    auto result = map_.insert(std::move(node));
-    if (result.inserted) {
-      bytes_ += Cost(result.position->first, result.position->second);
-      MaybeEvict();
+
+  // A pending write (`value` nullopt: a deletion).
+  void Set(std::string_view key, std::optional<std::string_view> value) {
+    Entry* e = Find(key);  // no key copy for a known key
+    if (e == nullptr) {
+      last_ = e = &*map_.emplace(std::string(key), Slot()).first;
     } else {
-      Replace(result.position, false, std::move(result.node.mapped()));
+      bytes_ -= Cost(*e);  // counted again below, with the new value
     }
-  }
-  void Clear() {
-    map_.clear();
-    bytes_ = 0;
-  }
-
- private:
-  static size_t Cost(const std::string& key, const std::optional<std::string>& value) {
-    return key.size() + (value ? value->size() : 0) + 64;
-  }
-  void Replace(Map::iterator it, bool inserted, std::optional<std::string> value) {
-    if (!inserted) bytes_ -= Cost(it->first, it->second);
-    it->second = std::move(value);
-    bytes_ += Cost(it->first, it->second);
-    MaybeEvict();
-  }
-  void MaybeEvict() {
-    if (bytes_ <= budget_bytes_) return;
-    for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
-      bytes_ -= Cost(it->first, it->second);
-      it = map_.erase(it);
+    Slot& slot = e->second;
+    if (!value) {
+      slot.value.reset();
+    } else if (slot.value) {
+      slot.value->assign(*value);  // reuses the old value's buffer
+    } else {
+      slot.value.emplace(*value);
     }
-  }
-
-  const size_t budget_bytes_;
-  size_t bytes_ = 0;  // the sum of Cost over map_
-  Map map_;
-};
-
-// The pending writes of one batch: the last value (or deletion) per key, so
-// a key rewritten by many events of a batch reaches RocksDB once. Reads see
-// it over the read cache and the database. There is no undo log: an event
-// whose Apply fails makes the projector rebuild the whole batch without it
-// (failures are rare; see PollOnce).
-class PendingBatch {
- public:
-  using Entry = std::pair<const std::string, std::optional<std::string>>;
-
-  PendingBatch(rocksdb::DB& db, ReadCache& cache) : db_(db), cache_(cache) {}
-
-  Result<std::optional<std::string>> Get(const std::string& key) {
-    if (auto it = pending_.find(key); it != pending_.end()) return it->second;
-    if (const auto* cached = cache_.Find(key)) return *cached;
-    std::string value;
-    rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &value);
-    if (s.IsNotFound()) {
-      cache_.Store(key, std::nullopt);
-      return std::optional<std::string>();
+    bytes_ += Cost(*e);
+    if (!slot.pending) {
+      slot.pending = true;
+      pending_.push_back(e);
+      if (sorted_valid_) added_.push_back(e);
     }
-    if (!s.ok()) return FromRocks(s, "projection read");
-    cache_.Store(key, value);
-    return std::optional<std::string>(std::move(value));
-  }
-
-  // After a successful commit: the pending values are now the committed
-  // ones; they move into the cache and the batch is left empty.
-  void PublishTo(ReadCache& cache) {
-    sorted_.clear();
-    added_.clear();
-    sorted_valid_ = false;
-    while (!pending_.empty()) cache.Store(pending_.extract(pending_.begin()));
-  }
-
-  void Set(std::string key, std::optional<std::string> value) {
-    auto [it, inserted] = pending_.insert_or_assign(std::move(key), std::move(value));
-    if (inserted && sorted_valid_) added_.push_back(&*it);
   }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
@@ -235,8 +211,8 @@ class PendingBatch {
           return Status::Ok();
         it->Next();
       } else {
-        if (pending[p]->second && !visit(pending[p]->first, *pending[p]->second))
-          return Status::Ok();
+        const Slot& slot = pending[p]->second;
+        if (slot.value && !visit(pending[p]->first, *slot.value)) return Status::Ok();
         if (order == 0) it->Next();
         ++p;
       }
@@ -244,38 +220,86 @@ class PendingBatch {
     return FromRocks(it->status(), "projection scan");
   }
 
+  // The pending writes as one batch, in key order: the memtable's skip list
+  // inserts sorted keys much faster (each insert starts from the previous
+  // one's place). The batch is reused from one call to the next (valid until
+  // the next call): its buffer keeps its capacity, so a batch of megabytes is
+  // neither regrown nor freed and mapped again every time.
+  rocksdb::WriteBatch& ToWriteBatch() {
+    SortPendingKeys(/*force=*/true);
+    write_batch_.Clear();
+    for (const Entry* entry : sorted_) {
+      if (entry->second.value) {
+        write_batch_.Put(entry->first, *entry->second.value);
+      } else {
+        write_batch_.Delete(entry->first);
+      }
+    }
+    return write_batch_;
+  }
+
+  // After a successful commit: the pending values are the committed ones.
+  void Committed() {
+    for (Entry* e : pending_) e->second.pending = false;
+    ResetPending();
+    if (budget_bytes_ == 0) {
+      map_.clear();
+      bytes_ = 0;
+      last_ = nullptr;
+    } else if (bytes_ > budget_bytes_) {
+      last_ = nullptr;
+      for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
+        bytes_ -= Cost(*it);
+        it = map_.erase(it);
+      }
+    }
+  }
+
+  // Forgets the pending writes (their keys are read from the database again).
+  void Discard() {
+    for (Entry* e : pending_) {
+      bytes_ -= Cost(*e);
+      map_.erase(map_.find(e->first));
+    }
+    last_ = nullptr;
+    ResetPending();
+  }
+
+  // Forgets everything (after a failed commit).
   void Clear() {
+    map_.clear();
+    last_ = nullptr;
+    bytes_ = 0;
+    ResetPending();
+  }
+
+ private:
+  // Most projections read a key and then write it: the entry found last is
+  // checked first, which spares the second hash lookup.
+  Entry* Find(std::string_view key) {
+    if (last_ != nullptr && last_->first == key) return last_;
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    return last_ = &*it;
+  }
+
+  static size_t Cost(const Entry& e) {
+    return e.first.size() + (e.second.value ? e.second.value->size() : 0) + 64;
+  }
+
+  void ResetPending() {
     pending_.clear();
     sorted_.clear();
     added_.clear();
     sorted_valid_ = false;
   }
-  size_t size() const { return pending_.size(); }
 
-  // The batch to commit, in key order: the memtable's skip list inserts
-  // sorted keys much faster (each insert starts from the previous one's place).
-  rocksdb::WriteBatch ToWriteBatch() {
-    SortPendingKeys(/*force=*/true);
-    rocksdb::WriteBatch batch;
-    for (const Entry* entry : sorted_) {
-      if (entry->second) {
-        batch.Put(entry->first, *entry->second);
-      } else {
-        batch.Delete(entry->first);
-      }
-    }
-    return batch;
-  }
-
- private:
   // Brings sorted_ up to date; unless `force`, only when added_ has grown to
   // a quarter of it (so merging costs amortised O(1) per key).
   void SortPendingKeys(bool force) {
     auto by_key = [](const Entry* a, const Entry* b) { return a->first < b->first; };
     if (!sorted_valid_) {
-      sorted_.clear();
-      sorted_.reserve(pending_.size());
-      for (const auto& entry : pending_) sorted_.push_back(&entry);
+      sorted_.assign(pending_.begin(), pending_.end());
       std::sort(sorted_.begin(), sorted_.end(), by_key);
       sorted_valid_ = true;
       added_.clear();
@@ -289,46 +313,51 @@ class PendingBatch {
   }
 
   rocksdb::DB& db_;
-  ReadCache& cache_;
-  // Node-based: an entry's address is stable while it is pending, so the
-  // pointers below stay valid (entries are never erased before Clear).
-  std::unordered_map<std::string, std::optional<std::string>> pending_;
-  std::vector<const Entry*> sorted_;  // every pending entry by key (when sorted_valid_)
-  std::vector<const Entry*> added_;   // entries added since sorted_ was brought up to date
+  const size_t budget_bytes_;
+  size_t bytes_ = 0;  // the sum of Cost over map_
+  // Node-based: an entry's address is stable until it is erased, and pending
+  // entries are erased only by Discard and Clear, which drop the pointers below.
+  Map map_;
+  Entry* last_ = nullptr;            // the entry found or added last (node addresses are stable)
+  std::string scratch_;              // a value read while nothing is cached
+  rocksdb::WriteBatch write_batch_;  // reused by ToWriteBatch
+  std::vector<Entry*> pending_;      // the pending entries, in order of first write
+  std::vector<Entry*> sorted_;       // the pending entries by key (when sorted_valid_)
+  std::vector<Entry*> added_;        // pending entries added since sorted_ was brought up to date
   bool sorted_valid_ = false;
 };
 
+// One projection's access to its partition's views, relative to its prefix.
 class BatchViewWriter final : public ViewWriter {
  public:
-  BatchViewWriter(PendingBatch& batch, const std::string& prefix)
-      : batch_(batch), prefix_(prefix) {}
+  BatchViewWriter(PartitionViews& views, std::string prefix)
+      : views_(views), prefix_size_(prefix.size()), full_(std::move(prefix)) {}
 
-  Result<std::optional<std::string>> Get(std::string_view key) override {
-    return batch_.Get(Full(key));
+  Result<std::optional<std::string_view>> Get(std::string_view key) override {
+    return views_.Get(Full(key));
   }
-  void Put(std::string_view key, std::string_view value) override {
-    batch_.Set(Full(key), std::string(value));
-  }
-  void Delete(std::string_view key) override { batch_.Set(Full(key), std::nullopt); }
+  void Put(std::string_view key, std::string_view value) override { views_.Set(Full(key), value); }
+  void Delete(std::string_view key) override { views_.Set(Full(key), std::nullopt); }
 
   Status Scan(std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) override {
-    return batch_.Scan(Full(prefix), [&](std::string_view k, std::string_view v) {
-      return visit(k.substr(prefix_.size()), v);
+    const std::string full = Full(prefix);  // a copy: `visit` may use this writer
+    return views_.Scan(full, [&](std::string_view k, std::string_view v) {
+      return visit(k.substr(prefix_size_), v);
     });
   }
 
  private:
-  std::string Full(std::string_view key) const {
-    std::string full;
-    full.reserve(prefix_.size() + key.size());
-    full.append(prefix_);
-    full.append(key);
-    return full;
+  // The absolute key, built in a buffer reused by every call.
+  const std::string& Full(std::string_view key) {
+    full_.resize(prefix_size_);
+    full_.append(key);
+    return full_;
   }
 
-  PendingBatch& batch_;
-  const std::string& prefix_;
+  PartitionViews& views_;
+  const size_t prefix_size_;
+  std::string full_;  // the prefix, then the last key asked for
 };
 
 }  // namespace
@@ -343,9 +372,9 @@ struct Projector::Impl {
     std::mutex poll_mu;  // serialises PollOnce on this partition
     // Guarded by poll_mu:
     std::unique_ptr<LogReader> reader;
-    std::vector<int64_t> checkpoints;  // per projection: last applied offset, -1 = none
-    std::unique_ptr<ReadCache> cache;
-    bool reached_limit = false;  // a record past max_offset/max_timestamp_ms was seen
+    std::vector<int64_t> checkpoints;       // per projection: last applied offset, -1 = none
+    std::unique_ptr<PartitionViews> views;  // pending writes and cached values
+    bool reached_limit = false;             // a record past max_offset/max_timestamp_ms was seen
   };
   std::vector<std::unique_ptr<Partition>> partitions;
 
@@ -438,7 +467,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   impl->applied.assign(static_cast<size_t>(count), -1);
   for (int32_t p = 0; p < count; ++p) {
     auto part = std::make_unique<Impl::Partition>();
-    part->cache = std::make_unique<ReadCache>(impl->options.read_cache_bytes);
+    part->views = std::make_unique<PartitionViews>(*impl->db, impl->options.read_cache_bytes);
     int64_t min_checkpoint = INT64_MAX;
     for (const auto& projection : impl->projections) {
       std::string value;
@@ -491,11 +520,12 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   if (records->empty()) return size_t{0};
 
-  PendingBatch batch(*impl_->db, *part.cache);
+  PartitionViews& views = *part.views;
   std::vector<int64_t> checkpoints = part.checkpoints;
-  std::vector<std::string> prefixes;
+  std::vector<BatchViewWriter> writers;
+  writers.reserve(impl_->projections.size());
   for (const auto& projection : impl_->projections)
-    prefixes.push_back(std::string(projection->name()) + "/");
+    writers.emplace_back(views, std::string(projection->name()) + "/");
 
   // Decode once; redeliveries (offsets already applied) and undecodable
   // records are dropped here.
@@ -526,16 +556,15 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   std::set<std::pair<int64_t, size_t>> failed;
   for (bool again = true; again;) {
     again = false;
-    batch.Clear();
+    views.Discard();
     for (const Decoded& d : decoded) {
       const LogRecord& record = *d.record;
       for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
         if (checkpoints[i] >= record.offset) continue;
         if (!failed.empty() && failed.count({record.offset, i})) continue;
-        BatchViewWriter writer(batch, prefixes[i]);
         Status applied;
         try {
-          applied = impl_->projections[i]->Apply(d.event, record, writer);
+          applied = impl_->projections[i]->Apply(d.event, record, writers[i]);
         } catch (const std::exception& e) {
           // A bug in a projection (e.g. a JSON type error) must not stop the partition.
           applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
@@ -555,20 +584,20 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     if (checkpoints[i] < last) {
       checkpoints[i] = last;
-      batch.Set(CheckpointKey(impl_->projections[i]->name(), partition),
+      views.Set(CheckpointKey(impl_->projections[i]->name(), partition),
                 BigEndian64(static_cast<uint64_t>(last)));
     }
   }
   rocksdb::WriteOptions write_options;
   write_options.sync = impl_->options.sync_writes;
-  rocksdb::WriteBatch write_batch = batch.ToWriteBatch();
+  rocksdb::WriteBatch& write_batch = views.ToWriteBatch();
   rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
   if (!s.ok()) {
-    part.cache->Clear();  // it may hold values read during the failed batch only
+    views.Clear();        // it holds the batch that was not committed
     part.reader.reset();  // re-read the batch from the checkpoint next time
     return FromRocks(s, "committing projection batch");
   }
-  batch.PublishTo(*part.cache);
+  views.Committed();
   part.checkpoints = std::move(checkpoints);
   {
     std::lock_guard applied_lock(impl_->applied_mu);
@@ -580,24 +609,62 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   return records->size();
 }
 
-Status Projector::CatchUp(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (int32_t p = 0; p < static_cast<int32_t>(impl_->partitions.size()); ++p) {
+int Projector::CatchUpThreads() const {
+  const auto partitions = static_cast<unsigned>(impl_->partitions.size());
+  return static_cast<int>(std::max(1u, std::min(std::thread::hardware_concurrency(), partitions)));
+}
+
+Status Projector::CatchUp(std::chrono::milliseconds timeout,
+                          const std::function<void()>& after_batch) {
+  const auto now = std::chrono::steady_clock::now();
+  // Saturating: Replay passes "no limit" as the largest duration.
+  const auto deadline = timeout >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::steady_clock::time_point::max() - now)
+                            ? std::chrono::steady_clock::time_point::max()
+                            : now + timeout;
+  const auto count = static_cast<int32_t>(impl_->partitions.size());
+  std::vector<int64_t> targets;
+  for (int32_t p = 0; p < count; ++p) {
     auto end = impl_->log->EndOffset(p);
     if (!end.ok()) return end.status();
     int64_t target = *end - 1;
     if (impl_->options.max_offset) target = std::min(target, *impl_->options.max_offset);
-    while (AppliedOffset(p) < target) {
-      if (ReachedLimit(p)) break;
-      if (std::chrono::steady_clock::now() > deadline)
-        return Status::Error(ErrorCode::kTimeout, "partition " + std::to_string(p) +
-                                                      " did not reach offset " +
-                                                      std::to_string(*end - 1) + " in time");
-      auto n = PollOnce(p, impl_->options.max_batch_events, std::chrono::milliseconds(100));
-      if (!n.ok()) return n.status();
-    }
+    targets.push_back(target);
   }
-  return Status::Ok();
+
+  std::atomic<int32_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  Status first_error = Status::Ok();  // guarded by mu
+  auto fail = [&](Status s) {
+    std::lock_guard lock(mu);
+    if (first_error.ok()) first_error = std::move(s);
+    stop = true;
+  };
+  // Each worker takes the next partition not yet started and applies it to
+  // its target; the first error stops every worker at its next batch.
+  auto work = [&] {
+    for (int32_t p = next.fetch_add(1); p < count && !stop; p = next.fetch_add(1)) {
+      const int64_t target = targets[static_cast<size_t>(p)];
+      while (!stop && AppliedOffset(p) < target && !ReachedLimit(p)) {
+        if (std::chrono::steady_clock::now() > deadline)
+          return fail(Status::Error(ErrorCode::kTimeout, "partition " + std::to_string(p) +
+                                                             " did not reach offset " +
+                                                             std::to_string(target) + " in time"));
+        auto n = PollOnce(p, impl_->options.max_batch_events, std::chrono::milliseconds(100));
+        if (!n.ok()) return fail(n.status());
+        if (after_batch) {
+          std::lock_guard lock(mu);
+          after_batch();
+        }
+      }
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int t = 1; t < CatchUpThreads(); ++t) helpers.emplace_back(work);
+  work();
+  for (auto& t : helpers) t.join();
+  return first_error;
 }
 
 void Projector::Start() {

@@ -22,7 +22,7 @@
 // (failed_applies()), and carries on. Neither ever stalls the partition.
 //
 // Threads: Projection::Apply is called by one thread per partition at a time
-// (several partitions may be applied concurrently after Start(); every view
+// (several partitions may be applied concurrently, by Start() and by CatchUp; every view
 // key starts with the shop, and a shop lives in one partition, so partitions
 // never touch the same keys). Every public member of Projector is safe to call
 // from any thread, except that PollOnce/CatchUp must not run concurrently with
@@ -56,8 +56,9 @@ namespace palaver::projections {
 class ViewWriter {
  public:
   virtual ~ViewWriter() = default;
-  // The value at `key`, or nullopt when absent. Errors: kIoError.
-  virtual Result<std::optional<std::string>> Get(std::string_view key) = 0;
+  // The value at `key`, or nullopt when absent. The bytes are valid until the
+  // next call on this ViewWriter (decode or copy them first). Errors: kIoError.
+  virtual Result<std::optional<std::string_view>> Get(std::string_view key) = 0;
   virtual void Put(std::string_view key, std::string_view value) = 0;
   virtual void Delete(std::string_view key) = 0;
   // Calls `visit` for every key starting with `prefix`, in key order, until
@@ -138,9 +139,21 @@ class Projector : public ViewReader {
   Result<size_t> PollOnce(int32_t partition, size_t max_records, std::chrono::milliseconds wait);
 
   // Applies every record that is in the log when called (and within the
-  // max_offset / max_timestamp_ms limits), partition by partition. Errors: as PollOnce; kTimeout
+  // max_offset / max_timestamp_ms limits). Partitions are applied in parallel
+  // on CatchUpThreads() threads (the calling one included), each taking the
+  // next partition not yet started; partitions never share keys, so the views
+  // are the same as applying them one after another. `after_batch`, when set,
+  // is called after every applied batch, one call at a time (never
+  // concurrently), from any of those threads. Errors: as PollOnce; kTimeout
   // when the log does not deliver the records it reported within `timeout`.
-  Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60));
+  // The first error is returned; the other threads stop after their current
+  // batch (what they committed stays committed and checkpointed).
+  Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                 const std::function<void()>& after_batch = nullptr);
+
+  // How many threads CatchUp applies partitions on: the hardware's
+  // concurrency, at most the partition count, at least 1.
+  int CatchUpThreads() const;
 
   // Starts one thread per partition that applies records as they arrive.
   // Stop() (or the destructor) joins them. Errors are logged and retried.

@@ -16,7 +16,7 @@ using internal::Json;
 using internal::Key;
 using internal::Prefix;
 using internal::ReadBigEndian64;
-using internal::Unpack;
+using internal::ValueJson;
 
 constexpr int64_t kDefaultOverdueSeconds = 240;
 constexpr int64_t kRecentOrderWindowUs = 60LL * 86'400'000'000LL;
@@ -56,7 +56,7 @@ Result<Json> GetView(const ViewReader& views, const std::string& key) {
   auto bytes = views.Get(key);
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return Json();
-  Json j = Unpack(**bytes);
+  Json j = ValueJson(**bytes);
   return j.is_discarded() ? Json() : j;
 }
 
@@ -199,7 +199,7 @@ Result<Receipts> Queries::ReadReceipts(const std::string& shop, const std::strin
   const std::string read_prefix = "receipts/" + Prefix({"read", shop, conversation_id});
   PALAVER_RETURN_IF_ERROR(
       views_.Scan(read_prefix, "", false, [&](std::string_view key, std::string_view value) {
-        Json j = Unpack(value);
+        Json j = ValueJson(value);
         if (j.is_discarded()) return true;
         Receipt r;
         r.participant.assign(key.substr(read_prefix.size()));
@@ -213,7 +213,7 @@ Result<Receipts> Queries::ReadReceipts(const std::string& shop, const std::strin
   const std::string msg_prefix = "receipts/" + Prefix({"agentmsg", shop, conversation_id});
   PALAVER_RETURN_IF_ERROR(
       views_.Scan(msg_prefix, "", false, [&](std::string_view key, std::string_view value) {
-        Json j = Unpack(value);
+        Json j = ValueJson(value);
         if (j.is_discarded() || key.size() < msg_prefix.size() + 8) return true;
         const auto seq = static_cast<int64_t>(ReadBigEndian64(key.substr(msg_prefix.size())));
         out.agent_messages.push_back({j.value("message_id", std::string()),
@@ -281,7 +281,7 @@ Result<TimelinePage> Queries::Timeline(const TimelineQuery& q, const Consistency
       prefix + BigEndian64(static_cast<uint64_t>(q.backward ? cursor - 1 : cursor + 1));
   PALAVER_RETURN_IF_ERROR(
       views_.Scan(prefix, start, q.backward, [&](std::string_view key, std::string_view value) {
-        Json entry = Unpack(value);
+        Json entry = ValueJson(value);
         if (entry.is_discarded()) return true;
         if (q.viewer == TimelineViewer::kShopper) {
           if (entry.value("agents_only", false)) return true;
@@ -309,7 +309,7 @@ Result<std::vector<PreviousConversation>> Queries::PreviousConversations(
   std::vector<PreviousConversation> out;
   PALAVER_RETURN_IF_ERROR(views_.Scan("history/" + Prefix({"byc", shop, customer_id}), "", false,
                                       [&](std::string_view, std::string_view value) {
-                                        Json j = Unpack(value);
+                                        Json j = ValueJson(value);
                                         if (j.is_discarded()) return true;
                                         PreviousConversation p;
                                         p.conversation_id =
@@ -375,7 +375,7 @@ Result<CustomerProfile> Queries::Profile(const std::string& shop, const std::str
   PALAVER_RETURN_IF_ERROR(views_.Scan(
       "profile/" + Prefix({"order", shop, customer_id}), "", false,
       [&](std::string_view, std::string_view value) {
-        Json o = Unpack(value);
+        Json o = ValueJson(value);
         if (o.is_discarded()) return true;
         OrderSummary s;
         s.order_id = o.value("order_id", std::string());
@@ -400,7 +400,7 @@ Result<CustomerProfile> Queries::Profile(const std::string& shop, const std::str
   const std::string note_prefix = "profile/" + Prefix({"note", shop, customer_id});
   PALAVER_RETURN_IF_ERROR(
       views_.Scan(note_prefix, "", false, [&](std::string_view key, std::string_view value) {
-        Json n = Unpack(value);
+        Json n = ValueJson(value);
         if (n.is_discarded()) return true;
         out.notes.push_back({std::string(key.substr(note_prefix.size())),
                              n.value("text", std::string()), n.value("author", std::string()),
@@ -460,7 +460,7 @@ Result<MetricsReport> Queries::Metrics(const std::string& shop, const std::strin
       prefix, prefix + from_day, false, [&](std::string_view key, std::string_view value) {
         const std::string day(key.substr(prefix.size()));
         if (day > to_day) return false;
-        Json d = Unpack(value);
+        Json d = ValueJson(value);
         if (d.is_discarded()) return true;
         add(frt, d["frt"]);
         add(res, d["res"]);

@@ -3,6 +3,8 @@
 //   msg\0<shop>\0<conversation>\0<message>        {"seq", "actor_kind", "actor_id"}
 //   agentmsg\0<shop>\0<conversation>\0<seq be64>  {"message_id", "agent_id", "at"}
 //   read\0<shop>\0<conversation>\0<participant>   {"message_id", "seq", "at"}
+// conv, msg and read are hand-packed (ReceiptsConvData, ReceiptsMsgData,
+// ReceiptsReadData in view_codec.h); agentmsg is MessagePack.
 // where participant is "shopper:<customer id>" or "agent:<agent id>". A read
 // position only moves forward. Whether the shopper has seen an agent message
 // is derived at query time: its seq <= the shopper's read seq.
@@ -26,40 +28,43 @@ class ReceiptsProjection final : public Projection {
     if (env.conversation_id.empty()) return Status::Ok();
     const std::string& shop = env.tenant;
     const std::string& conv = env.conversation_id;
-    const std::string conv_key = Key({"conv", shop, conv});
 
     if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
-      PutJson(view, conv_key, Json{{"seq", 0}, {"customer_id", started->customer_id}});
+      view.Put(Key({"conv", shop, conv}), EncodeReceiptsConv({0, started->customer_id}));
       return Status::Ok();
     }
     if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
-      auto state = GetJson(view, conv_key);
-      if (!state.ok()) return state.status();
-      if (state->is_null()) return Status::Ok();
-      const int64_t seq = state->value("seq", int64_t{0}) + 1;
-      (*state)["seq"] = seq;
-      PutJson(view, conv_key, *state);
-      PutJson(view, Key({"msg", shop, conv, message->message_id}),
-              Json{{"seq", seq},
-                   {"actor_kind", std::string(ActorKindName(env.actor_kind))},
-                   {"actor_id", env.actor_id}});
+      const std::string conv_key = Key({"conv", shop, conv});
+      auto bytes = view.Get(conv_key);
+      if (!bytes.ok()) return bytes.status();
+      ReceiptsConvData state;
+      if (!bytes->has_value() || !DecodeReceiptsConv(**bytes, &state)) return Status::Ok();
+      const int64_t seq = ++state.seq;
+      view.Put(conv_key, EncodeReceiptsConv(state));
+      view.Put(Key({"msg", shop, conv, message->message_id}),
+               EncodeReceiptsMsg({seq, static_cast<uint8_t>(env.actor_kind), env.actor_id}));
       if (env.actor_kind == ActorKind::kAgent) {
-        PutJson(view, Key({"agentmsg", shop, conv, BigEndian64(static_cast<uint64_t>(seq))}),
-                Json{{"message_id", message->message_id},
-                     {"agent_id", env.actor_id},
-                     {"at", env.occurred_at_us}});
+        MsgPackWriter w;
+        w.BeginMap();
+        w.Field("message_id", message->message_id);
+        w.Field("agent_id", env.actor_id);
+        w.Field("at", env.occurred_at_us);
+        w.EndMap();
+        view.Put(Key({"agentmsg", shop, conv, BigEndian64(static_cast<uint64_t>(seq))}), w.Take());
         // Writing a reply means having read up to it.
-        Advance(view, Key({"read", shop, conv, Participant(env)}), message->message_id, seq,
-                env.occurred_at_us);
+        return Advance(view, Key({"read", shop, conv, Participant(env)}), message->message_id, seq,
+                       env.occurred_at_us);
       }
       return Status::Ok();
     }
     if (const auto* read = std::get_if<MessagesRead>(&event.body)) {
-      auto msg = GetJson(view, Key({"msg", shop, conv, read->up_to_message_id}));
-      if (!msg.ok()) return msg.status();
-      if (msg->is_null()) return Status::Ok();  // an unknown message: nothing to record
+      auto bytes = view.Get(Key({"msg", shop, conv, read->up_to_message_id}));
+      if (!bytes.ok()) return bytes.status();
+      ReceiptsMsgData msg;
+      if (!bytes->has_value() || !DecodeReceiptsMsg(**bytes, &msg))
+        return Status::Ok();  // an unknown message: nothing to record
       return Advance(view, Key({"read", shop, conv, Participant(env)}), read->up_to_message_id,
-                     msg->value("seq", int64_t{0}), env.occurred_at_us);
+                     msg.seq, env.occurred_at_us);
     }
     return Status::Ok();
   }
@@ -67,10 +72,12 @@ class ReceiptsProjection final : public Projection {
  private:
   static Status Advance(ViewWriter& view, const std::string& key, const std::string& message_id,
                         int64_t seq, int64_t at) {
-    auto current = GetJson(view, key);
-    if (!current.ok()) return current.status();
-    if (!current->is_null() && current->value("seq", int64_t{0}) >= seq) return Status::Ok();
-    PutJson(view, key, Json{{"message_id", message_id}, {"seq", seq}, {"at", at}});
+    auto bytes = view.Get(key);
+    if (!bytes.ok()) return bytes.status();
+    ReceiptsReadData current;
+    if (bytes->has_value() && DecodeReceiptsRead(**bytes, &current) && current.seq >= seq)
+      return Status::Ok();
+    view.Put(key, EncodeReceiptsRead({message_id, seq, at}));
     return Status::Ok();
   }
 };

@@ -25,8 +25,7 @@ Status ForEachEntry(
     const std::function<void(const std::string&, const std::string&, const Json&)>& emit) {
   const std::string prefix = projection.empty() ? "" : std::string(projection) + "/";
   return views.Scan(prefix, "", false, [&](std::string_view key, std::string_view value) {
-    if (key.substr(0, kCheckpointPrefix.size()) == kCheckpointPrefix ||
-        key.substr(0, 5) == "meta/")
+    if (key.substr(0, kCheckpointPrefix.size()) == kCheckpointPrefix || key.substr(0, 5) == "meta/")
       return true;
     const size_t slash = key.find('/');
     const std::string view(key.substr(0, slash));
@@ -45,7 +44,6 @@ std::string CsvField(const std::string& s) {
   }
   return out + "\"";
 }
-
 
 // "2026-01-31T12:00:00.000Z" of a time in microseconds since the epoch.
 std::string UtcIso(int64_t us) {
@@ -91,10 +89,9 @@ Result<std::optional<E>> ParseName(const std::string& text, const char* flag, co
     if (!names.empty()) names += ", ";
     names += name;
   }
-  return Status::Error(ErrorCode::kInvalidArgument,
-                       std::string(flag) + " \"" + text + "\" is not a " + what + "; use one of " +
-                           names,
-                       flag);
+  return Status::Error(
+      ErrorCode::kInvalidArgument,
+      std::string(flag) + " \"" + text + "\" is not a " + what + "; use one of " + names, flag);
 }
 
 // One conversation of the history view, as the exports see it.
@@ -128,7 +125,7 @@ Status ForEachConversation(const ViewReader& views, const ExportFilter& filter,
                              const size_t sep = rest.find('\0');
                              if (sep == std::string_view::npos) return true;
                              Conversation c;
-                             c.state = internal::Unpack(value);
+                             c.state = internal::ValueJson(value);
                              if (c.state.is_discarded() || !Matches(filter, c.state)) return true;
                              c.shop.assign(rest.substr(0, sep));
                              c.id.assign(rest.substr(sep + 1));
@@ -177,8 +174,8 @@ Result<ExportFilter> MakeExportFilter(const std::string& shop, const std::string
   return f;
 }
 
-Status ExportConversations(const ViewReader& views, const ExportFilter& filter,
-                           ExportFormat format, std::ostream& out) {
+Status ExportConversations(const ViewReader& views, const ExportFilter& filter, ExportFormat format,
+                           std::ostream& out) {
   const bool csv = format == ExportFormat::kCsv;
   if (csv)
     out << "shop,conversation_id,customer_id,channel,status,started_at,seq,at,type,actor_kind,"
@@ -206,7 +203,7 @@ Status ExportConversations(const ViewReader& views, const ExportFilter& filter,
                  CsvField(UtcIso(started)) + ',';
     PALAVER_RETURN_IF_ERROR(
         views.Scan(tl_prefix, "", false, [&](std::string_view, std::string_view value) {
-          Json entry = internal::Unpack(value);
+          Json entry = internal::ValueJson(value);
           if (entry.is_discarded()) return true;
           if (!csv) {
             line["timeline"].push_back(std::move(entry));
@@ -236,7 +233,7 @@ Status ExportConversationMetrics(const ViewReader& views, const ExportFilter& fi
   Status each = ForEachConversation(views, filter, [&](const Conversation& c) {
     auto bytes = views.Get("metrics/" + internal::Key({"conv", c.shop, c.id}));
     if (!bytes.ok()) return bytes.status();
-    Json m = bytes->has_value() ? internal::Unpack(**bytes) : Json();
+    Json m = bytes->has_value() ? internal::ValueJson(**bytes) : Json();
     if (!m.is_object()) m = Json::object();
     const Json csat = m.value("csat", Json());
     out << CsvField(c.shop) << ',' << CsvField(c.id) << ','
@@ -248,8 +245,7 @@ Status ExportConversationMetrics(const ViewReader& views, const ExportFilter& fi
         << Seconds(m.value("frt_office_us", Json())) << ','
         << Seconds(m.value("res_wall_us", Json())) << ','
         << Seconds(m.value("res_office_us", Json())) << ','
-        << (csat.is_number_integer() ? std::to_string(csat.get<int64_t>()) : std::string())
-        << '\n';
+        << (csat.is_number_integer() ? std::to_string(csat.get<int64_t>()) : std::string()) << '\n';
     return StreamOk(out);
   });
   if (!each.ok()) return each;
@@ -274,9 +270,8 @@ Status ExportDailyVolumes(const ViewReader& views, const ExportFilter& filter, s
         const size_t sep = rest.find('\0');
         if (sep == std::string_view::npos) return true;
         const std::string shop(rest.substr(0, sep)), day(rest.substr(sep + 1));
-        if ((!from_day.empty() && day < from_day) || (!to_day.empty() && day > to_day))
-          return true;
-        Json d = internal::Unpack(value);
+        if ((!from_day.empty() && day < from_day) || (!to_day.empty() && day > to_day)) return true;
+        Json d = internal::ValueJson(value);
         if (!d.is_object()) return true;
         const std::string head = CsvField(shop) + ',' + CsvField(day) + ',';
         out << head << "\"started\",\"\"," << d.value("started", int64_t{0}) << '\n';
@@ -293,7 +288,6 @@ Status ExportDailyVolumes(const ViewReader& views, const ExportFilter& filter, s
       }));
   return StreamOk(out);
 }
-
 
 Result<ReplayStats> Replay(EventLog& log, const ReplayOptions& options) {
   std::error_code ec;
@@ -317,17 +311,10 @@ Result<ReplayStats> Replay(EventLog& log, const ReplayOptions& options) {
   auto projector = Projector::Open(projector_options, log, DefaultProjections());
   if (!projector.ok()) return projector.status();
   const auto start = std::chrono::steady_clock::now();
-  for (int32_t p = 0; p < log.PartitionCount(); ++p) {
-    auto end = log.EndOffset(p);
-    if (!end.ok()) return end.status();
-    int64_t target = *end - 1;
-    if (options.up_to_offset) target = std::min(target, *options.up_to_offset);
-    while ((*projector)->AppliedOffset(p) < target && !(*projector)->ReachedLimit(p)) {
-      auto n = (*projector)->PollOnce(p, options.batch_events, std::chrono::milliseconds(500));
-      if (!n.ok()) return n.status();
-      if (options.progress) options.progress((*projector)->consumed_records(), total);
-    }
-  }
+  Projector& views = **projector;
+  std::function<void()> after_batch;
+  if (options.progress) after_batch = [&] { options.progress(views.consumed_records(), total); };
+  PALAVER_RETURN_IF_ERROR(views.CatchUp(std::chrono::milliseconds::max(), after_batch));
   ReplayStats stats;
   stats.records = (*projector)->consumed_records();
   stats.undecodable = (*projector)->undecodable_records();

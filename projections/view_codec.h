@@ -2,10 +2,15 @@
 //
 // Keys are byte strings made of parts joined by '\0' (ids never contain NUL),
 // with numbers as big-endian fixed-width integers so that lexicographic order
-// is numeric order. Most values are JSON documents stored as MessagePack:
-// compact on disk, and printed back as JSON text by the canonical dump. The
-// hottest values (inbox rows) are hand-packed instead (BinWriter/BinReader),
-// starting with the byte kBinaryTag, which never starts a MessagePack value.
+// is numeric order. Values read back while applying events (inbox rows,
+// history and metrics conversations, receipts, metrics days, profiles) are
+// hand-packed (BinWriter/BinReader): the byte kBinaryTag, which never starts
+// a MessagePack value, then a BinKind byte, then the fields; each decodes
+// into the struct below that its projection needs. The other values are JSON
+// documents stored as MessagePack, the ones written on every event (timeline
+// entries) built directly by MsgPackWriter. ValueJson turns any value into
+// the JSON document it stands for: what queries, exports and the canonical
+// dump read.
 //
 // The layout as a whole is versioned by kViewFormat (see projector.h): change
 // it whenever a key or value encoding changes.
@@ -25,8 +30,9 @@ namespace palaver::projections::internal {
 using Json = nlohmann::json;
 
 // The view format this build writes and reads (projector.cc keeps it under
-// "meta/format"). Format 1 had no marker.
-inline constexpr std::string_view kViewFormat = "palaver-views-2";
+// "meta/format"). Format 1 had no marker; format 2 kept every value but the
+// inbox rows as MessagePack.
+inline constexpr std::string_view kViewFormat = "palaver-views-3";
 
 inline constexpr char kBinaryTag = '\xc1';  // "never used" in MessagePack
 
@@ -43,9 +49,7 @@ class BinWriter {
     }
     out_.push_back(static_cast<char>(v));
   }
-  void I64(int64_t v) {
-    Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
-  }
+  void I64(int64_t v) { Varint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
   void OptI64(const std::optional<int64_t>& v) {
     U8(v ? 1 : 0);
     if (v) I64(*v);
@@ -112,6 +116,20 @@ class BinReader {
   bool ok_ = true;
 };
 
+// Hand-packed values say what they are in the byte after kBinaryTag, so a
+// value decodes (and renders as JSON) without its key. A changed layout gets
+// a new kind number (and a new kViewFormat).
+enum class BinKind : uint8_t {
+  kInboxRow = 1,      // InboxRowData
+  kHistoryConv = 3,   // HistoryConvData
+  kReceiptsConv = 4,  // ReceiptsConvData
+  kReceiptsMsg = 5,   // ReceiptsMsgData
+  kReceiptsRead = 6,  // ReceiptsReadData
+  kMetricsConv = 7,   // MetricsConvData
+  kMetricsDay = 8,    // MetricsDayData
+  kProfile = 9,       // ProfileData
+};
+
 // An inbox row (inbox/conv\0<shop>\0<conversation>; see inbox_projection.cc).
 struct InboxRowData {
   struct Read {
@@ -140,11 +158,135 @@ std::string EncodeInboxRow(const InboxRowData& row);
 // False for bytes that are not an inbox row.
 bool DecodeInboxRow(std::string_view bytes, InboxRowData* row);
 
+// history/conv\0<shop>\0<conversation> (history_projection.cc).
+struct HistoryConvData {
+  std::string customer_id, platform;
+  uint8_t channel = 0;  // Channel
+  uint8_t status = 1;   // ConversationStatus
+  int64_t started_at = 0;
+  int64_t seq = 0;  // the last timeline entry's sequence number
+};
+std::string EncodeHistoryConv(const HistoryConvData& v);
+bool DecodeHistoryConv(std::string_view bytes, HistoryConvData* v);
+
+// receipts/conv, receipts/msg and receipts/read values (receipts_projection.cc).
+struct ReceiptsConvData {
+  int64_t seq = 0;  // messages so far
+  std::string customer_id;
+};
+struct ReceiptsMsgData {
+  int64_t seq = 0;
+  uint8_t actor_kind = 0;  // ActorKind
+  std::string actor_id;
+};
+struct ReceiptsReadData {
+  std::string message_id;
+  int64_t seq = 0, at = 0;
+};
+std::string EncodeReceiptsConv(const ReceiptsConvData& v);
+bool DecodeReceiptsConv(std::string_view bytes, ReceiptsConvData* v);
+std::string EncodeReceiptsMsg(const ReceiptsMsgData& v);
+bool DecodeReceiptsMsg(std::string_view bytes, ReceiptsMsgData* v);
+std::string EncodeReceiptsRead(const ReceiptsReadData& v);
+bool DecodeReceiptsRead(std::string_view bytes, ReceiptsReadData* v);
+
+// metrics/conv and metrics/day values (metrics_projection.cc).
+struct MetricsConvData {
+  uint8_t channel = 0;  // Channel
+  int64_t started_at = 0;
+  std::string day;              // the start's day in the shop's time zone
+  std::vector<uint8_t> topics;  // Topic, in the order first labelled
+  std::optional<int64_t> frt_wall_us, frt_office_us, res_wall_us, res_office_us, csat;
+};
+struct MetricsDayData {
+  // Counters by name, sorted by name; a name is there once counted.
+  using Counters = std::vector<std::pair<std::string, int64_t>>;
+  struct Durations {
+    int64_t count = 0, wall_sum_us = 0;
+    bool has_office = false;  // office_* are shown once an office value was added
+    int64_t office_count = 0, office_sum_us = 0;
+  };
+  struct Csat {
+    int64_t count = 0, sum = 0;
+  };
+  std::optional<int64_t> started;  // shown once a conversation started that day
+  Counters by_channel, by_topic, by_agent;
+  std::optional<Durations> frt, res;
+  std::optional<Csat> csat;
+};
+std::string EncodeMetricsConv(const MetricsConvData& v);
+bool DecodeMetricsConv(std::string_view bytes, MetricsConvData* v);
+std::string EncodeMetricsDay(const MetricsDayData& v);
+bool DecodeMetricsDay(std::string_view bytes, MetricsDayData* v);
+
+// profile/cust\0<shop>\0<customer> (profile_projection.cc).
+struct ProfileData {
+  struct Location {
+    std::string city, region, country_code;
+  };
+  struct Current {
+    std::string conversation_id, platform;
+    int64_t started_at = 0;
+    uint8_t channel = 0;  // Channel
+  };
+  std::string customer_id, name, email, phone, time_zone, locale, currency;
+  std::optional<Location> location;  // shown as {} when absent
+  std::optional<int64_t> customer_since;
+  int64_t orders_count = 0, amount_spent_minor = 0, conversations = 0;
+  std::optional<Current> current;
+  bool from_storefront = false, erased = false;
+};
+std::string EncodeProfile(const ProfileData& v);
+bool DecodeProfile(std::string_view bytes, ProfileData* v);
+
+// MessagePack written directly (no JSON document in between), for values
+// written once on the apply path and read as JSON (timeline entries). Maps
+// are written with a 16-bit count patched in by EndMap, so fields can be
+// added conditionally; Unpack reads the result like any MessagePack.
+class MsgPackWriter {
+ public:
+  // A map; every Key until the matching EndMap is one of its entries.
+  void BeginMap() {
+    open_.emplace_back(out_.size(), 0);
+    out_.append("\xde\0\0", 3);
+  }
+  void EndMap() {
+    const auto [at, count] = open_.back();
+    open_.pop_back();
+    out_[at + 1] = static_cast<char>(count >> 8);
+    out_[at + 2] = static_cast<char>(count & 0xff);
+  }
+  void Array(uint32_t n);  // followed by its n values
+  void Key(std::string_view k) {
+    ++open_.back().second;
+    Str(k);
+  }
+  void Str(std::string_view s);
+  void Int(int64_t v);
+  void Bool(bool v) { out_.push_back(v ? '\xc3' : '\xc2'); }
+  // Key followed by its value.
+  void Field(std::string_view k, std::string_view v) { Key(k), Str(v); }
+  void Field(std::string_view k, const char* v) { Key(k), Str(v); }
+  void Field(std::string_view k, const std::string& v) { Key(k), Str(v); }
+  void Field(std::string_view k, int64_t v) { Key(k), Int(v); }
+  void Field(std::string_view k, int32_t v) { Key(k), Int(v); }
+  void Field(std::string_view k, bool v) { Key(k), Bool(v); }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+  std::vector<std::pair<size_t, uint16_t>> open_;  // map header offset, entries so far
+};
+
 // A stored value as JSON for dumps and exports: MessagePack documents as
 // they are, hand-packed values decoded by their key (`full_key` starts with
 // the projection's prefix), anything else as {"bytes": "<hex>"}; empty
 // values (index entries) as null.
 Json ValueToJson(std::string_view full_key, std::string_view value);
+// A stored value as the JSON document it stands for: hand-packed values
+// decoded by their kind, MessagePack as it is; discarded (is_discarded())
+// when the bytes are neither. What queries and exports read values with.
+Json ValueJson(std::string_view value);
 
 inline void AppendBigEndian64(std::string& out, uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8)

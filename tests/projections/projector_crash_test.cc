@@ -40,7 +40,7 @@ TEST(ProjectorCrashTest, SigkillAtRandomPointsThenResumeEqualsCleanRebuild) {
   {
     auto log = OpenEmbeddedLog(log_dir, 4);
     EventGenerator generator(seed);
-    ASSERT_TRUE(AppendEvents(*log, generator.Next(20000)).ok());
+    ASSERT_TRUE(AppendEvents(*log, generator.Next(60000)).ok());
   }  // closed: the child opens the log directory itself
 
   int kills = 0;

@@ -22,7 +22,7 @@ class CountingProjection final : public Projection {
     const std::string key = "n/" + event.envelope.tenant;
     auto current = view.Get(key);
     if (!current.ok()) return current.status();
-    const int n = current->has_value() ? std::stoi(**current) : 0;
+    const int n = current->has_value() ? std::stoi(std::string(**current)) : 0;
     view.Put(key, std::to_string(n + 1));  // read back within the batch by the next event
     if (event.envelope.tenant == "shop-1" && fail_shop_1)
       return Status::Error(ErrorCode::kInternal, "boom");
@@ -88,6 +88,52 @@ TEST(ProjectorTest, FailedApplyIsRolledBackCountedAndDoesNotStall) {
   EXPECT_EQ(CountOf(**projector, "shop-1"), 0);  // every shop-1 write rolled back
   EXPECT_GT(CountOf(**projector, "shop-0"), 0);
   EXPECT_GT((*projector)->failed_applies(), 0u);
+}
+
+// A log one partition of which cannot be read (its broker is gone).
+class UnreadablePartitionLog final : public EventLog {
+ public:
+  UnreadablePartitionLog(EventLog& inner, int32_t broken) : inner_(inner), broken_(broken) {}
+  Result<LogPosition> Append(std::string frame) override { return inner_.Append(std::move(frame)); }
+  Result<std::vector<LogPosition>> AppendBatch(std::vector<std::string> frames) override {
+    return inner_.AppendBatch(std::move(frames));
+  }
+  Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t from) override {
+    if (partition == broken_)
+      return Status::Error(ErrorCode::kUnavailable, "partition 1 cannot be read");
+    return inner_.OpenReader(partition, from);
+  }
+  Result<int64_t> EndOffset(int32_t partition) override { return inner_.EndOffset(partition); }
+  int32_t PartitionCount() const override { return inner_.PartitionCount(); }
+
+ private:
+  EventLog& inner_;
+  const int32_t broken_;
+};
+
+TEST(ProjectorTest, CatchUpOverPartitionsInParallelReportsTheErrorAndLosesNothing) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 4);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(5, {.shops = 12}).Next(3000)).ok());
+  for (int32_t p = 0; p < 4; ++p) ASSERT_GT(*log->EndOffset(p), 0) << "partition " << p;
+
+  // Partition 1 cannot be read: CatchUp says so, whatever the other threads did.
+  UnreadablePartitionLog broken(*log, 1);
+  {
+    auto projector = OpenProjector(dir.path() + "/views", broken, /*batch=*/100);
+    const Status caught_up = projector->CatchUp();
+    EXPECT_EQ(caught_up.code(), ErrorCode::kUnavailable) << caught_up.ToString();
+    EXPECT_EQ(projector->AppliedOffset(1), -1);
+  }
+  // Once the partition is back, catching up completes the same views as a
+  // rebuild that never failed: what was committed before the error stays, and
+  // nothing was applied twice.
+  auto resumed = OpenProjector(dir.path() + "/views", *log, /*batch=*/100);
+  ASSERT_TRUE(resumed->CatchUp().ok());
+  auto clean = OpenProjector(dir.path() + "/clean", *log, /*batch=*/100);
+  ASSERT_TRUE(clean->CatchUp().ok());
+  for (int32_t p = 0; p < 4; ++p) EXPECT_EQ(resumed->AppliedOffset(p), *log->EndOffset(p) - 1);
+  EXPECT_EQ(FirstDifference(resumed->DumpAll(), clean->DumpAll()), "");
 }
 
 TEST(ProjectorTest, WaitForPositionTimesOutThenSucceeds) {

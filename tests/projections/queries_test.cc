@@ -647,6 +647,23 @@ TEST(ViewFormatTest, ViewsOfAnOlderFormatAreRefusedWithHowToRebuild) {
   EXPECT_EQ(old.status().code(), ErrorCode::kFailedPrecondition);
   EXPECT_NE(old.status().message().find("palaver replay"), std::string::npos)
       << old.status().ToString();
+  {
+    // Format 2 kept history, receipts, metrics and profile values as MessagePack.
+    rocksdb::Options db_options;
+    db_options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(db_options, dir.path() + "/v2", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "meta/format", "palaver-views-2").ok());
+  }
+  options.db_path = dir.path() + "/v2";
+  auto v2 = Projector::Open(options, *log, DefaultProjections());
+  ASSERT_FALSE(v2.ok());
+  EXPECT_EQ(v2.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_NE(v2.status().message().find("palaver-views-2"), std::string::npos)
+      << v2.status().ToString();
+  EXPECT_NE(v2.status().message().find("palaver replay"), std::string::npos)
+      << v2.status().ToString();
   // A fresh directory gets the current format and opens again.
   options.db_path = dir.path() + "/new";
   ASSERT_TRUE(Projector::Open(options, *log, DefaultProjections()).ok());

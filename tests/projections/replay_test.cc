@@ -1,5 +1,6 @@
 #include "projections/replay.h"
 
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -50,6 +51,40 @@ TEST(ReplayTest, UpToOffsetEqualsStoppingThere) {
 
   EXPECT_EQ(Replay(*log, options).status().code(), ErrorCode::kAlreadyExists);
   EXPECT_EQ(projections::ProgressBar(5, 10, 10), "[#####-----]  50%  5/10");
+}
+
+TEST(ReplayTest, PartitionsReplayInParallelWithOrderedProgress) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 4);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(13, {.shops = 12}).Next(3000)).ok());
+  auto reference = OpenProjector(dir.path() + "/reference", *log);
+  for (int32_t p = 0; p < 4; ++p)  // one partition after another
+    while (reference->AppliedOffset(p) < *log->EndOffset(p) - 1)
+      ASSERT_TRUE(reference->PollOnce(p, 100, std::chrono::milliseconds(100)).ok());
+
+  ReplayOptions options;
+  options.db_path = dir.path() + "/replay";
+  options.batch_events = 50;
+  std::atomic<int> inside{0};
+  bool overlapped = false, went_back = false;
+  uint64_t last_done = 0, last_total = 0;
+  options.progress = [&](uint64_t done, uint64_t total) {
+    if (inside.fetch_add(1) != 0) overlapped = true;
+    if (done < last_done) went_back = true;
+    last_done = done;
+    last_total = total;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));  // widen any overlap
+    inside.fetch_sub(1);
+  };
+  auto stats = Replay(*log, options);
+  ASSERT_TRUE(stats.ok()) << stats.status().ToString();
+  EXPECT_EQ(stats->records, 3000u);
+  EXPECT_FALSE(overlapped) << "progress was called from two threads at once";
+  EXPECT_FALSE(went_back) << "progress went backwards";
+  EXPECT_EQ(last_done, 3000u);
+  EXPECT_EQ(last_total, 3000u);
+  auto replayed = OpenProjector(options.db_path, *log);
+  EXPECT_EQ(FirstDifference(replayed->DumpAll(), reference->DumpAll()), "");
 }
 
 TEST(ReplayTest, UpToTimestampEqualsTheViewsOfThatMoment) {
