@@ -909,6 +909,9 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
        })},
   };
   for (Route& r : builtin) {
+    // Every query of the views; not the FAQs or settings, which ask the engine.
+    r.quick_read =
+        r.method == V::get && !r.pattern.ends_with("/faqs") && !r.pattern.ends_with("/settings");
     Status s = AddRoute(std::move(r));
     if (!s.ok()) spdlog::error("api: built-in route refused: {}", s.ToString());
   }
@@ -964,6 +967,42 @@ bool ApiService::Ready() {
 
 HttpHandler ApiService::AsHandler() {
   return [this](const HttpRequest& request) { return Handle(request); };
+}
+
+bool ApiService::RunsInline(const HttpRequest& request) const {
+  if (request.method() != http::verb::get) return false;
+  const std::string_view target = request.target();
+  const size_t qm = target.find('?');
+  if (qm != std::string_view::npos) {
+    const std::string_view query = target.substr(qm + 1);
+    if (query.find("min_position") != std::string_view::npos ||
+        query.find('%') != std::string_view::npos)
+      return false;
+  }
+  const std::string_view path = target.substr(0, qm);
+  if (path.size() < 2 || path[0] != '/') return false;
+  for (const auto& compiled : impl_->routes) {
+    if (compiled.route.method != http::verb::get) continue;
+    std::string_view rest = path.substr(1);
+    bool match = true;
+    for (size_t i = 0; i < compiled.segments.size() && match; ++i) {
+      const size_t slash = rest.find('/');
+      const std::string_view segment = rest.substr(0, slash);
+      const bool last = slash == std::string_view::npos;
+      const std::string& want = compiled.segments[i];
+      const bool param = want.size() > 2 && want.front() == '{' && want.back() == '}';
+      match = !segment.empty() && (param || want == segment) &&
+              (last == (i + 1 == compiled.segments.size()));
+      rest = last ? std::string_view() : rest.substr(slash + 1);
+    }
+    // Handle answers with the first GET route that matches, as here.
+    if (match) return compiled.route.quick_read;
+  }
+  return false;
+}
+
+HttpInlineFilter ApiService::InlineFilter() const {
+  return [this](const HttpRequest& request) { return RunsInline(request); };
 }
 
 HttpResponse ApiService::Handle(const HttpRequest& request) {
