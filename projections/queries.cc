@@ -114,40 +114,31 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   InboxPage page;
   std::string last_key;
   bool more = false;
-  Status row_status = Status::Ok();
   const std::string row_prefix = "inbox/" + Prefix({"conv", q.shop});
-  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
-    if (key == start) return true;  // the cursor row itself was on the previous page
-    if (page.rows.size() == q.limit) {
-      more = true;
-      return false;
-    }
-    // prefix, ~activity (8 bytes), '\0', conversation id.
-    if (key.size() < prefix.size() + 9) return true;
-    const std::string_view id = key.substr(prefix.size() + 9);
-    auto bytes = views_.Get(row_prefix + std::string(id));
-    if (!bytes.ok()) {
-      row_status = bytes.status();
-      return false;
-    }
+  // Index entries are gathered into batches of as many as the page still
+  // needs, and each batch's rows are read with one MultiGet; with no per-row
+  // filter the first batch fills the page.
+  std::vector<std::string> batch_index_keys, batch_row_keys;
+  std::vector<std::string_view> batch_keys;
+  auto add_row = [&](size_t i, std::optional<std::string_view> bytes) {
     internal::InboxRowData row;
-    if (!bytes->has_value() || !internal::DecodeInboxRow(**bytes, &row)) return true;
+    if (!bytes || !internal::DecodeInboxRow(*bytes, &row)) return;
     const auto status = static_cast<ConversationStatus>(row.status);
     if (!q.statuses.empty() &&
         std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
-      return true;
-    if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return true;
-    if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return true;
+      return;
+    if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return;
+    if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return;
     const auto channel = static_cast<Channel>(row.channel);
-    if (q.channel && *q.channel != channel) return true;
+    if (q.channel && *q.channel != channel) return;
     std::vector<Topic> topics;
     for (uint8_t t : row.topics) topics.push_back(static_cast<Topic>(t));
-    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return true;
+    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return;
     const bool unread = row.UnreadFor(q.agent_id);
-    if (q.unread_only && !unread) return true;
+    if (q.unread_only && !unread) return;
     const bool overdue = status == ConversationStatus::kOpen && row.waiting_since_us &&
                          q.now_us - *row.waiting_since_us > target_s * 1'000'000;
-    if (q.overdue_only && !overdue) return true;
+    if (q.overdue_only && !overdue) return;
     InboxRow out;
     out.conversation_id = std::move(row.id);
     out.customer_id = std::move(row.customer_id);
@@ -162,16 +153,49 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     out.overdue = overdue;
     out.last_activity_us = row.activity_us;
     page.rows.push_back(std::move(out));
-    last_key.assign(key);
+    last_key = std::move(batch_index_keys[i]);
+  };
+  // The batch never holds more entries than the page lacks, so it cannot overfill it.
+  auto read_batch = [&]() -> Status {
+    batch_keys.assign(batch_row_keys.begin(), batch_row_keys.end());
+    Status s = views_.MultiGet(batch_keys, add_row);
+    batch_index_keys.clear();
+    batch_row_keys.clear();
+    return s;
+  };
+  Status row_status = Status::Ok();
+  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
+    if (key == start) return true;  // the cursor row itself was on the previous page
+    if (page.rows.size() == q.limit) {
+      more = true;
+      return false;
+    }
+    // prefix, ~activity (8 bytes), '\0', conversation id.
+    if (key.size() < prefix.size() + 9) return true;
+    batch_index_keys.emplace_back(key);
+    batch_row_keys.push_back(row_prefix);
+    batch_row_keys.back().append(key.substr(prefix.size() + 9));
+    if (page.rows.size() + batch_row_keys.size() == q.limit) {
+      row_status = read_batch();
+      if (!row_status.ok()) return false;
+    }
     return true;
   });
   PALAVER_RETURN_IF_ERROR(scan);
   PALAVER_RETURN_IF_ERROR(row_status);
-  for (InboxRow& row : page.rows) {
-    auto presence = GetView(views_, "inbox/" + Key({"presence", q.shop, row.customer_id}));
-    if (!presence.ok()) return presence.status();
-    row.customer_online = presence->is_object() && presence->value("online", false);
-  }
+  if (!batch_row_keys.empty()) PALAVER_RETURN_IF_ERROR(read_batch());
+  // Presence of the page's customers: one MultiGet.
+  std::vector<std::string> presence_keys;
+  presence_keys.reserve(page.rows.size());
+  for (const InboxRow& row : page.rows)
+    presence_keys.push_back("inbox/" + Key({"presence", q.shop, row.customer_id}));
+  batch_keys.assign(presence_keys.begin(), presence_keys.end());
+  PALAVER_RETURN_IF_ERROR(
+      views_.MultiGet(batch_keys, [&](size_t i, std::optional<std::string_view> bytes) {
+        if (!bytes) return;
+        const Json presence = Unpack(*bytes);
+        page.rows[i].customer_online = presence.is_object() && presence.value("online", false);
+      }));
   if (more) page.next_cursor = Hex(last_key);
   return page;
 }
