@@ -60,6 +60,17 @@ Result<Json> GetView(const ViewReader& views, const std::string& key) {
   return j.is_discarded() ? Json() : j;
 }
 
+// The "online" of a presence value ({"online": bool}, inbox_projection.cc).
+// The two values it ever holds are recognised without building a JSON tree.
+bool PresenceOnline(std::string_view bytes) {
+  static const std::string kOnline = internal::Pack(Json{{"online", true}});
+  static const std::string kOffline = internal::Pack(Json{{"online", false}});
+  if (bytes == kOnline) return true;
+  if (bytes == kOffline) return false;
+  const Json presence = Unpack(bytes);
+  return presence.is_object() && presence.value("online", false);
+}
+
 Status NotFound(const std::string& what) {
   return Status::Error(ErrorCode::kNotFound, what + " was not found").WithReason("not_found");
 }
@@ -117,9 +128,14 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   const std::string row_prefix = "inbox/" + Prefix({"conv", q.shop});
   // Index entries are gathered into batches of as many as the page still
   // needs, and each batch's rows are read with one MultiGet; with no per-row
-  // filter the first batch fills the page.
-  std::vector<std::string> batch_index_keys, batch_row_keys;
+  // filter the first batch fills the page. The batch's keys share one buffer.
+  std::string batch_bytes;  // per entry: its index key, then its row key
+  std::vector<std::pair<size_t, size_t>> batch_entries;  // (index key offset, row key offset)
   std::vector<std::string_view> batch_keys;
+  auto index_key = [&](size_t i) {
+    const auto [at, row_at] = batch_entries[i];
+    return std::string_view(batch_bytes).substr(at, row_at - at);
+  };
   auto add_row = [&](size_t i, std::optional<std::string_view> bytes) {
     internal::InboxRowData row;
     if (!bytes || !internal::DecodeInboxRow(*bytes, &row)) return;
@@ -153,14 +169,20 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     out.overdue = overdue;
     out.last_activity_us = row.activity_us;
     page.rows.push_back(std::move(out));
-    last_key = std::move(batch_index_keys[i]);
+    last_key.assign(index_key(i));
   };
   // The batch never holds more entries than the page lacks, so it cannot overfill it.
   auto read_batch = [&]() -> Status {
-    batch_keys.assign(batch_row_keys.begin(), batch_row_keys.end());
+    batch_keys.clear();
+    for (size_t i = 0; i < batch_entries.size(); ++i) {
+      const size_t end =
+          i + 1 < batch_entries.size() ? batch_entries[i + 1].first : batch_bytes.size();
+      batch_keys.push_back(std::string_view(batch_bytes)
+                               .substr(batch_entries[i].second, end - batch_entries[i].second));
+    }
     Status s = views_.MultiGet(batch_keys, add_row);
-    batch_index_keys.clear();
-    batch_row_keys.clear();
+    batch_bytes.clear();
+    batch_entries.clear();
     return s;
   };
   Status row_status = Status::Ok();
@@ -172,10 +194,12 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     }
     // prefix, ~activity (8 bytes), '\0', conversation id.
     if (key.size() < prefix.size() + 9) return true;
-    batch_index_keys.emplace_back(key);
-    batch_row_keys.push_back(row_prefix);
-    batch_row_keys.back().append(key.substr(prefix.size() + 9));
-    if (page.rows.size() + batch_row_keys.size() == q.limit) {
+    const size_t at = batch_bytes.size();
+    batch_bytes.append(key);
+    batch_entries.emplace_back(at, batch_bytes.size());
+    batch_bytes.append(row_prefix);
+    batch_bytes.append(key.substr(prefix.size() + 9));
+    if (page.rows.size() + batch_entries.size() == q.limit) {
       row_status = read_batch();
       if (!row_status.ok()) return false;
     }
@@ -183,18 +207,21 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   });
   PALAVER_RETURN_IF_ERROR(scan);
   PALAVER_RETURN_IF_ERROR(row_status);
-  if (!batch_row_keys.empty()) PALAVER_RETURN_IF_ERROR(read_batch());
-  // Presence of the page's customers: one MultiGet.
-  std::vector<std::string> presence_keys;
-  presence_keys.reserve(page.rows.size());
-  for (const InboxRow& row : page.rows)
-    presence_keys.push_back("inbox/" + Key({"presence", q.shop, row.customer_id}));
-  batch_keys.assign(presence_keys.begin(), presence_keys.end());
+  if (!batch_entries.empty()) PALAVER_RETURN_IF_ERROR(read_batch());
+  // Presence of the page's customers: one MultiGet, the keys in one buffer.
+  const std::string presence_prefix = "inbox/" + Prefix({"presence", q.shop});
+  std::string presence_bytes;
+  std::vector<size_t> presence_ends;
+  for (const InboxRow& row : page.rows) {
+    presence_bytes.append(presence_prefix).append(row.customer_id);
+    presence_ends.push_back(presence_bytes.size());
+  }
+  batch_keys.clear();
+  for (size_t i = 0, at = 0; i < presence_ends.size(); at = presence_ends[i++])
+    batch_keys.push_back(std::string_view(presence_bytes).substr(at, presence_ends[i] - at));
   PALAVER_RETURN_IF_ERROR(
       views_.MultiGet(batch_keys, [&](size_t i, std::optional<std::string_view> bytes) {
-        if (!bytes) return;
-        const Json presence = Unpack(*bytes);
-        page.rows[i].customer_online = presence.is_object() && presence.value("online", false);
+        if (bytes) page.rows[i].customer_online = PresenceOnline(*bytes);
       }));
   if (more) page.next_cursor = Hex(last_key);
   return page;
