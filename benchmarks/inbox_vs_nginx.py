@@ -17,6 +17,11 @@ file of the same size, both measured with wrk, back to back, in the same run.
    latency percentiles, non-2xx/3xx and socket error counts and the ratio
    (target: inbox >= 50% of nginx) to OUT.
 
+With --server-pid (the `palaver serve` process), the report also holds the
+server's CPU time (user + system, from /proc) per inbox request during the
+wrk run: a figure that depends much less than requests/s on what else the
+machine is running.
+
 A run where wrk saw any non-2xx/3xx answer or socket error, or where the
 inbox answered something other than 200 before the run, is written as failed
 ("ok": false) and the script exits 1: errors are not speed.
@@ -111,6 +116,17 @@ def parse_wrk(out):
     return r
 
 
+def cpu_seconds(pid):
+    """User and system CPU seconds of process `pid` so far (Linux /proc), or None."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_wrk(args, url, headers=()):
     cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}", "--latency"]
     for h in headers:
@@ -161,6 +177,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--duration", default="10s")
+    ap.add_argument("--server-pid", type=int,
+                    help="pid of palaver serve: also report its CPU time per inbox request")
     args = ap.parse_args()
     for tool in ("wrk", "nginx"):
         if not shutil.which(tool) and not os.path.exists("/usr/sbin/" + tool):
@@ -242,7 +260,15 @@ def main():
         print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency: "
               f"nginx {static_url}, then {inbox_url}")
         report["nginx"] = run_wrk(args, static_url)
+        before = cpu_seconds(args.server_pid) if args.server_pid else None
         report["inbox"] = run_wrk(args, inbox_url, [auth])
+        after = cpu_seconds(args.server_pid) if args.server_pid else None
+        if before and after and report["inbox"]["requests"]:
+            n = report["inbox"]["requests"]
+            report["inbox"]["server_cpu_us_per_request"] = {
+                "user": (after[0] - before[0]) / n * 1e6,
+                "system": (after[1] - before[1]) / n * 1e6,
+                "total": (sum(after) - sum(before)) / n * 1e6}
     finally:
         stop()
 
@@ -257,6 +283,10 @@ def main():
         print(f"{name:14} {r['requests_per_second'] or 0:10.0f} req/s  p50 {lat.get('p50', 0):.2f} ms"
               f"  p90 {lat.get('p90', 0):.2f}  p99 {lat.get('p99', 0):.2f}  max {lat.get('max', 0):.2f}"
               f"  non-2xx/3xx {r['non_2xx_3xx']}  socket errors {r['socket_errors']}")
+    if "server_cpu_us_per_request" in i:
+        cpu = i["server_cpu_us_per_request"]
+        print(f"palaver serve CPU per inbox request: {cpu['total']:.1f} us "
+              f"(user {cpu['user']:.1f}, system {cpu['system']:.1f})")
     if report["ratio"] is not None:
         print(f"inbox / nginx = {report['ratio']:.3f} (target >= 0.5)")
     write()

@@ -132,7 +132,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (HttpStreamAccept accept = stream_route_(request))
         return TakeOver(accept, std::move(request));
     }
-    // Handlers block (appends, bounded consistency waits), so they run on the
+    if (options_.run_inline && options_.run_inline(request)) {
+      // Quick, non-blocking: answered here, without two thread hand-offs.
+      HttpResponse response = handler_(request);
+      if (registry_.stopping) response.keep_alive(false);
+      return Write(std::move(response));
+    }
+    // Other handlers block (appends, bounded consistency waits), so they run on the
     // handler pool: the I/O threads keep every other connection and stream
     // moving meanwhile. The tracked executor keeps the I/O threads alive until
     // the answer is back on this connection's strand.

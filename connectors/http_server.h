@@ -7,7 +7,8 @@
 // for an idle connection. Requests are handed to a Handler, which must not
 // throw and must be thread-safe: it runs on a handler thread and may block
 // (e.g. until an append is durable) without delaying other connections'
-// I/O or the streams.
+// I/O or the streams. Requests that HttpServerOptions::run_inline picks are
+// handled on the I/O thread itself (they must never block).
 //
 // A route may also take over a connection after its request was read (a
 // WebSocket upgrade, a long-lived Server-Sent Events response): see
@@ -59,6 +60,13 @@ using HttpStreamAccept = std::function<std::shared_ptr<HttpStreamConnection>(
 // connection over. Must not throw; thread-safe (called from any pool thread).
 using HttpStreamRoute = std::function<HttpStreamAccept(const HttpRequest&)>;
 
+// Says, per request, whether its handler may run on the I/O thread that read
+// it instead of on the handler pool: true only for requests the handler
+// answers quickly without ever blocking (e.g. reads of committed views). The
+// hop to the pool and back costs two thread wake-ups per request, more than
+// such a read. Must not throw; thread-safe; called on an I/O thread.
+using HttpInlineFilter = std::function<bool(const HttpRequest&)>;
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 8080;     // 0 picks a free port; see HttpServer::port()
@@ -68,6 +76,7 @@ struct HttpServerOptions {
   size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{10};  // to receive one whole request
   std::chrono::seconds idle_timeout{60};  // between requests on a kept-alive connection
+  HttpInlineFilter run_inline;            // empty: every request goes to the handler pool
 };
 
 class HttpServer {

@@ -777,4 +777,44 @@ Status Projector::Scan(std::string_view prefix, std::string_view start, bool rev
   return FromRocks(it->status(), "view scan");
 }
 
+Status ViewReader::MultiGet(
+    const std::vector<std::string_view>& keys,
+    const std::function<void(size_t, std::optional<std::string_view>)>& visit) const {
+  std::vector<std::optional<std::string>> values;
+  values.reserve(keys.size());
+  for (std::string_view key : keys) {
+    auto value = Get(key);
+    if (!value.ok()) return value.status();
+    values.push_back(std::move(*value));
+  }
+  for (size_t i = 0; i < values.size(); ++i)
+    visit(i, values[i] ? std::optional<std::string_view>(*values[i]) : std::nullopt);
+  return Status::Ok();
+}
+
+Status Projector::MultiGet(
+    const std::vector<std::string_view>& keys,
+    const std::function<void(size_t, std::optional<std::string_view>)>& visit) const {
+  if (keys.empty()) return Status::Ok();
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (std::string_view key : keys) slices.emplace_back(key.data(), key.size());
+  // Pinned: the values point into the block cache, no copy.
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  impl_->db->MultiGet(rocksdb::ReadOptions(), impl_->db->DefaultColumnFamily(), keys.size(),
+                      slices.data(), values.data(), statuses.data());
+  for (const rocksdb::Status& s : statuses) {
+    if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "view read");
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) {
+      visit(i, std::nullopt);
+    } else {
+      visit(i, std::string_view(values[i].data(), values[i].size()));
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace palaver::projections

@@ -116,6 +116,13 @@ class ViewReader {
   virtual Status Scan(
       std::string_view prefix, std::string_view start, bool reverse,
       const std::function<bool(std::string_view key, std::string_view value)>& visit) const = 0;
+  // Reads `keys` together (one consistent snapshot) and calls `visit(i,
+  // value)` for each keys[i] in order, value nullopt when absent; the value's
+  // bytes are valid only during the call. Nothing is visited on error.
+  // Errors: kIoError. The default calls Get per key.
+  virtual Status MultiGet(
+      const std::vector<std::string_view>& keys,
+      const std::function<void(size_t i, std::optional<std::string_view> value)>& visit) const;
 };
 
 class Projector : public ViewReader {
@@ -186,6 +193,10 @@ class Projector : public ViewReader {
   Result<std::optional<std::string>> Get(std::string_view key) const override;
   Status Scan(std::string_view prefix, std::string_view start, bool reverse,
               const std::function<bool(std::string_view key, std::string_view value)>& visit)
+      const override;
+  // One RocksDB MultiGet: the keys' blocks are looked up as a batch.
+  Status MultiGet(const std::vector<std::string_view>& keys,
+                  const std::function<void(size_t i, std::optional<std::string_view> value)>& visit)
       const override;
 
   struct Impl;  // private

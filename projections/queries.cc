@@ -60,6 +60,17 @@ Result<Json> GetView(const ViewReader& views, const std::string& key) {
   return j.is_discarded() ? Json() : j;
 }
 
+// The "online" of a presence value ({"online": bool}, inbox_projection.cc).
+// The two values it ever holds are recognised without building a JSON tree.
+bool PresenceOnline(std::string_view bytes) {
+  static const std::string kOnline = internal::Pack(Json{{"online", true}});
+  static const std::string kOffline = internal::Pack(Json{{"online", false}});
+  if (bytes == kOnline) return true;
+  if (bytes == kOffline) return false;
+  const Json presence = Unpack(bytes);
+  return presence.is_object() && presence.value("online", false);
+}
+
 Status NotFound(const std::string& what) {
   return Status::Error(ErrorCode::kNotFound, what + " was not found").WithReason("not_found");
 }
@@ -114,40 +125,36 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   InboxPage page;
   std::string last_key;
   bool more = false;
-  Status row_status = Status::Ok();
   const std::string row_prefix = "inbox/" + Prefix({"conv", q.shop});
-  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
-    if (key == start) return true;  // the cursor row itself was on the previous page
-    if (page.rows.size() == q.limit) {
-      more = true;
-      return false;
-    }
-    // prefix, ~activity (8 bytes), '\0', conversation id.
-    if (key.size() < prefix.size() + 9) return true;
-    const std::string_view id = key.substr(prefix.size() + 9);
-    auto bytes = views_.Get(row_prefix + std::string(id));
-    if (!bytes.ok()) {
-      row_status = bytes.status();
-      return false;
-    }
+  // Index entries are gathered into batches of as many as the page still
+  // needs, and each batch's rows are read with one MultiGet; with no per-row
+  // filter the first batch fills the page. The batch's keys share one buffer.
+  std::string batch_bytes;  // per entry: its index key, then its row key
+  std::vector<std::pair<size_t, size_t>> batch_entries;  // (index key offset, row key offset)
+  std::vector<std::string_view> batch_keys;
+  auto index_key = [&](size_t i) {
+    const auto [at, row_at] = batch_entries[i];
+    return std::string_view(batch_bytes).substr(at, row_at - at);
+  };
+  auto add_row = [&](size_t i, std::optional<std::string_view> bytes) {
     internal::InboxRowData row;
-    if (!bytes->has_value() || !internal::DecodeInboxRow(**bytes, &row)) return true;
+    if (!bytes || !internal::DecodeInboxRow(*bytes, &row)) return;
     const auto status = static_cast<ConversationStatus>(row.status);
     if (!q.statuses.empty() &&
         std::find(q.statuses.begin(), q.statuses.end(), status) == q.statuses.end())
-      return true;
-    if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return true;
-    if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return true;
+      return;
+    if (q.assignee == AssigneeFilter::kMe && row.assignee != q.agent_id) return;
+    if (q.assignee == AssigneeFilter::kUnassigned && !row.assignee.empty()) return;
     const auto channel = static_cast<Channel>(row.channel);
-    if (q.channel && *q.channel != channel) return true;
+    if (q.channel && *q.channel != channel) return;
     std::vector<Topic> topics;
     for (uint8_t t : row.topics) topics.push_back(static_cast<Topic>(t));
-    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return true;
+    if (q.topic && std::find(topics.begin(), topics.end(), *q.topic) == topics.end()) return;
     const bool unread = row.UnreadFor(q.agent_id);
-    if (q.unread_only && !unread) return true;
+    if (q.unread_only && !unread) return;
     const bool overdue = status == ConversationStatus::kOpen && row.waiting_since_us &&
                          q.now_us - *row.waiting_since_us > target_s * 1'000'000;
-    if (q.overdue_only && !overdue) return true;
+    if (q.overdue_only && !overdue) return;
     InboxRow out;
     out.conversation_id = std::move(row.id);
     out.customer_id = std::move(row.customer_id);
@@ -162,16 +169,60 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     out.overdue = overdue;
     out.last_activity_us = row.activity_us;
     page.rows.push_back(std::move(out));
-    last_key.assign(key);
+    last_key.assign(index_key(i));
+  };
+  // The batch never holds more entries than the page lacks, so it cannot overfill it.
+  auto read_batch = [&]() -> Status {
+    batch_keys.clear();
+    for (size_t i = 0; i < batch_entries.size(); ++i) {
+      const size_t end =
+          i + 1 < batch_entries.size() ? batch_entries[i + 1].first : batch_bytes.size();
+      batch_keys.push_back(std::string_view(batch_bytes)
+                               .substr(batch_entries[i].second, end - batch_entries[i].second));
+    }
+    Status s = views_.MultiGet(batch_keys, add_row);
+    batch_bytes.clear();
+    batch_entries.clear();
+    return s;
+  };
+  Status row_status = Status::Ok();
+  Status scan = views_.Scan(prefix, start, false, [&](std::string_view key, std::string_view) {
+    if (key == start) return true;  // the cursor row itself was on the previous page
+    if (page.rows.size() == q.limit) {
+      more = true;
+      return false;
+    }
+    // prefix, ~activity (8 bytes), '\0', conversation id.
+    if (key.size() < prefix.size() + 9) return true;
+    const size_t at = batch_bytes.size();
+    batch_bytes.append(key);
+    batch_entries.emplace_back(at, batch_bytes.size());
+    batch_bytes.append(row_prefix);
+    batch_bytes.append(key.substr(prefix.size() + 9));
+    if (page.rows.size() + batch_entries.size() == q.limit) {
+      row_status = read_batch();
+      if (!row_status.ok()) return false;
+    }
     return true;
   });
   PALAVER_RETURN_IF_ERROR(scan);
   PALAVER_RETURN_IF_ERROR(row_status);
-  for (InboxRow& row : page.rows) {
-    auto presence = GetView(views_, "inbox/" + Key({"presence", q.shop, row.customer_id}));
-    if (!presence.ok()) return presence.status();
-    row.customer_online = presence->is_object() && presence->value("online", false);
+  if (!batch_entries.empty()) PALAVER_RETURN_IF_ERROR(read_batch());
+  // Presence of the page's customers: one MultiGet, the keys in one buffer.
+  const std::string presence_prefix = "inbox/" + Prefix({"presence", q.shop});
+  std::string presence_bytes;
+  std::vector<size_t> presence_ends;
+  for (const InboxRow& row : page.rows) {
+    presence_bytes.append(presence_prefix).append(row.customer_id);
+    presence_ends.push_back(presence_bytes.size());
   }
+  batch_keys.clear();
+  for (size_t i = 0, at = 0; i < presence_ends.size(); at = presence_ends[i++])
+    batch_keys.push_back(std::string_view(presence_bytes).substr(at, presence_ends[i] - at));
+  PALAVER_RETURN_IF_ERROR(
+      views_.MultiGet(batch_keys, [&](size_t i, std::optional<std::string_view> bytes) {
+        if (bytes) page.rows[i].customer_online = PresenceOnline(*bytes);
+      }));
   if (more) page.next_cursor = Hex(last_key);
   return page;
 }

@@ -6,12 +6,14 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "connectors/api/body_decoders.h"
+#include "connectors/api/json_text.h"
 #include "projections/queries.h"
 #include "schemas/json_codec.h"
 
@@ -434,27 +436,50 @@ struct ApiService::Impl {
     return c;
   }
 
-  static Json ToJson(const projections::InboxRow& r) {
-    Json topics = Json::array();
-    for (Topic t : r.topics) topics.push_back(std::string(EnumName(t)));
-    Json j = {{"conversation_id", r.conversation_id},
-              {"customer_id", r.customer_id},
-              {"customer_name", r.customer_name},
-              {"channel", std::string(EnumName(r.channel))},
-              {"preview", r.preview},
-              {"unread", r.unread},
-              {"assignee", r.assignee},
-              {"status", std::string(EnumName(r.status))},
-              {"topics", topics},
-              {"customer_online", r.customer_online},
-              {"waiting_since_us", nullptr},
-              {"overdue", r.overdue},
-              {"last_activity_us", r.last_activity_us}};
-    if (r.waiting_since_us) j["waiting_since_us"] = *r.waiting_since_us;
-    return j;
+  // One inbox row as JSON text, keys in the order nlohmann::json sorts them
+  // (see json_text.h): the same bytes a dumped tree had.
+  static void AppendInboxRow(std::string& out, const projections::InboxRow& r) {
+    using internal::AppendJsonBool;
+    using internal::AppendJsonInt;
+    using internal::AppendJsonString;
+    out.append("{\"assignee\":");
+    AppendJsonString(out, r.assignee);
+    out.append(",\"channel\":");
+    AppendJsonString(out, EnumName(r.channel));
+    out.append(",\"conversation_id\":");
+    AppendJsonString(out, r.conversation_id);
+    out.append(",\"customer_id\":");
+    AppendJsonString(out, r.customer_id);
+    out.append(",\"customer_name\":");
+    AppendJsonString(out, r.customer_name);
+    out.append(",\"customer_online\":");
+    AppendJsonBool(out, r.customer_online);
+    out.append(",\"last_activity_us\":");
+    AppendJsonInt(out, r.last_activity_us);
+    out.append(",\"overdue\":");
+    AppendJsonBool(out, r.overdue);
+    out.append(",\"preview\":");
+    AppendJsonString(out, r.preview);
+    out.append(",\"status\":");
+    AppendJsonString(out, EnumName(r.status));
+    out.append(",\"topics\":[");
+    for (size_t i = 0; i < r.topics.size(); ++i) {
+      if (i) out.push_back(',');
+      AppendJsonString(out, EnumName(r.topics[i]));
+    }
+    out.append("],\"unread\":");
+    AppendJsonBool(out, r.unread);
+    out.append(",\"waiting_since_us\":");
+    if (r.waiting_since_us) {
+      AppendJsonInt(out, *r.waiting_since_us);
+    } else {
+      out.append("null");
+    }
+    out.push_back('}');
   }
 
-  Result<Json> Inbox(const QueryParams& q, const Principal& who) {
+  // The inbox page as JSON text: {"conversations": [rows], "next_cursor"}.
+  Result<std::string> Inbox(const QueryParams& q, const Principal& who) {
     PALAVER_RETURN_IF_ERROR(q.Check({"status", "assignee", "channel", "topic", "unread", "overdue",
                                      "cursor", "limit", "min_position"},
                                     {"status"}));
@@ -504,18 +529,34 @@ struct ApiService::Impl {
     if (!c.ok()) return c.status();
     auto page = queries.Inbox(query, *c);
     if (!page.ok()) return page.status();
-    Json rows = Json::array();
-    for (const auto& r : page->rows) rows.push_back(ToJson(r));
-    return Json{{"conversations", rows}, {"next_cursor", page->next_cursor}};
+    std::string out;
+    // Rows are a few hundred bytes each: one allocation for the whole page.
+    size_t guess = 64 + page->next_cursor.size();
+    for (const auto& r : page->rows)
+      guess += 320 + r.conversation_id.size() + r.customer_id.size() + r.customer_name.size() +
+               r.preview.size() + r.assignee.size();
+    out.reserve(guess);
+    out.append("{\"conversations\":[");
+    for (size_t i = 0; i < page->rows.size(); ++i) {
+      if (i) out.push_back(',');
+      AppendInboxRow(out, page->rows[i]);
+    }
+    out.append("],\"next_cursor\":");
+    internal::AppendJsonString(out, page->next_cursor);
+    out.push_back('}');
+    return out;
   }
 
-  Result<Json> Badge(const QueryParams& q, const Principal& who) {
+  Result<std::string> Badge(const QueryParams& q, const Principal& who) {
     PALAVER_RETURN_IF_ERROR(q.Check({"min_position"}));
     auto c = ConsistencyFrom(q, who.shop);
     if (!c.ok()) return c.status();
     auto count = queries.BadgeCount(who.shop, who.agent_id, *c);
     if (!count.ok()) return count.status();
-    return Json{{"unread_conversations", *count}};
+    std::string out = "{\"unread_conversations\":";
+    internal::AppendJsonInt(out, *count);
+    out.push_back('}');
+    return out;
   }
 
   Result<Json> Timeline(const QueryParams& q, const Principal& who,
@@ -749,9 +790,13 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
       const size_t qm = target.find('?');
       auto params = QueryParams::Parse(qm == std::string_view::npos ? "" : target.substr(qm + 1));
       if (!params.ok()) return Problem(request, params.status());
-      Result<Json> result = fn(im, *params, ctx);
+      auto result = fn(im, *params, ctx);
       if (!result.ok()) return Problem(request, result.status());
-      return Ok(request, *result);
+      if constexpr (std::is_same_v<std::decay_t<decltype(*result)>, std::string>) {
+        return JsonResponse(request, http::status::ok, std::move(*result));  // JSON text already
+      } else {
+        return Ok(request, *result);
+      }
     };
   };
   auto command = [&im](std::string name) {
@@ -864,6 +909,9 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
        })},
   };
   for (Route& r : builtin) {
+    // Every query of the views; not the FAQs or settings, which ask the engine.
+    r.quick_read =
+        r.method == V::get && !r.pattern.ends_with("/faqs") && !r.pattern.ends_with("/settings");
     Status s = AddRoute(std::move(r));
     if (!s.ok()) spdlog::error("api: built-in route refused: {}", s.ToString());
   }
@@ -919,6 +967,42 @@ bool ApiService::Ready() {
 
 HttpHandler ApiService::AsHandler() {
   return [this](const HttpRequest& request) { return Handle(request); };
+}
+
+bool ApiService::RunsInline(const HttpRequest& request) const {
+  if (request.method() != http::verb::get) return false;
+  const std::string_view target = request.target();
+  const size_t qm = target.find('?');
+  if (qm != std::string_view::npos) {
+    const std::string_view query = target.substr(qm + 1);
+    if (query.find("min_position") != std::string_view::npos ||
+        query.find('%') != std::string_view::npos)
+      return false;
+  }
+  const std::string_view path = target.substr(0, qm);
+  if (path.size() < 2 || path[0] != '/') return false;
+  for (const auto& compiled : impl_->routes) {
+    if (compiled.route.method != http::verb::get) continue;
+    std::string_view rest = path.substr(1);
+    bool match = true;
+    for (size_t i = 0; i < compiled.segments.size() && match; ++i) {
+      const size_t slash = rest.find('/');
+      const std::string_view segment = rest.substr(0, slash);
+      const bool last = slash == std::string_view::npos;
+      const std::string& want = compiled.segments[i];
+      const bool param = want.size() > 2 && want.front() == '{' && want.back() == '}';
+      match = !segment.empty() && (param || want == segment) &&
+              (last == (i + 1 == compiled.segments.size()));
+      rest = last ? std::string_view() : rest.substr(slash + 1);
+    }
+    // Handle answers with the first GET route that matches, as here.
+    if (match) return compiled.route.quick_read;
+  }
+  return false;
+}
+
+HttpInlineFilter ApiService::InlineFilter() const {
+  return [this](const HttpRequest& request) { return RunsInline(request); };
 }
 
 HttpResponse ApiService::Handle(const HttpRequest& request) {

@@ -128,6 +128,10 @@ struct Route {
   std::string pattern;
   RouteAuth auth = RouteAuth::kAgent;
   RouteHandler handler;
+  // The handler only reads committed views and never blocks unless the
+  // request asks ?min_position=: such GETs may run on an HTTP I/O thread
+  // (see ApiService::InlineFilter).
+  bool quick_read = false;
 };
 
 // Called once per answered request (e.g. to count it in /metrics): the route
@@ -159,6 +163,12 @@ class ApiService {
 
   // A handler for HttpServer that calls Handle.
   HttpHandler AsHandler();
+
+  // For HttpServerOptions::run_inline: true for a GET of a quick_read route
+  // (the projection queries) whose query string cannot ask ?min_position=
+  // (nothing percent-encoded), so answering it never waits.
+  bool RunsInline(const HttpRequest& request) const;
+  HttpInlineFilter InlineFilter() const;
 
   // Mounts an extra route (e.g. storefront ingestion, SMS webhooks). Errors:
   // kAlreadyExists when the method and pattern are taken, kInvalidArgument

@@ -147,6 +147,7 @@ int Serve(const ServeFlags& flags) {
   http_options.address = endpoint->first;
   http_options.port = endpoint->second;
   http_options.handler_threads = flags.http_threads;
+  http_options.run_inline = api.InlineFilter();  // view reads skip the handler pool
   auto server = HttpServer::Start(http_options, api.AsHandler(), (*connectors)->StreamRoute());
   if (!server.ok()) return Fail(server.status());
   auto timer = std::make_unique<SnoozeTimer>(engine, std::chrono::seconds(flags.snooze_interval_s));

@@ -1,5 +1,6 @@
 #include "projections/queries.h"
 
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -202,6 +203,69 @@ TEST_F(QueriesTest, InboxRowsFiltersAndPagination) {
   EXPECT_EQ(queries_->BadgeCount("s1", "a1", Consistency{pos, std::chrono::seconds(10)}).value(),
             2);
   projector_->Stop();
+}
+
+// Reads through Get and Scan only: the ViewReader's default MultiGet.
+class GetAndScanOnly : public ViewReader {
+ public:
+  explicit GetAndScanOnly(const ViewReader& views) : views_(views) {}
+  Result<std::optional<std::string>> Get(std::string_view key) const override {
+    return views_.Get(key);
+  }
+  Status Scan(std::string_view prefix, std::string_view start, bool reverse,
+              const std::function<bool(std::string_view, std::string_view)>& visit) const override {
+    return views_.Scan(prefix, start, reverse, visit);
+  }
+
+ private:
+  const ViewReader& views_;
+};
+
+// Rows are read in batches (one MultiGet each): a filter that skips most
+// rows must still fill every page, newest first, with cursors that neither
+// lose nor repeat a row, and each row with its customer's presence.
+TEST_F(QueriesTest, FilteredInboxPagesAreFullInOrderAndComplete) {
+  std::vector<std::string> sms_newest_first;
+  for (int i = 0; i < 30; ++i) {
+    const std::string id = "k" + std::to_string(i);
+    Start(id, "c" + std::to_string(i), i % 3 == 0 ? Channel::kSms : Channel::kWebChat,
+          kT0 + i * kSecond, "N" + std::to_string(i));
+    if (i % 3 == 0) sms_newest_first.insert(sms_newest_first.begin(), id);
+  }
+  for (int i = 0; i < 30; i += 5) {
+    PresenceChanged p;
+    p.customer_id = "c" + std::to_string(i);
+    p.presence = Presence::kOnline;
+    last_ = Emit("", ActorKind::kStorefront, "presence", kT0 + 40 * kSecond, p);
+  }
+  projector_->Start();
+  ASSERT_TRUE(queries_->Inbox(InboxQuery{.shop = "s1"}, AfterLast()).ok());
+  GetAndScanOnly plain_reader(*projector_);
+  const Queries plain(plain_reader);
+  for (const Queries* queries : {static_cast<const Queries*>(queries_.get()), &plain}) {
+    InboxQuery q;
+    q.shop = "s1";
+    q.agent_id = "a1";
+    q.channel = Channel::kSms;
+    q.limit = 4;
+    std::vector<std::string> seen;
+    std::vector<size_t> page_sizes;
+    do {
+      auto page = queries->Inbox(q);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      page_sizes.push_back(page->rows.size());
+      for (const InboxRow& row : page->rows) {
+        seen.push_back(row.conversation_id);
+        const int n = std::stoi(row.conversation_id.substr(1));
+        EXPECT_EQ(row.customer_id, "c" + std::to_string(n));
+        EXPECT_EQ(row.customer_name, "N" + std::to_string(n));
+        EXPECT_EQ(row.customer_online, n % 5 == 0) << row.conversation_id;
+      }
+      q.cursor = page->next_cursor;
+    } while (!q.cursor.empty() && page_sizes.size() < 10);
+    EXPECT_EQ(seen, sms_newest_first);
+    EXPECT_EQ(page_sizes, (std::vector<size_t>{4, 4, 2}));
+  }
 }
 
 TEST_F(QueriesTest, ReadReceiptsBothWays) {

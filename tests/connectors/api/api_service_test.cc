@@ -538,3 +538,90 @@ TEST(ApiServiceTest, StoppingDrainsTheRequestsInFlight) {
 
 }  // namespace
 }  // namespace palaver::testing
+
+namespace palaver::testing {
+namespace {
+
+// The inbox page is written as JSON text, not dumped from a tree: it must
+// still be exactly the canonical dump of its own content (keys sorted, the
+// same escaping), hold every field of a row, and answer the same whether it
+// waited for ?min_position= on a handler thread or ran on the I/O thread.
+TEST(ApiServiceTest, InboxAnswerIsCanonicalJsonWithEveryRowField) {
+  ApiHarness h;
+  auto shop = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(shop.conversation_id.empty());
+  const std::string text = "Say \"hi\"\\ to\nmy\tcart \x01 \x7f 😀";
+  HttpResult wrote =
+      h.Call(V::post, "/v1/shops/acme/shopper/conversations/" + shop.conversation_id + "/messages",
+             Json{{"text", text}}.dump(), ApiHarness::Shopper(shop.shopper));
+  ASSERT_EQ(wrote.status, 200) << wrote.body;
+  const std::string waited_for =
+      "/v1/shops/acme/inbox?min_position=" + std::to_string(wrote.json["position"].get<int64_t>());
+  HttpResult waited = h.Call(V::get, waited_for, "", ApiHarness::Bearer(shop.admin));
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  EXPECT_EQ(waited.Header("content-type"), "application/json");
+  EXPECT_EQ(waited.body, waited.json.dump(-1, ' ', false, Json::error_handler_t::replace));
+  ASSERT_EQ(waited.json["conversations"].size(), 1u) << waited.body;
+  const Json& row = waited.json["conversations"][0];
+  for (const char* field :
+       {"assignee", "channel", "conversation_id", "customer_id", "customer_name", "customer_online",
+        "last_activity_us", "overdue", "preview", "status", "topics", "unread", "waiting_since_us"})
+    EXPECT_TRUE(row.contains(field)) << field << " missing from " << waited.body;
+  EXPECT_EQ(row.size(), 13u) << waited.body;
+  EXPECT_EQ(row["preview"], text);
+  EXPECT_EQ(row["conversation_id"], shop.conversation_id);
+  EXPECT_EQ(row["customer_id"], "cust-1");
+  EXPECT_EQ(row["channel"], "web_chat");
+  EXPECT_TRUE(row["waiting_since_us"].is_number_integer());
+  EXPECT_TRUE(row["topics"].is_array());
+  EXPECT_EQ(waited.json["next_cursor"], "");
+
+  HttpResult plain = h.Call(V::get, "/v1/shops/acme/inbox", "", ApiHarness::Bearer(shop.admin));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_EQ(plain.body, waited.body);
+  HttpResult badge =
+      h.Call(V::get, "/v1/shops/acme/inbox/badge", "", ApiHarness::Bearer(shop.admin));
+  ASSERT_EQ(badge.status, 200) << badge.body;
+  EXPECT_EQ(badge.body, R"({"unread_conversations":1})");
+}
+
+// Only reads of the views that cannot wait run on the HTTP I/O thread;
+// commands, ?min_position= waits, and routes that ask the engine go to the
+// handler pool.
+TEST(ApiServiceTest, OnlyQueriesThatNeverWaitRunInline) {
+  ApiHarness h;
+  api::Route extra;
+  extra.method = V::get;
+  extra.pattern = "/v1/shops/{shop}/extra";
+  extra.auth = api::RouteAuth::kAgent;
+  extra.handler = [](const HttpRequest& r, const api::RouteContext&) {
+    return JsonResponse(r, http::status::ok, "{}");
+  };
+  ASSERT_TRUE(h.api().AddRoute(extra).ok());
+  auto runs_inline = [&](V method, const std::string& target) {
+    HttpRequest request{method, target, 11};
+    return h.api().RunsInline(request);
+  };
+  const std::string conv = "/v1/shops/acme/conversations/k1";
+  EXPECT_TRUE(runs_inline(V::get, "/v1/shops/acme/inbox"));
+  EXPECT_TRUE(runs_inline(V::get, "/v1/shops/acme/inbox?status=open&limit=5"));
+  EXPECT_TRUE(runs_inline(V::get, "/v1/shops/acme/inbox/badge"));
+  EXPECT_TRUE(runs_inline(V::get, conv + "/timeline"));
+  EXPECT_TRUE(runs_inline(V::get, conv + "/receipts"));
+  EXPECT_TRUE(runs_inline(V::get, "/v1/shops/acme/customers/c1"));
+  EXPECT_TRUE(runs_inline(V::get, "/v1/shops/acme/shopper/conversations/k1/timeline"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme/inbox?min_position=3"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme/inbox?min%5Fposition=3"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme/faqs"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme/settings"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme/extra"));
+  EXPECT_FALSE(runs_inline(V::post, conv + "/messages"));
+  EXPECT_FALSE(runs_inline(V::put, "/v1/shops/acme/inbox"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme/inbox/badge/more"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops/acme"));
+  EXPECT_FALSE(runs_inline(V::get, "/healthz"));
+  EXPECT_FALSE(runs_inline(V::get, "/v1/shops//inbox"));
+}
+
+}  // namespace
+}  // namespace palaver::testing

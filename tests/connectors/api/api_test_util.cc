@@ -91,6 +91,7 @@ ApiHarness::ApiHarness(api::ApiServiceOptions api_options,
   HttpServerOptions http_options;
   http_options.port = 0;
   http_options.threads = 2;
+  http_options.run_inline = api_->InlineFilter();  // as palaver serve
   auto server = HttpServer::Start(http_options, api_->AsHandler());
   EXPECT_TRUE(server.ok()) << server.status().ToString();
   server_ = std::move(*server);
