@@ -67,7 +67,7 @@ bool PresenceOnline(std::string_view bytes) {
   static const std::string kOffline = internal::Pack(Json{{"online", false}});
   if (bytes == kOnline) return true;
   if (bytes == kOffline) return false;
-  const Json presence = Unpack(bytes);
+  const Json presence = ValueJson(bytes);
   return presence.is_object() && presence.value("online", false);
 }
 
