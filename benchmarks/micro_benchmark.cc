@@ -63,10 +63,10 @@ namespace {
 // A ViewWriter over a std::map that also records each event's puts.
 class MemoryView final : public projections::ViewWriter {
  public:
-  Result<std::optional<std::string>> Get(std::string_view key) override {
+  Result<std::optional<std::string_view>> Get(std::string_view key) override {
     auto it = data_.find(key);
-    if (it == data_.end()) return std::optional<std::string>();
-    return std::optional<std::string>(it->second);
+    if (it == data_.end()) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(it->second);
   }
   void Put(std::string_view key, std::string_view value) override {
     data_.insert_or_assign(std::string(key), std::string(value));
