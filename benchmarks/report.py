@@ -548,6 +548,11 @@ def main():
                             "non-2xx/3xx", "socket errors"], wrows))
         if inbox_wrk.get("ratio") is not None:
             md.append(f'\ninbox / nginx = {inbox_wrk["ratio"]:.3f} (target >= 0.5)\n')
+        cpu = (inbox_wrk.get("inbox") or {}).get("server_cpu_us_per_request")
+        if cpu:
+            md.append(f'\n`palaver serve` CPU per inbox request: {cpu["total"]:.0f} µs '
+                      f'(user {cpu["user"]:.0f}, system {cpu["system"]:.0f}); wrk and nginx '
+                      'share the same 2 cores, so this is steadier than requests/s.\n')
     ptext = read_text(os.path.join(d, "projection.txt"))
     if ptext:
         md.append("\n### projection_benchmark output\n")

@@ -142,7 +142,7 @@ if [[ -x $PALAVER ]] && "$PALAVER" shop --help >/dev/null 2>&1; then
       if [[ $log == embedded ]]; then
         step "wrk: inbox page of palaver serve vs nginx, static file of the same size"
         python3 benchmarks/inbox_vs_nginx.py --url "$url" --shop bench --token "$token" \
-          "${WRK[@]}" --json "$RESULTS/inbox-wrk.json" || status=1
+          --server-pid "$serve_pid" "${WRK[@]}" --json "$RESULTS/inbox-wrk.json" || status=1
       fi
     fi
     kill -INT "$serve_pid" 2>/dev/null || true

@@ -198,17 +198,22 @@ struct MetricsConvData {
   std::vector<uint8_t> topics;  // Topic, in the order first labelled
   std::optional<int64_t> frt_wall_us, frt_office_us, res_wall_us, res_office_us, csat;
 };
+// Parts of MetricsDayData. Declared outside it: Clang does not see a nested
+// struct with member initializers as default-constructible inside its
+// enclosing class, which std::optional<...>::emplace() needs.
+struct MetricsDurations {
+  int64_t count = 0, wall_sum_us = 0;
+  bool has_office = false;  // office_* are shown once an office value was added
+  int64_t office_count = 0, office_sum_us = 0;
+};
+struct MetricsCsat {
+  int64_t count = 0, sum = 0;
+};
 struct MetricsDayData {
   // Counters by name, sorted by name; a name is there once counted.
   using Counters = std::vector<std::pair<std::string, int64_t>>;
-  struct Durations {
-    int64_t count = 0, wall_sum_us = 0;
-    bool has_office = false;  // office_* are shown once an office value was added
-    int64_t office_count = 0, office_sum_us = 0;
-  };
-  struct Csat {
-    int64_t count = 0, sum = 0;
-  };
+  using Durations = MetricsDurations;
+  using Csat = MetricsCsat;
   std::optional<int64_t> started;  // shown once a conversation started that day
   Counters by_channel, by_topic, by_agent;
   std::optional<Durations> frt, res;
@@ -220,15 +225,18 @@ std::string EncodeMetricsDay(const MetricsDayData& v);
 bool DecodeMetricsDay(std::string_view bytes, MetricsDayData* v);
 
 // profile/cust\0<shop>\0<customer> (profile_projection.cc).
+// The customer's current conversation in ProfileData (outside it for the
+// same reason as MetricsDurations).
+struct ProfileCurrent {
+  std::string conversation_id, platform;
+  int64_t started_at = 0;
+  uint8_t channel = 0;  // Channel
+};
 struct ProfileData {
   struct Location {
     std::string city, region, country_code;
   };
-  struct Current {
-    std::string conversation_id, platform;
-    int64_t started_at = 0;
-    uint8_t channel = 0;  // Channel
-  };
+  using Current = ProfileCurrent;
   std::string customer_id, name, email, phone, time_zone, locale, currency;
   std::optional<Location> location;  // shown as {} when absent
   std::optional<int64_t> customer_since;
