@@ -40,6 +40,9 @@ void serialize(Archive& ar, T& value) {
 
 // True when `bytes` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).
 bool IsValidUtf8(std::string_view bytes);
+// The length of the well-formed UTF-8 sequence starting at bytes[i] (1 for
+// ASCII), or 0 when none starts there. Requires i < bytes.size().
+size_t Utf8SequenceLength(std::string_view bytes, size_t i);
 
 namespace body_codec_internal {
 
