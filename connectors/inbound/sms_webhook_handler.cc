@@ -88,10 +88,10 @@ Result<std::function<std::optional<SmsRoute>(std::string_view)>> SmsRoutesFromSp
     const std::string_view shop =
         eq == std::string_view::npos ? std::string_view() : trim(entry.substr(eq + 1));
     if (number.empty() || shop.empty()) {
-      return Status::Error(
-          ErrorCode::kInvalidArgument,
-          "\"" + std::string(entry) + "\" is not NUMBER=SHOP, e.g. +15005550006=shop-acme",
-          "sms_numbers");
+      // Built in steps: GCC 12 -O3 misreads "..." + std::string&& (-Wrestrict).
+      std::string message = "\"";
+      message.append(entry).append("\" is not NUMBER=SHOP, e.g. +15005550006=shop-acme");
+      return Status::Error(ErrorCode::kInvalidArgument, message, "sms_numbers");
     }
     if (!shops.emplace(std::string(number), std::string(shop)).second) {
       return Status::Error(ErrorCode::kInvalidArgument,

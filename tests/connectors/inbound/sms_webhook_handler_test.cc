@@ -132,6 +132,9 @@ TEST(SmsRoutesTest, ConfigurationTextNamesTheShopOfEachNumber) {
     EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
     EXPECT_EQ(refused.status().field(), "sms_numbers");
   }
+  // The message names the entry at fault and shows the expected form.
+  EXPECT_EQ(SmsRoutesFromSpec("+1=a, +1500=", "tok").status().message(),
+            "\"+1500=\" is not NUMBER=SHOP, e.g. +15005550006=shop-acme");
 }
 
 TEST(SmsKeywordTest, StopHelpAndSynonymsAreKeywordsOtherTextIsNot) {
