@@ -5,6 +5,7 @@
 //   idxa\0<shop>\0<assignee>\0<~activity be64>\0<conv>   ... per assignee ("" = unassigned)
 //   idxs\0<shop>\0<status>\0<~activity be64>\0<conv>     ... per status
 //   msg\0<shop>\0<conversation>\0<message> the message's sequence number in its conversation
+//   cust\0<shop>\0<customer>\0<conv>      empty: the customer's conversations (erasure)
 //   presence\0<shop>\0<customer>           {"online": bool}
 //   shop\0<shop>                           {"overdue_target_s": n}
 //   badge\0<shop>                          open conversations unread by an agent who
@@ -52,8 +53,7 @@ std::array<std::string, 3> IndexKeys(const std::string& shop, const InboxRowData
 
 // What a row adds to the badge counters: "" for the default counter, else
 // the agent's own (see the file comment). Closed and snoozed rows add nothing.
-void BadgeContribution(const InboxRowData& row, int64_t sign,
-                       std::map<std::string, int64_t>& out) {
+void BadgeContribution(const InboxRowData& row, int64_t sign, std::map<std::string, int64_t>& out) {
   if (row.status != static_cast<uint8_t>(ConversationStatus::kOpen)) return;
   const int64_t fallback = row.UnreadByDefault() ? 1 : 0;
   out[""] += sign * fallback;
@@ -92,20 +92,23 @@ class InboxProjection final : public Projection {
       return Status::Ok();
     }
     if (const auto* erased = std::get_if<CustomerErased>(&event.body)) {
-      // Blank the customer's name and message previews in every row of theirs.
-      std::vector<std::pair<std::string, InboxRowData>> rows;
-      PALAVER_RETURN_IF_ERROR(view.Scan(Prefix({"conv", shop}), [&](std::string_view key,
-                                                                    std::string_view value) {
-        InboxRowData row;
-        if (DecodeInboxRow(value, &row) && row.customer_id == erased->customer_id)
-          rows.emplace_back(std::string(key), std::move(row));
+      // Blank the customer's name and message previews in every row of
+      // theirs, found through the customer's index (not a scan of the shop).
+      const std::string prefix = Prefix({"cust", shop, erased->customer_id});
+      std::vector<std::string> conversations;
+      PALAVER_RETURN_IF_ERROR(view.Scan(prefix, [&](std::string_view key, std::string_view) {
+        conversations.emplace_back(key.substr(prefix.size()));
         return true;
       }));
-      for (auto& [key, row] : rows) {
-        InboxRowData blank = row;
+      for (const std::string& conversation : conversations) {
+        const std::string key = Key({"conv", shop, conversation});
+        auto row = LoadRow(view, key);
+        if (!row.ok()) return row.status();
+        if (!row->has_value() || (*row)->customer_id != erased->customer_id) continue;
+        InboxRowData blank = **row;
         blank.name.clear();
         blank.preview.clear();
-        PALAVER_RETURN_IF_ERROR(Store(view, shop, key, &row, blank));
+        PALAVER_RETURN_IF_ERROR(Store(view, shop, key, &**row, blank));
       }
       return Status::Ok();
     }
@@ -124,7 +127,10 @@ class InboxProjection final : public Projection {
       row.status = static_cast<uint8_t>(ConversationStatus::kOpen);
       row.activity_us = env.occurred_at_us;
       row.started_us = env.occurred_at_us;
-      // A repeated start replaces the row.
+      // A repeated start replaces the row (and its customer).
+      if (loaded->has_value() && (*loaded)->customer_id != row.customer_id)
+        view.Delete(Key({"cust", shop, (*loaded)->customer_id, row.id}));
+      view.Put(Key({"cust", shop, row.customer_id, row.id}), std::string_view());
       return Store(view, shop, conv_key, loaded->has_value() ? &**loaded : nullptr, row);
     }
 
@@ -180,10 +186,9 @@ class InboxProjection final : public Projection {
   // Records that `agent` has read up to `seq` (with keep_max, never moving back).
   static void SetRead(InboxRowData& row, const std::string& agent, int64_t seq, int64_t offset,
                       bool keep_max) {
-    auto it = std::lower_bound(row.reads.begin(), row.reads.end(), agent,
-                               [](const InboxRowData::Read& r, const std::string& a) {
-                                 return r.agent < a;
-                               });
+    auto it = std::lower_bound(
+        row.reads.begin(), row.reads.end(), agent,
+        [](const InboxRowData::Read& r, const std::string& a) { return r.agent < a; });
     if (it == row.reads.end() || it->agent != agent)
       it = row.reads.insert(it, InboxRowData::Read{agent, 0, -1});
     it->seq = keep_max ? std::max(it->seq, seq) : seq;
