@@ -299,6 +299,20 @@ struct ApiService::Impl {
   struct CompiledRoute {
     Route route;
     std::vector<std::string> segments;  // "{name}" for parameters
+
+    static bool IsParam(const std::string& segment) {
+      return segment.size() > 2 && segment.front() == '{' && segment.back() == '}';
+    }
+    // True when `path` (split at '/', without the leading one) has this
+    // route's shape: as many segments, literal ones equal, parameters
+    // non-empty. The one matcher of Handle and RunsInline.
+    bool Matches(const std::vector<std::string_view>& path) const {
+      if (path.size() != segments.size()) return false;
+      for (size_t i = 0; i < path.size(); ++i) {
+        if (IsParam(segments[i]) ? path[i].empty() : segments[i] != path[i]) return false;
+      }
+      return true;
+    }
   };
 
   Impl(EventLog& log_in, domain::ConversationEngine& engine_in,
@@ -981,22 +995,11 @@ bool ApiService::RunsInline(const HttpRequest& request) const {
   }
   const std::string_view path = target.substr(0, qm);
   if (path.size() < 2 || path[0] != '/') return false;
+  const std::vector<std::string_view> segments = Split(path.substr(1), '/');
   for (const auto& compiled : impl_->routes) {
-    if (compiled.route.method != http::verb::get) continue;
-    std::string_view rest = path.substr(1);
-    bool match = true;
-    for (size_t i = 0; i < compiled.segments.size() && match; ++i) {
-      const size_t slash = rest.find('/');
-      const std::string_view segment = rest.substr(0, slash);
-      const bool last = slash == std::string_view::npos;
-      const std::string& want = compiled.segments[i];
-      const bool param = want.size() > 2 && want.front() == '{' && want.back() == '}';
-      match = !segment.empty() && (param || want == segment) &&
-              (last == (i + 1 == compiled.segments.size()));
-      rest = last ? std::string_view() : rest.substr(slash + 1);
-    }
     // Handle answers with the first GET route that matches, as here.
-    if (match) return compiled.route.quick_read;
+    if (compiled.route.method == http::verb::get && compiled.Matches(segments))
+      return compiled.route.quick_read;
   }
   return false;
 }
@@ -1047,28 +1050,21 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
       std::vector<std::string_view> segments = Split(path.substr(1), '/');
       std::vector<http::verb> allowed;
       for (const auto& compiled : impl_->routes) {
-        if (compiled.segments.size() != segments.size()) continue;
+        if (!compiled.Matches(segments)) continue;
         RouteContext ctx;
-        bool match = true;
         Status bad_param;
-        for (size_t i = 0; i < segments.size() && match; ++i) {
+        for (size_t i = 0; i < segments.size(); ++i) {
           const std::string& want = compiled.segments[i];
-          if (want.size() > 2 && want.front() == '{' && want.back() == '}') {
-            const std::string name = want.substr(1, want.size() - 2);
-            auto decoded = PercentDecode(segments[i], false);
-            if (segments[i].empty()) {
-              match = false;
-            } else if (!decoded || !IsAcceptableId(*decoded) ||
-                       (name == "shop" && !IsValidShopId(*decoded))) {
-              if (bad_param.ok()) bad_param = NotFound("\"" + name + "\" is not a valid id", name);
-            } else {
-              ctx.params[name] = *decoded;
-            }
-          } else if (want != segments[i]) {
-            match = false;
+          if (!Impl::CompiledRoute::IsParam(want)) continue;
+          const std::string name = want.substr(1, want.size() - 2);
+          auto decoded = PercentDecode(segments[i], false);
+          if (!decoded || !IsAcceptableId(*decoded) ||
+              (name == "shop" && !IsValidShopId(*decoded))) {
+            if (bad_param.ok()) bad_param = NotFound("\"" + name + "\" is not a valid id", name);
+          } else {
+            ctx.params[name] = *decoded;
           }
         }
-        if (!match) continue;
         if (compiled.route.method != method) {
           allowed.push_back(compiled.route.method);
           continue;
