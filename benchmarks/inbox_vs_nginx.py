@@ -13,9 +13,12 @@ file of the same size, both measured with wrk, back to back, in the same run.
    `daemon off;`, access_log off, worker_processes = nproc, as the current
    user. nginx is stopped however this script ends.
 3. Runs `wrk -tT -cC -dD --latency` against the nginx file, then against the
-   inbox URL with `-H "Authorization: Bearer TOKEN"`, and writes requests/s,
-   latency percentiles, non-2xx/3xx and socket error counts and the ratio
-   (target: inbox >= 50% of nginx) to OUT.
+   inbox URL with `-H "Authorization: Bearer TOKEN"` (repeated identical
+   requests: palaver may answer them from its page cache, which is replaced
+   whenever the shop's views change), then once more with
+   `Cache-Control: no-cache` (the page read and rendered for every request),
+   and writes requests/s, latency percentiles, non-2xx/3xx and socket error
+   counts and both ratios (target: inbox >= 50% of nginx) to OUT.
 
 With --server-pid (the `palaver serve` process), the report also holds the
 server's CPU time (user + system, from /proc) per inbox request during the
@@ -188,6 +191,7 @@ def main():
 
     inbox_url = args.url.rstrip("/") + f"/v1/shops/{args.shop}/inbox"
     auth = f"Authorization: Bearer {args.token}"
+    NO_CACHE = "Cache-Control: no-cache"  # the page rendered for every request
     report = {"inbox_url": inbox_url, "threads": args.threads, "connections": args.connections,
               "duration": args.duration, "ok": False}
 
@@ -258,42 +262,48 @@ def main():
             return 1
 
         print(f"wrk -t{args.threads} -c{args.connections} -d{args.duration} --latency: "
-              f"nginx {static_url}, then {inbox_url}")
+              f"nginx {static_url}, then {inbox_url} twice (as is, then with "
+              f"'Cache-Control: no-cache')")
         report["nginx"] = run_wrk(args, static_url)
-        before = cpu_seconds(args.server_pid) if args.server_pid else None
-        report["inbox"] = run_wrk(args, inbox_url, [auth])
-        after = cpu_seconds(args.server_pid) if args.server_pid else None
-        if before and after and report["inbox"]["requests"]:
-            n = report["inbox"]["requests"]
-            report["inbox"]["server_cpu_us_per_request"] = {
-                "user": (after[0] - before[0]) / n * 1e6,
-                "system": (after[1] - before[1]) / n * 1e6,
-                "total": (sum(after) - sum(before)) / n * 1e6}
+        for name, headers in (("inbox", [auth]), ("inbox_uncached", [auth, NO_CACHE])):
+            before = cpu_seconds(args.server_pid) if args.server_pid else None
+            report[name] = run_wrk(args, inbox_url, headers)
+            after = cpu_seconds(args.server_pid) if args.server_pid else None
+            if before and after and report[name]["requests"]:
+                n = report[name]["requests"]
+                report[name]["server_cpu_us_per_request"] = {
+                    "user": (after[0] - before[0]) / n * 1e6,
+                    "system": (after[1] - before[1]) / n * 1e6,
+                    "total": (sum(after) - sum(before)) / n * 1e6}
     finally:
         stop()
 
-    n, i = report["nginx"], report["inbox"]
-    report["ratio"] = (i["requests_per_second"] / n["requests_per_second"]
-                       if n["requests_per_second"] and i["requests_per_second"] else None)
-    report["ok"] = bool(n["ok"] and i["ok"])
+    n, i, u = report["nginx"], report["inbox"], report["inbox_uncached"]
+    for r in (i, u):
+        r["ratio"] = (r["requests_per_second"] / n["requests_per_second"]
+                      if n["requests_per_second"] and r["requests_per_second"] else None)
+    report["ratio"] = i["ratio"]
+    report["ok"] = bool(n["ok"] and i["ok"] and u["ok"])
     report["meets_target"] = bool(report["ok"] and report["ratio"] is not None
                                   and report["ratio"] >= 0.5)
-    for name, r in (("nginx static", n), ("palaver inbox", i)):
+    for name, r in (("nginx static", n), ("palaver inbox", i), ("  no-cache", u)):
         lat = r["latency_ms"]
         print(f"{name:14} {r['requests_per_second'] or 0:10.0f} req/s  p50 {lat.get('p50', 0):.2f} ms"
               f"  p90 {lat.get('p90', 0):.2f}  p99 {lat.get('p99', 0):.2f}  max {lat.get('max', 0):.2f}"
               f"  non-2xx/3xx {r['non_2xx_3xx']}  socket errors {r['socket_errors']}")
-    if "server_cpu_us_per_request" in i:
-        cpu = i["server_cpu_us_per_request"]
-        print(f"palaver serve CPU per inbox request: {cpu['total']:.1f} us "
-              f"(user {cpu['user']:.1f}, system {cpu['system']:.1f})")
-    if report["ratio"] is not None:
-        print(f"inbox / nginx = {report['ratio']:.3f} (target >= 0.5)")
+    for name, r in (("inbox", i), ("inbox, no-cache", u)):
+        if "server_cpu_us_per_request" in r:
+            cpu = r["server_cpu_us_per_request"]
+            print(f"palaver serve CPU per request ({name}): {cpu['total']:.1f} us "
+                  f"(user {cpu['user']:.1f}, system {cpu['system']:.1f})")
+    if i["ratio"] is not None and u["ratio"] is not None:
+        print(f"inbox / nginx = {i['ratio']:.3f} (target >= 0.5); "
+              f"rendered every time (no-cache): {u['ratio']:.3f}")
     write()
     if not report["ok"]:
         print("inbox_vs_nginx: FAILED: wrk saw errors (see the output in the JSON)",
               file=sys.stderr)
-        for name, r in (("nginx", n), ("inbox", i)):
+        for name, r in (("nginx", n), ("inbox", i), ("inbox, no-cache", u)):
             if not r["ok"]:
                 print(f"--- wrk against {name}:\n{r['output']}", file=sys.stderr)
         return 1

@@ -1,6 +1,7 @@
 #include "projections/projector.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -381,6 +382,13 @@ struct Projector::Impl {
   mutable std::mutex applied_mu;
   std::condition_variable applied_cv;
   std::vector<int64_t> applied;  // guarded by applied_mu: min checkpoint per partition
+
+  // ShopGeneration: bumped after the commit of a batch with an event of a
+  // shop hashing to the slot.
+  std::array<std::atomic<uint64_t>, 4096> shop_generations{};
+  std::atomic<uint64_t>& GenerationOf(std::string_view shop) {
+    return shop_generations[std::hash<std::string_view>()(shop) % shop_generations.size()];
+  }
 };
 
 Projector::Projector(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -598,6 +606,12 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     return FromRocks(s, "committing projection batch");
   }
   views.Committed();
+  // After the commit, so a reader that sees the new number also sees the batch.
+  for (size_t i = 0; i < decoded.size(); ++i) {
+    const std::string& shop = decoded[i].event.envelope.tenant;
+    if (i == 0 || shop != decoded[i - 1].event.envelope.tenant)
+      impl_->GenerationOf(shop).fetch_add(1, std::memory_order_release);
+  }
   part.checkpoints = std::move(checkpoints);
   {
     std::lock_guard applied_lock(impl_->applied_mu);
@@ -607,6 +621,10 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   impl_->applied_cv.notify_all();
   consumed_.fetch_add(records->size());
   return records->size();
+}
+
+uint64_t Projector::ShopGeneration(std::string_view shop) const {
+  return impl_->GenerationOf(shop).load(std::memory_order_acquire);
 }
 
 int Projector::CatchUpThreads() const {

@@ -178,6 +178,12 @@ class Projector : public ViewReader {
   // True once `partition` met a record past max_offset / max_timestamp_ms.
   bool ReachedLimit(int32_t partition) const;
 
+  // A number that changes after every committed batch holding an event of
+  // `shop`, so equal numbers read before and after reading the shop's views
+  // mean none of them changed in between (e.g. to keep rendered answers).
+  // Shops share the numbers by hash: it may also change for another shop.
+  uint64_t ShopGeneration(std::string_view shop) const;
+
   // Every view key and value, sorted, one line each: "<key> = <json>", the
   // key's '\0' separators shown as '|' and other binary bytes as \xNN.
   // Checkpoints are left out, so two databases that applied the same events

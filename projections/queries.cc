@@ -154,6 +154,11 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     if (q.unread_only && !unread) return;
     const bool overdue = status == ConversationStatus::kOpen && row.waiting_since_us &&
                          q.now_us - *row.waiting_since_us > target_s * 1'000'000;
+    // A row that may still turn overdue changes the page then: its flag, or
+    // (with overdue_only) whether it is on the page at all.
+    if (status == ConversationStatus::kOpen && row.waiting_since_us && !overdue)
+      page.same_until_us =
+          std::min(page.same_until_us, *row.waiting_since_us + target_s * 1'000'000);
     if (q.overdue_only && !overdue) return;
     InboxRow out;
     out.conversation_id = std::move(row.id);

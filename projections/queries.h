@@ -69,6 +69,10 @@ struct InboxRow {
 struct InboxPage {
   std::vector<InboxRow> rows;  // newest activity first
   std::string next_cursor;     // empty when there are no more rows
+  // While the views do not change, the same query gives this same page for
+  // every now_us up to and including this one: the first moment a row the
+  // filters let through turns overdue (INT64_MAX when none can).
+  int64_t same_until_us = INT64_MAX;
 };
 
 struct Receipt {

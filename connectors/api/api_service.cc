@@ -14,6 +14,7 @@
 
 #include "connectors/api/body_decoders.h"
 #include "connectors/api/json_text.h"
+#include "connectors/api/page_cache.h"
 #include "projections/queries.h"
 #include "schemas/json_codec.h"
 
@@ -335,6 +336,7 @@ struct ApiService::Impl {
   const rules::Clock& clock;
   const ApiServiceOptions options;
   RateLimiter limiter;
+  PageCache inbox_cache{options.inbox_cache_bytes};
   std::vector<CompiledRoute> routes;   // written before serving only
   std::vector<int64_t> ready_targets;  // end offsets at construction
   std::atomic<bool> ready{false};
@@ -493,7 +495,10 @@ struct ApiService::Impl {
   }
 
   // The inbox page as JSON text: {"conversations": [rows], "next_cursor"}.
-  Result<std::string> Inbox(const QueryParams& q, const Principal& who) {
+  // Pages asked without ?min_position are kept in inbox_cache (see
+  // page_cache.h) unless the request says "Cache-Control: no-cache".
+  Result<std::string> Inbox(const QueryParams& q, const Principal& who,
+                            const HttpRequest& request) {
     PALAVER_RETURN_IF_ERROR(q.Check({"status", "assignee", "channel", "topic", "unread", "overdue",
                                      "cursor", "limit", "min_position"},
                                     {"status"}));
@@ -541,6 +546,26 @@ struct ApiService::Impl {
     if (*limit) query.limit = static_cast<size_t>(**limit);
     auto c = ConsistencyFrom(q, who.shop);
     if (!c.ok()) return c.status();
+    // Everything the page depends on besides the views and the clock.
+    std::string cache_key;
+    const bool cacheable = !c->min_position && request[http::field::cache_control].find(
+                                                   "no-cache") == std::string_view::npos;
+    const uint64_t generation = projector.ShopGeneration(who.shop);  // before reading
+    if (cacheable) {
+      auto add = [&cache_key](std::string_view part) { cache_key.append(part).push_back('\0'); };
+      add(who.shop);
+      add(who.agent_id);
+      for (ConversationStatus s : query.statuses) cache_key.append(EnumName(s)).push_back(',');
+      add("");
+      add(std::to_string(static_cast<int>(query.assignee)));
+      add(query.channel ? EnumName(*query.channel) : "");
+      add(query.topic ? EnumName(*query.topic) : "");
+      add(query.unread_only ? "unread" : "");
+      add(query.overdue_only ? "overdue" : "");
+      add(std::to_string(query.limit));
+      add(query.cursor);
+      if (auto hit = inbox_cache.Find(cache_key, generation, query.now_us)) return std::move(*hit);
+    }
     auto page = queries.Inbox(query, *c);
     if (!page.ok()) return page.status();
     std::string out;
@@ -558,6 +583,7 @@ struct ApiService::Impl {
     out.append("],\"next_cursor\":");
     internal::AppendJsonString(out, page->next_cursor);
     out.push_back('}');
+    if (cacheable) inbox_cache.Insert(cache_key, generation, page->same_until_us, out);
     return out;
   }
 
@@ -804,7 +830,7 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
       const size_t qm = target.find('?');
       auto params = QueryParams::Parse(qm == std::string_view::npos ? "" : target.substr(qm + 1));
       if (!params.ok()) return Problem(request, params.status());
-      auto result = fn(im, *params, ctx);
+      auto result = fn(im, *params, ctx, request);
       if (!result.ok()) return Problem(request, result.status());
       if constexpr (std::is_same_v<std::decay_t<decltype(*result)>, std::string>) {
         return JsonResponse(request, http::status::ok, std::move(*result));  // JSON text already
@@ -831,43 +857,43 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
   std::vector<Route> builtin = {
       // Agent queries.
       {V::get, shop + "/inbox", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
-         return i.Inbox(q, *c.principal);
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest& r) {
+         return i.Inbox(q, *c.principal, r);
        })},
       {V::get, shop + "/inbox/badge", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Badge(q, *c.principal);
        })},
       {V::get, conv + "/timeline", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Timeline(q, *c.principal, c.params.at("conversation_id"));
        })},
       {V::get, conv + "/receipts", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Receipts(q, *c.principal, c.params.at("conversation_id"));
        })},
       {V::get, conv + "/metrics", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.ConversationMetrics(q, *c.principal, c.params.at("conversation_id"));
        })},
       {V::get, shop + "/customers/{customer_id}", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Profile(q, *c.principal, c.params.at("customer_id"));
        })},
       {V::get, shop + "/customers/{customer_id}/conversations", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Previous(q, *c.principal, c.params.at("customer_id"), true);
        })},
       {V::get, shop + "/metrics", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.MetricsReport(q, *c.principal);
        })},
       {V::get, shop + "/faqs", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Faqs(q, *c.principal);
        })},
       {V::get, shop + "/settings", RouteAuth::kAgent,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Settings(q, *c.principal);
        })},
       // Agent commands.
@@ -902,12 +928,12 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
        command("receive_inbound_message")},
       // Shoppers.
       {V::get, shop + "/shopper/conversations", RouteAuth::kShopper,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Previous(q, *c.principal, c.principal->customer_id, false);
        })},
       {V::post, shop + "/shopper/conversations", RouteAuth::kShopper, command("start_web_chat")},
       {V::get, mine + "/timeline", RouteAuth::kShopper,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Timeline(q, *c.principal, c.params.at("conversation_id"));
        })},
       {V::post, mine + "/messages", RouteAuth::kShopper, command("post_shopper_message")},
@@ -918,7 +944,7 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
       {V::post, mine + "/csat", RouteAuth::kShopper, command("submit_csat")},
       {V::post, mine + "/transcript", RouteAuth::kShopper, command("request_transcript")},
       {V::get, shop + "/shopper/faqs", RouteAuth::kShopper,
-       query([](Impl& i, const QueryParams& q, const RouteContext& c) {
+       query([](Impl& i, const QueryParams& q, const RouteContext& c, const HttpRequest&) {
          return i.Faqs(q, *c.principal);
        })},
   };

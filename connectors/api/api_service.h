@@ -144,6 +144,9 @@ struct ApiServiceOptions {
   RateLimitOptions rate_limit;  // per API token and per shopper
   // The longest a query waits for ?min_position (more is clamped to this).
   std::chrono::milliseconds max_consistency_wait{5000};
+  // Rendered inbox pages kept for repeated identical requests (page_cache.h);
+  // 0 = none.
+  size_t inbox_cache_bytes = 16u << 20;
   std::string log_kind = "embedded";  // shown by /healthz
   bool access_log = true;             // one spdlog line per request
   RequestObserver on_answered;        // may be empty

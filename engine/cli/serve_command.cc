@@ -35,6 +35,7 @@ struct ServeFlags {
   double rate_per_second = 20;
   double rate_burst = 40;
   int64_t max_wait_ms = 5000;
+  size_t inbox_cache_mb = 16;
   int64_t snooze_interval_s = 15;
   bool no_access_log = false;
   ServeConnectors::Flags connectors;
@@ -136,6 +137,7 @@ int Serve(const ServeFlags& flags) {
   api_options.rate_limit.per_second = flags.rate_per_second;
   api_options.rate_limit.burst = flags.rate_burst;
   api_options.max_consistency_wait = std::chrono::milliseconds(flags.max_wait_ms);
+  api_options.inbox_cache_bytes = flags.inbox_cache_mb << 20;
   api_options.access_log = !flags.no_access_log;
   api_options.on_answered = metrics.RequestObserver();
   api::ApiService api(event_log, engine, **projector, store, clock, api_options);
@@ -215,6 +217,12 @@ Subcommand AddServeCommand(CLI::App& app) {
       ->add_option("--max-wait-ms", flags->max_wait_ms,
                    "Longest a query waits for ?min_position before answering 503")
       ->check(CLI::Range(0, 600000))
+      ->capture_default_str();
+  serve
+      ->add_option("--inbox-cache-mb", flags->inbox_cache_mb,
+                   "Memory for rendered inbox pages, answered again to identical requests "
+                   "until the shop's views change or a row turns overdue (0: none)")
+      ->check(CLI::Range(0, 65536))
       ->capture_default_str();
   serve
       ->add_option("--snooze-interval", flags->snooze_interval_s,

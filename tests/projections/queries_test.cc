@@ -137,6 +137,34 @@ std::vector<std::string> Ids(const InboxPage& page) {
   return ids;
 }
 
+// same_until_us: the page holds until the first listed row would turn
+// overdue, also for ?overdue that leaves the row out until then.
+TEST_F(QueriesTest, InboxPageSaysUntilWhenItsOverdueFlagsHold) {
+  Scenario();
+  projector_->Start();
+  InboxQuery q;
+  q.shop = "s1";
+  q.agent_id = "a1";
+  q.now_us = kT0 + 31 * kSecond;
+  const int64_t turns_overdue = kT0 + 30 * kSecond + 240 * kSecond;  // k2 waits; default 240 s
+  auto page = queries_->Inbox(q, AfterLast());
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->same_until_us, turns_overdue);  // k1 is closed: only k2 can change
+  q.now_us = turns_overdue;
+  EXPECT_FALSE(queries_->Inbox(q).value().rows[1].overdue);
+  q.overdue_only = true;
+  auto none = queries_->Inbox(q).value();
+  EXPECT_TRUE(none.rows.empty());
+  EXPECT_EQ(none.same_until_us, turns_overdue);  // k2 left out, but only until then
+  q.now_us = turns_overdue + 1;
+  auto late = queries_->Inbox(q).value();
+  EXPECT_EQ(Ids(late), std::vector<std::string>{"k2"});
+  EXPECT_EQ(late.same_until_us, INT64_MAX);  // nothing left to turn overdue
+  q.overdue_only = false;
+  q.channel = Channel::kWebChat;  // k2 is SMS, so filtered out for good
+  EXPECT_EQ(queries_->Inbox(q).value().same_until_us, INT64_MAX);
+}
+
 TEST_F(QueriesTest, InboxRowsFiltersAndPagination) {
   Scenario();
   projector_->Start();

@@ -585,6 +585,67 @@ TEST(ApiServiceTest, InboxAnswerIsCanonicalJsonWithEveryRowField) {
   EXPECT_EQ(badge.body, R"({"unread_conversations":1})");
 }
 
+// A repeated inbox request may be answered from the page cache: never with a
+// page older than the views (a change of the shop's views replaces it) and
+// never with another agent's page (the unread dot is per agent).
+TEST(ApiServiceTest, RepeatedInboxRequestsSeeEveryChangeAndTheirOwnUnreadDot) {
+  ApiHarness h;
+  auto shop = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(shop.conversation_id.empty());
+  ASSERT_NO_FATAL_FAILURE(h.SetAgents("acme", shop.admin, {"ann", "bob"}));
+  const std::string bob = h.Token("acme", api::Role::kAgent, "bob");
+  const std::string chat = "/v1/shops/acme/shopper/conversations/" + shop.conversation_id;
+  const std::string agent_chat = "/v1/shops/acme/conversations/" + shop.conversation_id;
+  auto wait_for = [&](const HttpResult& command) {
+    ASSERT_EQ(command.status, 200) << command.body;
+    HttpResult waited = h.Call(V::get,
+                               "/v1/shops/acme/inbox?min_position=" +
+                                   std::to_string(command.json["position"].get<int64_t>()),
+                               "", ApiHarness::Bearer(shop.admin));
+    ASSERT_EQ(waited.status, 200) << waited.body;
+  };
+  auto first_row = [&](const std::string& token) {
+    HttpResult r = h.Call(V::get, "/v1/shops/acme/inbox", "", ApiHarness::Bearer(token));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 && r.json["conversations"].size() == 1 ? r.json["conversations"][0]
+                                                                  : Json();
+  };
+
+  HttpResult first = h.Call(V::post, chat + "/messages", Json{{"text", "first"}}.dump(),
+                            ApiHarness::Shopper(shop.shopper));
+  ASSERT_NO_FATAL_FAILURE(wait_for(first));
+  EXPECT_EQ(first_row(shop.admin)["preview"], "first");
+  EXPECT_EQ(first_row(shop.admin)["preview"], "first");  // asked again, same answer
+  EXPECT_EQ(first_row(bob)["unread"], true);
+
+  // ann reads the conversation: her dot goes, bob's stays.
+  ASSERT_NO_FATAL_FAILURE(wait_for(h.Call(
+      V::post, agent_chat + "/read", Json{{"up_to_message_id", first.json["created_id"]}}.dump(),
+      ApiHarness::Bearer(shop.admin))));
+  EXPECT_EQ(first_row(shop.admin)["unread"], false);
+  EXPECT_EQ(first_row(bob)["unread"], true);
+  EXPECT_EQ(first_row(shop.admin)["unread"], false);
+
+  // Each change of the shop's views shows in the next plain request.
+  HttpResult second = h.Call(V::post, chat + "/messages", Json{{"text", "second"}}.dump(),
+                             ApiHarness::Shopper(shop.shopper));
+  ASSERT_NO_FATAL_FAILURE(wait_for(second));
+  EXPECT_EQ(first_row(shop.admin)["preview"], "second");
+  EXPECT_EQ(first_row(shop.admin)["unread"], true);
+  ASSERT_NO_FATAL_FAILURE(
+      wait_for(h.Call(V::post, "/v1/shops/acme/storefront/presence",
+                      Json{{"customer_id", "cust-1"}, {"presence", "online"}}.dump(),
+                      ApiHarness::Bearer(shop.admin))));
+  EXPECT_EQ(first_row(bob)["customer_online"], true);
+
+  // "Cache-Control: no-cache" renders the page again: the same bytes.
+  HttpResult cached = h.Call(V::get, "/v1/shops/acme/inbox", "", ApiHarness::Bearer(bob));
+  HttpResult fresh = h.Call(V::get, "/v1/shops/acme/inbox", "",
+                            {{"Authorization", "Bearer " + bob}, {"Cache-Control", "no-cache"}});
+  ASSERT_EQ(fresh.status, 200) << fresh.body;
+  EXPECT_EQ(fresh.body, cached.body);
+}
+
 // Only reads of the views that cannot wait run on the HTTP I/O thread;
 // commands, ?min_position= waits, and routes that ask the engine go to the
 // handler pool.
