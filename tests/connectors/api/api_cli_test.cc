@@ -123,9 +123,9 @@ TEST(ApiCliTest, TokensCreatedAndRevokedFromTheCommandLineApplyWhileServing) {
 TEST(ApiCliTest, ServeHelpDescribesEveryOption) {
   auto [code, out] = Palaver({"serve", "--help"});
   EXPECT_EQ(code, 0);
-  for (const char* option :
-       {"--listen", "--data-dir", "--kafka", "--views-dir", "--auth-file", "--rate-limit",
-        "--rate-burst", "--max-wait-ms", "--snooze-interval", "--http-threads", "--no-access-log"})
+  for (const char* option : {"--listen", "--data-dir", "--kafka", "--views-dir", "--auth-file",
+                             "--rate-limit", "--rate-burst", "--max-wait-ms", "--inbox-cache-mb",
+                             "--snooze-interval", "--http-threads", "--no-access-log"})
     EXPECT_NE(out.find(option), std::string::npos) << option;
 }
 
