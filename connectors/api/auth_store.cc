@@ -237,11 +237,12 @@ Result<std::unique_ptr<AuthStore>> AuthStore::Open(std::string path) {
 }
 
 std::shared_ptr<const AuthStore::Snapshot> AuthStore::Current() {
-  std::lock_guard lock(mu_);
+  // The stat outside the lock: every request calls this.
   struct stat st {};
   const bool exists = ::stat(path_.c_str(), &st) == 0;
   const int64_t mtime_ns =
       exists ? static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec : 0;
+  std::lock_guard lock(mu_);
   const bool changed = exists != snapshot_->exists ||
                        (exists && (st.st_ino != snapshot_->inode || st.st_size != snapshot_->size ||
                                    mtime_ns != snapshot_->mtime_ns));
