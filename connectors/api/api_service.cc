@@ -14,7 +14,6 @@
 
 #include "connectors/api/body_decoders.h"
 #include "connectors/api/json_text.h"
-#include "connectors/api/page_cache.h"
 #include "projections/queries.h"
 #include "schemas/json_codec.h"
 
@@ -993,6 +992,8 @@ std::vector<std::pair<http::verb, std::string>> ApiService::Routes() const {
   for (const auto& r : impl_->routes) out.emplace_back(r.route.method, r.route.pattern);
   return out;
 }
+
+PageCache::Stats ApiService::InboxCacheStats() const { return impl_->inbox_cache.stats(); }
 
 bool ApiService::Ready() {
   if (draining_) return false;

@@ -48,6 +48,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include "connectors/api/auth_store.h"
+#include "connectors/api/page_cache.h"
 #include "connectors/api/rate_limiter.h"
 #include "connectors/http_server.h"
 #include "engine/domain/conversation_engine.h"
@@ -182,6 +183,9 @@ class ApiService {
   std::vector<std::pair<boost::beast::http::verb, std::string>> Routes() const;
 
   const Authenticator& authenticator() const { return authenticator_; }
+
+  // Lookups of the inbox page cache so far, and its size (for /metrics).
+  PageCache::Stats InboxCacheStats() const;
 
   // True once the projections have caught up with the log end seen at
   // construction (and not draining).

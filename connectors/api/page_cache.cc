@@ -6,13 +6,18 @@ std::optional<std::string> PageCache::Find(const std::string& key, uint64_t gene
                                            int64_t now_us) {
   std::lock_guard lock(mu_);
   auto found = index_.find(key);
-  if (found == index_.end()) return std::nullopt;
+  if (found == index_.end()) {
+    ++misses_;
+    return std::nullopt;
+  }
   List::iterator it = found->second;
   if (it->generation != generation || now_us > it->same_until_us) {
     EraseLocked(it);
+    ++misses_;
     return std::nullopt;
   }
   lru_.splice(lru_.begin(), lru_, it);
+  ++hits_;
   return it->answer;
 }
 
@@ -28,9 +33,9 @@ void PageCache::Insert(const std::string& key, uint64_t generation, int64_t same
   bytes_ += size;
 }
 
-size_t PageCache::bytes() const {
+PageCache::Stats PageCache::stats() const {
   std::lock_guard lock(mu_);
-  return bytes_;
+  return Stats{hits_, misses_, bytes_};
 }
 
 void PageCache::EraseLocked(List::iterator it) {

@@ -39,8 +39,12 @@ class PageCache {
   void Insert(const std::string& key, uint64_t generation, int64_t same_until_us,
               std::string answer);
 
-  // Bytes held (keys and answers), at most the capacity.
-  size_t bytes() const;
+  struct Stats {
+    uint64_t hits = 0;    // Find calls that returned an answer
+    uint64_t misses = 0;  // the others
+    size_t bytes = 0;     // keys and answers held now, at most the capacity
+  };
+  Stats stats() const;
 
  private:
   struct Entry {
@@ -60,6 +64,8 @@ class PageCache {
   List lru_;
   std::unordered_map<std::string_view, List::iterator> index_;  // views of Entry::key
   size_t bytes_ = 0;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
 };
 
 }  // namespace palaver::api

@@ -100,6 +100,7 @@ struct ServeConnectors::Impl {
   // What the collect hook already added to the counters: guarded by metrics_mu.
   storefront::StorefrontConsumerStats counted;
   uint64_t counted_slow_consumer_disconnects = 0;
+  api::PageCache::Stats counted_inbox_cache;
 };
 
 void ServeConnectors::Flags::AddTo(CLI::App& app) {
@@ -335,7 +336,7 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
 
   // Gauges and counters read on each scrape.
   const metrics::PalaverMetrics& families = metrics.families();
-  registry.AddCollectHook([&parts, &families, &log, &projector] {
+  registry.AddCollectHook([&parts, &families, &log, &projector, &api] {
     for (int32_t p = 0; p < log.PartitionCount(); ++p) {
       auto end = log.EndOffset(p);
       if (!end.ok()) continue;
@@ -354,23 +355,25 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
       }
     }
     std::lock_guard lock(parts.metrics_mu);
-    if (live.slow_consumer_disconnects > parts.counted_slow_consumer_disconnects) {
-      families.stream_disconnects->WithLabels({"slow_consumer"})
-          .Increment(live.slow_consumer_disconnects - parts.counted_slow_consumer_disconnects);
-      parts.counted_slow_consumer_disconnects = live.slow_consumer_disconnects;
-    }
+    // Adds to a counter what a running total grew by since the last scrape.
+    auto count = [](metrics::CounterFamily* family, std::string_view label, auto value,
+                    auto& seen) {
+      if (value > seen) family->WithLabels({label}).Increment(static_cast<uint64_t>(value - seen));
+      seen = std::max(seen, value);
+    };
+    count(families.stream_disconnects, "slow_consumer", live.slow_consumer_disconnects,
+          parts.counted_slow_consumer_disconnects);
     if (parts.storefront_consumer) {
       const storefront::StorefrontConsumerStats now = parts.storefront_consumer->Stats();
-      auto count = [&](std::string_view outcome, int64_t value, int64_t& seen) {
-        if (value > seen)
-          families.storefront_records->WithLabels({outcome}).Increment(
-              static_cast<uint64_t>(value - seen));
-        seen = std::max(seen, value);
-      };
-      count("applied", now.events, parts.counted.events);
-      count("duplicate", now.replayed, parts.counted.replayed);
-      count("dead_lettered", now.dead_letters, parts.counted.dead_letters);
+      count(families.storefront_records, "applied", now.events, parts.counted.events);
+      count(families.storefront_records, "duplicate", now.replayed, parts.counted.replayed);
+      count(families.storefront_records, "dead_lettered", now.dead_letters,
+            parts.counted.dead_letters);
     }
+    const api::PageCache::Stats cache = api.InboxCacheStats();
+    count(families.inbox_cache_lookups, "hit", cache.hits, parts.counted_inbox_cache.hits);
+    count(families.inbox_cache_lookups, "miss", cache.misses, parts.counted_inbox_cache.misses);
+    families.inbox_cache_bytes->WithLabels({}).Set(static_cast<double>(cache.bytes));
   });
   return std::unique_ptr<ServeConnectors>(new ServeConnectors(std::move(impl)));
 }

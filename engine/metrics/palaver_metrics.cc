@@ -20,11 +20,11 @@ Result<PalaverMetrics> PalaverMetrics::Register(Registry& registry) {
                                                    "method and status code.",
                                                    {"route", "method", "status"}),
                                m.http_requests));
-  PALAVER_RETURN_IF_ERROR(Take(
-      registry.AddHistogram("palaver_http_request_duration_seconds",
-                            "Time from reading an HTTP request to handing over its response.",
-                            {"route", "method"}, kLatencySecondsBuckets),
-      m.http_request_duration));
+  PALAVER_RETURN_IF_ERROR(
+      Take(registry.AddHistogram("palaver_http_request_duration_seconds",
+                                 "Time from reading an HTTP request to handing over its response.",
+                                 {"route", "method"}, kLatencySecondsBuckets),
+           m.http_request_duration));
   PALAVER_RETURN_IF_ERROR(
       Take(registry.AddHistogram("palaver_log_append_duration_seconds",
                                  "Time for one event log append to be acknowledged.", {"log"},
@@ -35,10 +35,10 @@ Result<PalaverMetrics> PalaverMetrics::Register(Registry& registry) {
                              "Events in the log a projection has not applied yet.",
                              {"projection", "partition"}),
            m.projection_lag));
-  PALAVER_RETURN_IF_ERROR(Take(registry.AddGauge("palaver_stream_connections",
-                                                 "Live update streams open now.",
-                                                 {"transport", "audience"}),
-                               m.stream_connections));
+  PALAVER_RETURN_IF_ERROR(
+      Take(registry.AddGauge("palaver_stream_connections", "Live update streams open now.",
+                             {"transport", "audience"}),
+           m.stream_connections));
   PALAVER_RETURN_IF_ERROR(Take(registry.AddCounter("palaver_stream_disconnects_total",
                                                    "Live update streams closed by palaver, by "
                                                    "reason.",
@@ -49,6 +49,15 @@ Result<PalaverMetrics> PalaverMetrics::Register(Registry& registry) {
                                                    "outcome.",
                                                    {"outcome"}),
                                m.storefront_records));
+  PALAVER_RETURN_IF_ERROR(Take(registry.AddCounter("palaver_inbox_cache_lookups_total",
+                                                   "Inbox pages asked without min_position, by "
+                                                   "whether the page cache answered (hit) or "
+                                                   "not (miss).",
+                                                   {"outcome"}),
+                               m.inbox_cache_lookups));
+  PALAVER_RETURN_IF_ERROR(Take(
+      registry.AddGauge("palaver_inbox_cache_bytes", "Memory the inbox page cache holds now.", {}),
+      m.inbox_cache_bytes));
   return m;
 }
 

@@ -35,6 +35,11 @@ struct PalaverMetrics {
   // palaver_storefront_records_total{outcome}: palaver.storefront records
   // handled; `outcome` is "applied", "duplicate" or "dead_lettered".
   CounterFamily* storefront_records = nullptr;
+  // palaver_inbox_cache_lookups_total{outcome}: inbox pages asked without
+  // min_position; `outcome` is "hit" (answered from the page cache) or "miss".
+  CounterFamily* inbox_cache_lookups = nullptr;
+  // palaver_inbox_cache_bytes: memory the inbox page cache holds now.
+  GaugeFamily* inbox_cache_bytes = nullptr;
 
   // Registers every family above in `registry` (which must outlive the
   // result). kAlreadyExists when one of the names is already registered.

@@ -163,6 +163,15 @@ TEST(ApiCliTest, ServeMetricsCountAppendsRequestsAndOpenStreams) {
   HttpResult agents = HttpCall(port, V::put, "/v1/shops/acme/settings/agents",
                                R"({"agents":[{"agent_id":"ann","permissions":["chat"]}]})", bearer);
   ASSERT_EQ(agents.status, 200) << agents.body;
+  // The same inbox page three times once the views hold that command: the
+  // page cache answers the repeats.
+  HttpResult waited = HttpCall(
+      port, V::get,
+      "/v1/shops/acme/inbox?min_position=" + std::to_string(agents.json["position"].get<int64_t>()),
+      "", bearer);
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(HttpCall(port, V::get, "/v1/shops/acme/inbox", "", bearer).body, waited.body);
 
   // An agent's SSE stream, held open while /metrics is read.
   boost::asio::io_context io;
@@ -194,6 +203,13 @@ TEST(ApiCliTest, ServeMetricsCountAppendsRequestsAndOpenStreams) {
           R"(palaver_http_requests_total{route="/v1/shops/{shop}/settings/{aspect}",method="PUT",status="200"})"),
       1)
       << after.body;
+  EXPECT_GE(Sample(after.body, R"(palaver_inbox_cache_lookups_total{outcome="hit"})"), 1)
+      << after.body;
+  EXPECT_EQ(Sample(after.body, R"(palaver_inbox_cache_lookups_total{outcome="hit"})") +
+                Sample(after.body, R"(palaver_inbox_cache_lookups_total{outcome="miss"})"),
+            3)
+      << after.body;
+  EXPECT_GT(Sample(after.body, "palaver_inbox_cache_bytes"), 0) << after.body;
   // One lag series per partition (the views of a partition share one offset).
   EXPECT_GE(Sample(after.body, R"(palaver_projection_lag_events{projection="all",partition="7"})"),
             0)

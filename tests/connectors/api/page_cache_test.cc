@@ -15,7 +15,7 @@ TEST(PageCacheTest, ServesAnAnswerOnlyForItsGenerationAndUntilItsTime) {
   EXPECT_EQ(cache.Find("acme", 7, 500), "page one");  // up to and including
   EXPECT_EQ(cache.Find("acme", 7, 501), std::nullopt);
   EXPECT_EQ(cache.Find("acme", 7, 100), std::nullopt);  // the stale entry was dropped
-  EXPECT_EQ(cache.bytes(), 0u);
+  EXPECT_EQ(cache.stats().bytes, 0u);
 
   cache.Insert("acme", 7, 500, "page one");
   EXPECT_EQ(cache.Find("acme", 8, 100), std::nullopt);  // the shop's views changed
@@ -23,17 +23,19 @@ TEST(PageCacheTest, ServesAnAnswerOnlyForItsGenerationAndUntilItsTime) {
   cache.Insert("acme", 8, 500, "page two");
   cache.Insert("acme", 9, 500, "page three");  // replaces
   EXPECT_EQ(cache.Find("acme", 9, 100), "page three");
-  EXPECT_EQ(cache.bytes(), std::string("acme").size() + std::string("page three").size());
+  EXPECT_EQ(cache.stats().hits, 3u);
+  EXPECT_EQ(cache.stats().misses, 5u);
+  EXPECT_EQ(cache.stats().bytes, std::string("acme").size() + std::string("page three").size());
 }
 
 TEST(PageCacheTest, DropsTheLeastRecentlyUsedToStayWithinItsCapacity) {
   PageCache cache(400);  // answers of up to 100 bytes (a quarter) are kept
   const std::string answer(90, 'x');
   for (char k = 'a'; k <= 'd'; ++k) cache.Insert(std::string(10, k), 1, INT64_MAX, answer);
-  EXPECT_EQ(cache.bytes(), 400u);
+  EXPECT_EQ(cache.stats().bytes, 400u);
   EXPECT_TRUE(cache.Find(std::string(10, 'a'), 1, 0));  // now the most recently used
   cache.Insert(std::string(10, 'e'), 1, INT64_MAX, answer);
-  EXPECT_LE(cache.bytes(), 400u);
+  EXPECT_LE(cache.stats().bytes, 400u);
   EXPECT_FALSE(cache.Find(std::string(10, 'b'), 1, 0));  // the least recently used went
   EXPECT_TRUE(cache.Find(std::string(10, 'a'), 1, 0));
   EXPECT_TRUE(cache.Find(std::string(10, 'e'), 1, 0));
@@ -43,7 +45,7 @@ TEST(PageCacheTest, DropsTheLeastRecentlyUsedToStayWithinItsCapacity) {
   PageCache off(0);
   off.Insert("k", 1, INT64_MAX, "v");
   EXPECT_FALSE(off.Find("k", 1, 0));
-  EXPECT_EQ(off.bytes(), 0u);
+  EXPECT_EQ(off.stats().bytes, 0u);
 }
 
 }  // namespace
