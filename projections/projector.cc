@@ -107,15 +107,16 @@ bool ValidName(std::string_view name) {
 // There is no undo log: Discard drops the pending entries from the map, so
 // their keys are read from the database again (an event whose Apply fails
 // makes the projector apply the whole batch again without it; failures are
-// rare; see PollOnce). Over budget, after a commit, the cache drops an
-// arbitrary half of its entries, not all of them (the hot rows of a rebuild
-// are read again and again, and a full clear sends every one of them back to
-// RocksDB).
+// rare; see PollOnce). Over budget, after a commit, the cache drops the
+// entries not read since the previous time it was over budget (see
+// Committed), not all of them (the hot rows of a rebuild are read again and
+// again, and a full clear sends every one of them back to RocksDB).
 class PartitionViews {
  public:
   struct Slot {
     std::optional<std::string> value;  // nullopt: absent (or deleted)
     bool pending = false;              // written by the batch being applied
+    bool read = false;                 // read since the last sweep (see Committed)
   };
   // Transparent hashing, so lookups by string_view need no key copy.
   struct Hash {
@@ -141,6 +142,7 @@ class PartitionViews {
       if (s.ok()) e->second.value = std::move(scratch_);
       bytes_ += Cost(*e);
     }
+    e->second.read = true;
     if (!e->second.value) return std::optional<std::string_view>();
     return std::optional<std::string_view>(*e->second.value);
   }
@@ -247,10 +249,29 @@ class PartitionViews {
       bytes_ = 0;
       last_ = nullptr;
     } else if (bytes_ > budget_bytes_) {
+      // A sweep (the clock algorithm's, in one pass): entries not read since
+      // the previous sweep go, the others lose their mark. Most of a
+      // rebuild's writes are never read back (timeline entries, index keys,
+      // rows of conversations gone quiet) while the rows of active
+      // conversations are read by every event of theirs; dropping an
+      // arbitrary half instead sent those hot rows back to RocksDB on every
+      // sweep. Only when the entries read since the last sweep alone fill
+      // most of the budget do arbitrary ones go too, down to half of it.
       last_ = nullptr;
-      for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
-        bytes_ -= Cost(*it);
-        it = map_.erase(it);
+      for (auto it = map_.begin(); it != map_.end();) {
+        if (it->second.read) {
+          it->second.read = false;
+          ++it;
+        } else {
+          bytes_ -= Cost(*it);
+          it = map_.erase(it);
+        }
+      }
+      if (bytes_ > budget_bytes_ / 4 * 3) {
+        for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
+          bytes_ -= Cost(*it);
+          it = map_.erase(it);
+        }
       }
     }
   }
