@@ -548,44 +548,46 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   for (const auto& projection : impl_->projections)
     writers.emplace_back(views, std::string(projection->name()) + "/");
 
-  // Decode once; redeliveries (offsets already applied) and undecodable
-  // records are dropped here.
-  struct Decoded {
-    const LogRecord* record;
-    Event event;
-  };
-  std::vector<Decoded> decoded;
-  decoded.reserve(records->size());
+  // Redeliveries (offsets already applied) are skipped; `last` is the
+  // offset the checkpoints move to.
   int64_t last = resume_after;
-  for (const LogRecord& record : *records) {
-    if (record.offset <= last) continue;  // a redelivery; already applied
-    last = record.offset;
-    Result<Event> event = DecodeEvent(record.value);
-    if (!event.ok()) {
-      undecodable_.fetch_add(1);
-      spdlog::error("projector: skipping undecodable record partition={} offset={} error=\"{}\"",
-                    record.partition, record.offset, event.status().ToString());
-      continue;
-    }
-    decoded.push_back({&record, std::move(event).value()});
-  }
+  for (const LogRecord& record : *records) last = std::max(last, record.offset);
 
-  // Apply the batch. When an Apply fails, its (offset, projection) is added
-  // to `failed` and the batch is applied again from scratch without it: the
-  // same effect as rolling back that one event's writes, without keeping an
-  // undo log on the hot path. Each retry adds a failure, so this ends.
+  // Apply the batch, decoding each record just before its Apply (the event
+  // is freed before the next one is decoded, so a batch never holds all its
+  // events at once). When an Apply fails, its (offset, projection) is added
+  // to `failed` and the batch is applied again from scratch without it (its
+  // records decoded again): the same effect as rolling back that one event's
+  // writes, without keeping an undo log on the hot path. Each retry adds a
+  // failure, so this ends. Undecodable records are skipped, and reported
+  // once: the passes go in offset order, and `reported` is the last offset
+  // reported.
   std::set<std::pair<int64_t, size_t>> failed;
+  int64_t reported = resume_after;
   for (bool again = true; again;) {
     again = false;
     views.Discard();
-    for (const Decoded& d : decoded) {
-      const LogRecord& record = *d.record;
+    int64_t seen = resume_after;
+    for (const LogRecord& record : *records) {
+      if (record.offset <= seen) continue;  // a redelivery; already applied
+      seen = record.offset;
+      Result<Event> event = DecodeEvent(record.value);
+      if (!event.ok()) {
+        if (record.offset > reported) {
+          reported = record.offset;
+          undecodable_.fetch_add(1);
+          spdlog::error(
+              "projector: skipping undecodable record partition={} offset={} error=\"{}\"",
+              record.partition, record.offset, event.status().ToString());
+        }
+        continue;
+      }
       for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
         if (checkpoints[i] >= record.offset) continue;
         if (!failed.empty() && failed.count({record.offset, i})) continue;
         Status applied;
         try {
-          applied = impl_->projections[i]->Apply(d.event, record, writers[i]);
+          applied = impl_->projections[i]->Apply(*event, record, writers[i]);
         } catch (const std::exception& e) {
           // A bug in a projection (e.g. a JSON type error) must not stop the partition.
           applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
