@@ -4,8 +4,9 @@
 //   rebuild: generated events (tests/projections/event_generator.h) appended
 //     to an embedded log, then projected from offset zero by every default
 //     projection; events/s, beside raw RocksDB WriteBatch puts/s of the
-//     rebuilt database's own keys and values (batches of 1000 puts, WAL on,
-//     no fsync: the same settings as the projector);
+//     rebuilt database's own keys and values (batches of 1000 puts, no
+//     fsync, and the WAL off as the rebuild has it, like `palaver replay`;
+//     `--wal 1` turns it on for both, as the live projector has it);
 //   inbox: one shop with N conversations (started, one shopper message, some
 //     assigned and answered), then first-page and cursor-page queries of 25
 //     rows with and without filters; p50/p99 per query.
@@ -15,7 +16,7 @@
 //
 // Usage: projection_benchmark [--events N] [--conversations N] [--queries N]
 //          [--batch N] [--cache-mb N] [--read-cache-mb N] [--phase all|rebuild|inbox]
-//          [--dir D]
+//          [--wal 0|1] [--dir D]
 //          [--only inbox|receipts|history|profile|metrics]  (rebuild one projection)
 #include <algorithm>
 #include <chrono>
@@ -81,7 +82,8 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
 size_t g_batch = 10'000;
 size_t g_cache_bytes = 64u << 20;
 size_t g_read_cache_bytes = 16u << 20;
-std::string g_only;  // one projection by name; empty = all of them
+bool g_without_wal = true;  // as Replay does; --wal 1 for the live projector's setting
+std::string g_only;         // one projection by name; empty = all of them
 
 std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log) {
   projections::ProjectorOptions options;
@@ -89,6 +91,7 @@ std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, Ev
   options.max_batch_events = g_batch;
   options.block_cache_bytes = g_cache_bytes;
   options.read_cache_bytes = g_read_cache_bytes;
+  options.without_wal = g_without_wal;
   auto projections = projections::DefaultProjections();
   if (!g_only.empty())
     std::erase_if(projections, [](const auto& p) { return p->name() != g_only; });
@@ -133,7 +136,9 @@ double RawPutsPerSecond(const std::string& source_dir, const std::string& target
   for (size_t i = 0; i < kvs.size(); ++i) {
     batch.Put(kvs[i].first, kvs[i].second);
     if (batch.Count() == 1000 || i + 1 == kvs.size()) {
-      if (!target->Write(rocksdb::WriteOptions(), &batch).ok()) return 0;
+      rocksdb::WriteOptions write_options;
+      write_options.disableWAL = g_without_wal;
+      if (!target->Write(write_options, &batch).ok()) return 0;
       batch.Clear();
     }
   }
@@ -188,6 +193,8 @@ int Main(int argc, char** argv) {
       g_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
     else if (!std::strcmp(argv[i], "--read-cache-mb"))
       g_read_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
+    else if (!std::strcmp(argv[i], "--wal"))
+      g_without_wal = std::strcmp(argv[i + 1], "1") != 0;
     else if (!std::strcmp(argv[i], "--only"))
       g_only = argv[i + 1];
     else if (!std::strcmp(argv[i], "--phase"))

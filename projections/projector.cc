@@ -612,7 +612,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     }
   }
   rocksdb::WriteOptions write_options;
-  write_options.sync = impl_->options.sync_writes;
+  write_options.sync = impl_->options.sync_writes && !impl_->options.without_wal;
+  write_options.disableWAL = impl_->options.without_wal;
   rocksdb::WriteBatch& write_batch = views.ToWriteBatch();
   rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
   if (!s.ok()) {
@@ -687,6 +688,10 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout,
   for (int t = 1; t < CatchUpThreads(); ++t) helpers.emplace_back(work);
   work();
   for (auto& t : helpers) t.join();
+  if (first_error.ok() && impl_->options.without_wal) {
+    // Without the WAL, only table files outlive the process.
+    return FromRocks(impl_->db->Flush(rocksdb::FlushOptions()), "flushing the views");
+  }
   return first_error;
 }
 
