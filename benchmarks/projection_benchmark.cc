@@ -37,6 +37,7 @@
 #include "engine/event_log.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
+#include "projections/replay.h"
 #include "schemas/codec.h"
 #include "tests/projections/event_generator.h"
 
@@ -79,7 +80,7 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
   return std::move(log).value();
 }
 
-size_t g_batch = 10'000;
+size_t g_batch = projections::ReplayOptions().batch_events;  // as `palaver replay` does
 size_t g_cache_bytes = 64u << 20;
 size_t g_read_cache_bytes = 16u << 20;
 bool g_without_wal = true;  // as Replay does; --wal 1 for the live projector's setting
