@@ -86,13 +86,17 @@ size_t g_read_cache_bytes = 16u << 20;
 bool g_without_wal = true;  // as Replay does; --wal 1 for the live projector's setting
 std::string g_only;         // one projection by name; empty = all of them
 
-std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log) {
+// The rebuild phase's projector is set up as `palaver replay` sets up its own
+// (unless --batch/--wal say otherwise); the inbox phase's build keeps the
+// batches of 10,000 with the WAL on that its recorded figures were taken with.
+std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log,
+                                                      size_t batch, bool without_wal) {
   projections::ProjectorOptions options;
   options.db_path = dir;
-  options.max_batch_events = g_batch;
+  options.max_batch_events = batch;
   options.block_cache_bytes = g_cache_bytes;
   options.read_cache_bytes = g_read_cache_bytes;
-  options.without_wal = g_without_wal;
+  options.without_wal = without_wal;
   auto projections = projections::DefaultProjections();
   if (!g_only.empty())
     std::erase_if(projections, [](const auto& p) { return p->name() != g_only; });
@@ -206,8 +210,11 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
-  std::printf("batch %zu events, block cache %zu MiB, projections: %s\n", g_batch,
-              g_cache_bytes >> 20, g_only.empty() ? "all" : g_only.c_str());
+  std::printf(
+      "rebuild batch %zu events, %s, block cache %zu MiB, read cache %zu MiB per "
+      "partition, projections: %s\n",
+      g_batch, g_without_wal ? "no WAL" : "WAL on", g_cache_bytes >> 20, g_read_cache_bytes >> 20,
+      g_only.empty() ? "all" : g_only.c_str());
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
@@ -215,7 +222,7 @@ int Main(int argc, char** argv) {
         42, {.shops = 50, .customers_per_shop = 200, .agents_per_shop = 5});
     for (size_t done = 0; done < events; done += 50'000)
       Append(*log, generator.Next(std::min<size_t>(50'000, events - done)));
-    auto projector = OpenProjector(dir + "/views", *log);
+    auto projector = OpenProjector(dir + "/views", *log, g_batch, g_without_wal);
     const auto start = Clock::now();
     const double cpu_start = CpuSeconds();
     const double thread_start = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
@@ -287,7 +294,7 @@ int Main(int argc, char** argv) {
       }
     }
     Append(*log, batch);
-    auto projector = OpenProjector(dir + "/inbox-views", *log);
+    auto projector = OpenProjector(dir + "/inbox-views", *log, 10'000, /*without_wal=*/false);
     const auto start = Clock::now();
     const double cpu_start = CpuSeconds();
     if (!projector->CatchUp(std::chrono::hours(1)).ok()) return 1;
