@@ -108,15 +108,16 @@ bool ValidName(std::string_view name) {
 // There is no undo log: Discard drops the pending entries from the map, so
 // their keys are read from the database again (an event whose Apply fails
 // makes the projector apply the whole batch again without it; failures are
-// rare; see PollOnce). Over budget, after a commit, the cache drops an
-// arbitrary half of its entries, not all of them (the hot rows of a rebuild
-// are read again and again, and a full clear sends every one of them back to
-// RocksDB).
+// rare; see PollOnce). Over budget, after a commit, the cache drops the
+// entries not read since the previous time it was over budget (see
+// Committed), not all of them (the hot rows of a rebuild are read again and
+// again, and a full clear sends every one of them back to RocksDB).
 class PartitionViews {
  public:
   struct Slot {
     std::optional<std::string> value;  // nullopt: absent (or deleted)
     bool pending = false;              // written by the batch being applied
+    bool read = false;                 // read since the last sweep (see Committed)
   };
   // Transparent hashing, so lookups by string_view need no key copy.
   struct Hash {
@@ -142,6 +143,7 @@ class PartitionViews {
       if (s.ok()) e->second.value = std::move(scratch_);
       bytes_ += Cost(*e);
     }
+    e->second.read = true;
     if (!e->second.value) return std::optional<std::string_view>();
     return std::optional<std::string_view>(*e->second.value);
   }
@@ -248,10 +250,29 @@ class PartitionViews {
       bytes_ = 0;
       last_ = nullptr;
     } else if (bytes_ > budget_bytes_) {
+      // A sweep (the clock algorithm's, in one pass): entries not read since
+      // the previous sweep go, the others lose their mark. Most of a
+      // rebuild's writes are never read back (timeline entries, index keys,
+      // rows of conversations gone quiet) while the rows of active
+      // conversations are read by every event of theirs; dropping an
+      // arbitrary half instead sent those hot rows back to RocksDB on every
+      // sweep. Only when the entries read since the last sweep alone fill
+      // most of the budget do arbitrary ones go too, down to half of it.
       last_ = nullptr;
-      for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
-        bytes_ -= Cost(*it);
-        it = map_.erase(it);
+      for (auto it = map_.begin(); it != map_.end();) {
+        if (it->second.read) {
+          it->second.read = false;
+          ++it;
+        } else {
+          bytes_ -= Cost(*it);
+          it = map_.erase(it);
+        }
+      }
+      if (bytes_ > budget_bytes_ / 4 * 3) {
+        for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
+          bytes_ -= Cost(*it);
+          it = map_.erase(it);
+        }
       }
     }
   }
@@ -535,44 +556,46 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   for (const auto& projection : impl_->projections)
     writers.emplace_back(views, std::string(projection->name()) + "/");
 
-  // Decode once; redeliveries (offsets already applied) and undecodable
-  // records are dropped here.
-  struct Decoded {
-    const LogRecord* record;
-    Event event;
-  };
-  std::vector<Decoded> decoded;
-  decoded.reserve(records->size());
+  // Redeliveries (offsets already applied) are skipped; `last` is the
+  // offset the checkpoints move to.
   int64_t last = resume_after;
-  for (const LogRecord& record : *records) {
-    if (record.offset <= last) continue;  // a redelivery; already applied
-    last = record.offset;
-    Result<Event> event = DecodeEvent(record.value);
-    if (!event.ok()) {
-      undecodable_.fetch_add(1);
-      spdlog::error("projector: skipping undecodable record partition={} offset={} error=\"{}\"",
-                    record.partition, record.offset, event.status().ToString());
-      continue;
-    }
-    decoded.push_back({&record, std::move(event).value()});
-  }
+  for (const LogRecord& record : *records) last = std::max(last, record.offset);
 
-  // Apply the batch. When an Apply fails, its (offset, projection) is added
-  // to `failed` and the batch is applied again from scratch without it: the
-  // same effect as rolling back that one event's writes, without keeping an
-  // undo log on the hot path. Each retry adds a failure, so this ends.
+  // Apply the batch, decoding each record just before its Apply (the event
+  // is freed before the next one is decoded, so a batch never holds all its
+  // events at once). When an Apply fails, its (offset, projection) is added
+  // to `failed` and the batch is applied again from scratch without it (its
+  // records decoded again): the same effect as rolling back that one event's
+  // writes, without keeping an undo log on the hot path. Each retry adds a
+  // failure, so this ends. Undecodable records are skipped, and reported
+  // once: the passes go in offset order, and `reported` is the last offset
+  // reported.
   std::set<std::pair<int64_t, size_t>> failed;
+  int64_t reported = resume_after;
   for (bool again = true; again;) {
     again = false;
     views.Discard();
-    for (const Decoded& d : decoded) {
-      const LogRecord& record = *d.record;
+    int64_t seen = resume_after;
+    for (const LogRecord& record : *records) {
+      if (record.offset <= seen) continue;  // a redelivery; already applied
+      seen = record.offset;
+      Result<Event> event = DecodeEvent(record.value);
+      if (!event.ok()) {
+        if (record.offset > reported) {
+          reported = record.offset;
+          undecodable_.fetch_add(1);
+          spdlog::error(
+              "projector: skipping undecodable record partition={} offset={} error=\"{}\"",
+              record.partition, record.offset, event.status().ToString());
+        }
+        continue;
+      }
       for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
         if (checkpoints[i] >= record.offset) continue;
         if (!failed.empty() && failed.count({record.offset, i})) continue;
         Status applied;
         try {
-          applied = impl_->projections[i]->Apply(d.event, record, writers[i]);
+          applied = impl_->projections[i]->Apply(*event, record, writers[i]);
         } catch (const std::exception& e) {
           // A bug in a projection (e.g. a JSON type error) must not stop the partition.
           applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
@@ -597,7 +620,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     }
   }
   rocksdb::WriteOptions write_options;
-  write_options.sync = impl_->options.sync_writes;
+  write_options.sync = impl_->options.sync_writes && !impl_->options.without_wal;
+  write_options.disableWAL = impl_->options.without_wal;
   rocksdb::WriteBatch& write_batch = views.ToWriteBatch();
   rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
   if (!s.ok()) {
@@ -682,6 +706,10 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout,
   for (int t = 1; t < CatchUpThreads(); ++t) helpers.emplace_back(work);
   work();
   for (auto& t : helpers) t.join();
+  if (first_error.ok() && impl_->options.without_wal) {
+    // Without the WAL, only table files outlive the process.
+    return FromRocks(impl_->db->Flush(rocksdb::FlushOptions()), "flushing the views");
+  }
   return first_error;
 }
 

@@ -9,8 +9,9 @@
 // Exactly-once application: records are applied in batches (up to
 // ProjectorOptions::max_batch_events per batch, one partition per batch), and
 // a batch's view changes and its checkpoints are committed in the SAME
-// WriteBatch with the WAL on. After any crash the projector resumes from the
-// checkpoints: no record is applied twice or skipped.
+// WriteBatch with the WAL on (or, for a bulk load, without it: see
+// ProjectorOptions::without_wal). After any crash the projector resumes from
+// the checkpoints: no record is applied twice or skipped.
 //
 // The views are versioned: Open refuses (kFailedPrecondition, reason
 // "view_format_mismatch") a database written in another view format, saying
@@ -96,7 +97,14 @@ struct ProjectorOptions {
   // projections, kept to spare RocksDB lookups during Apply (0 = off).
   // Memory is this budget per partition plus the block cache and memtables.
   size_t read_cache_bytes = 16u << 20;
-  bool sync_writes = false;                  // fsync the WAL on each commit (the WAL is always on)
+  bool sync_writes = false;  // fsync the WAL on each commit (unless without_wal)
+  // A bulk load (Replay into a new directory): batches are committed without
+  // RocksDB's write-ahead log, and CatchUp flushes them to table files before
+  // it returns. Exactly-once still holds after a crash: the database comes
+  // back as of its last flushed memtable, which holds the view changes and
+  // the checkpoints of the same batches (one column family; a batch never
+  // spans two memtables), so only the records since are applied again.
+  bool without_wal = false;
   std::chrono::milliseconds poll_wait{100};  // how long a partition thread waits for records
   // Replay "as of": records with a larger offset, or a later log timestamp
   // (milliseconds), are never applied; a partition stops at the first one.
@@ -154,7 +162,9 @@ class Projector : public ViewReader {
   // concurrently), from any of those threads. Errors: as PollOnce; kTimeout
   // when the log does not deliver the records it reported within `timeout`.
   // The first error is returned; the other threads stop after their current
-  // batch (what they committed stays committed and checkpointed).
+  // batch (what they committed stays committed and checkpointed). With
+  // without_wal, the batches are flushed to table files before it returns OK
+  // (kIoError when the flush fails).
   Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60),
                  const std::function<void()>& after_batch = nullptr);
 

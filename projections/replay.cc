@@ -308,6 +308,8 @@ Result<ReplayStats> Replay(EventLog& log, const ReplayOptions& options) {
   projector_options.max_batch_events = options.batch_events;
   projector_options.max_offset = options.up_to_offset;
   projector_options.max_timestamp_ms = options.up_to_timestamp_ms;
+  // A bulk load into a new directory: see ProjectorOptions::without_wal.
+  projector_options.without_wal = true;
   auto projector = Projector::Open(projector_options, log, DefaultProjections());
   if (!projector.ok()) return projector.status();
   const auto start = std::chrono::steady_clock::now();

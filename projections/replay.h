@@ -25,7 +25,10 @@ struct ReplayOptions {
   // partition, and/or up to this log timestamp (ms since the epoch).
   std::optional<int64_t> up_to_offset;
   std::optional<int64_t> up_to_timestamp_ms;
-  size_t batch_events = 10000;  // records per WriteBatch (memory grows with it)
+  // Records per WriteBatch. Memory grows with it (each applying thread holds
+  // one batch's records and pending writes), and so does speed: a row
+  // rewritten by many events of a batch reaches RocksDB once.
+  size_t batch_events = 50000;
   // Called after every batch with (records consumed, records to consume;
   // the total is an upper bound when up_to_timestamp_ms is set).
   std::function<void(uint64_t done, uint64_t total)> progress;
@@ -48,10 +51,10 @@ std::string ProgressBar(uint64_t done, uint64_t total, int width = 30);
 // Which conversations an export covers. Every field is optional; a
 // conversation must match all that are set.
 struct ExportFilter {
-  std::string shop;                   // empty = every shop
-  std::optional<int64_t> from_us;     // started at or after (UTC, microseconds)
-  std::optional<int64_t> to_us;       // started before
-  std::optional<Channel> channel;     // started on this channel
+  std::string shop;                          // empty = every shop
+  std::optional<int64_t> from_us;            // started at or after (UTC, microseconds)
+  std::optional<int64_t> to_us;              // started before
+  std::optional<Channel> channel;            // started on this channel
   std::optional<ConversationStatus> status;  // current status
 };
 
@@ -78,8 +81,8 @@ enum class ExportFormat { kJsonLines, kCsv };
 // customer_id, channel, status, started_at, seq, at, type, actor_kind,
 // actor_id, text (message, note or CSAT comment), entry (the whole entry as
 // JSON). Errors: kIoError (RocksDB or the stream).
-Status ExportConversations(const ViewReader& views, const ExportFilter& filter,
-                           ExportFormat format, std::ostream& out);
+Status ExportConversations(const ViewReader& views, const ExportFilter& filter, ExportFormat format,
+                           std::ostream& out);
 
 // Per-conversation metrics as CSV, streamed like ExportConversations: shop,
 // conversation_id, customer_id, channel, status, started_at,

@@ -217,6 +217,34 @@ TEST(ProjectorTest, UndecodableRecordsAreCountedAndSkipped) {
   EXPECT_EQ(CountOf(**projector, "shop-0"), 2);
 }
 
+// Records are decoded as they are applied, and a batch whose Apply failed is
+// applied (and decoded) again: each undecodable record is still counted once.
+TEST(ProjectorTest, UndecodableRecordsAreCountedOnceWhenTheBatchIsAppliedAgain) {
+  const auto events = EventGenerator(5, {.shops = 2}).Next(40);
+  std::vector<std::string> values;
+  values.push_back("not a frame");
+  int shop_0 = 0, shop_1 = 0;
+  for (const Event& e : events) {
+    values.push_back(EncodeEvent(e).value());
+    (e.envelope.tenant == "shop-1" ? shop_1 : shop_0) += 1;
+  }
+  values.push_back("not a frame either");
+  ASSERT_GT(shop_1, 0);
+  RawLog log(values);
+  TempDir dir;
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  options.max_batch_events = values.size();  // one batch, applied again after each failure
+  auto projector = Projector::Open(options, log, Counting(/*fail_shop_1=*/true));
+  ASSERT_TRUE(projector.ok());
+  ASSERT_TRUE((*projector)->CatchUp(std::chrono::seconds(5)).ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(values.size()) - 1);
+  EXPECT_EQ((*projector)->undecodable_records(), 2u);
+  EXPECT_EQ((*projector)->failed_applies(), static_cast<uint64_t>(shop_1));
+  EXPECT_EQ(CountOf(**projector, "shop-0"), shop_0);
+  EXPECT_EQ(CountOf(**projector, "shop-1"), 0);
+}
+
 TEST(ProjectorTest, RefusesBadProjectionNames) {
   class Named final : public Projection {
    public:
