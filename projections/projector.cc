@@ -572,9 +572,11 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   // reported.
   std::set<std::pair<int64_t, size_t>> failed;
   int64_t reported = resume_after;
+  std::vector<std::string> shops;  // of the batch's events, for ShopGeneration
   for (bool again = true; again;) {
     again = false;
     views.Discard();
+    shops.clear();
     int64_t seen = resume_after;
     for (const LogRecord& record : *records) {
       if (record.offset <= seen) continue;  // a redelivery; already applied
@@ -590,6 +592,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
         }
         continue;
       }
+      if (shops.empty() || shops.back() != event->envelope.tenant)
+        shops.push_back(event->envelope.tenant);
       for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
         if (checkpoints[i] >= record.offset) continue;
         if (!failed.empty() && failed.count({record.offset, i})) continue;
@@ -631,11 +635,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   views.Committed();
   // After the commit, so a reader that sees the new number also sees the batch.
-  for (size_t i = 0; i < decoded.size(); ++i) {
-    const std::string& shop = decoded[i].event.envelope.tenant;
-    if (i == 0 || shop != decoded[i - 1].event.envelope.tenant)
-      impl_->GenerationOf(shop).fetch_add(1, std::memory_order_release);
-  }
+  for (const std::string& shop : shops)
+    impl_->GenerationOf(shop).fetch_add(1, std::memory_order_release);
   part.checkpoints = std::move(checkpoints);
   {
     std::lock_guard applied_lock(impl_->applied_mu);
