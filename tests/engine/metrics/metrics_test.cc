@@ -243,13 +243,16 @@ TEST(PalaverMetricsTest, RegistersTheDocumentedNamesOnce) {
   metrics->stream_connections->WithLabels({"websocket", "agent"}).Increment();
   metrics->stream_disconnects->WithLabels({"slow_consumer"}).Increment();
   metrics->storefront_records->WithLabels({"applied"}).Increment();
+  metrics->inbox_cache_lookups->WithLabels({"hit"}).Increment();
+  metrics->inbox_cache_bytes->WithLabels({}).Set(9200);
   Exposition e = Parse(registry);
   EXPECT_EQ(e.family_order,
             (std::vector<std::string>{
                 "palaver_http_requests_total", "palaver_http_request_duration_seconds",
                 "palaver_log_append_duration_seconds", "palaver_projection_lag_events",
                 "palaver_stream_connections", "palaver_stream_disconnects_total",
-                "palaver_storefront_records_total"}));
+                "palaver_storefront_records_total", "palaver_inbox_cache_lookups_total",
+                "palaver_inbox_cache_bytes"}));
   EXPECT_EQ(e.Value("palaver_http_requests_total",
                     {{"route", "/healthz"}, {"method", "GET"}, {"status", "200"}}),
             "1");
