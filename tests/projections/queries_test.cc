@@ -124,6 +124,15 @@ class QueriesTest : public ::testing::Test {
 
   Consistency AfterLast() const { return Consistency{last_, std::chrono::seconds(10)}; }
 
+  // s1's inbox as agent a1 reads it just after k2's shopper wrote.
+  static InboxQuery A1Inbox() {
+    InboxQuery q;
+    q.shop = "s1";
+    q.agent_id = "a1";
+    q.now_us = kT0 + 31 * kSecond;
+    return q;
+  }
+
   TempDir dir_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<Projector> projector_;
@@ -142,10 +151,7 @@ std::vector<std::string> Ids(const InboxPage& page) {
 TEST_F(QueriesTest, InboxPageSaysUntilWhenItsOverdueFlagsHold) {
   Scenario();
   projector_->Start();
-  InboxQuery q;
-  q.shop = "s1";
-  q.agent_id = "a1";
-  q.now_us = kT0 + 31 * kSecond;
+  InboxQuery q = A1Inbox();
   const int64_t turns_overdue = kT0 + 30 * kSecond + 240 * kSecond;  // k2 waits; default 240 s
   auto page = queries_->Inbox(q, AfterLast());
   ASSERT_TRUE(page.ok()) << page.status().ToString();
@@ -168,10 +174,7 @@ TEST_F(QueriesTest, InboxPageSaysUntilWhenItsOverdueFlagsHold) {
 TEST_F(QueriesTest, InboxRowsFiltersAndPagination) {
   Scenario();
   projector_->Start();
-  InboxQuery q;
-  q.shop = "s1";
-  q.agent_id = "a1";
-  q.now_us = kT0 + 31 * kSecond;
+  InboxQuery q = A1Inbox();
   auto page = queries_->Inbox(q, AfterLast());
   ASSERT_TRUE(page.ok()) << page.status().ToString();
   ASSERT_EQ(Ids(*page), (std::vector<std::string>{"k1", "k2"}));  // newest activity first
