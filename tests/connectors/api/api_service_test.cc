@@ -646,6 +646,35 @@ TEST(ApiServiceTest, RepeatedInboxRequestsSeeEveryChangeAndTheirOwnUnreadDot) {
   EXPECT_EQ(fresh.body, cached.body);
 }
 
+// A repeated inbox request shows a row turning overdue when the clock passes
+// the shop's target (240 s by default), though the views did not change.
+TEST(ApiServiceTest, RepeatedInboxRequestsSeeARowTurnOverdue) {
+  rules::ManualClock clock(rules::SystemClock().NowMicros());
+  ApiHarness h(TestApiOptions(), std::nullopt, &clock);
+  auto shop = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(shop.conversation_id.empty());
+  HttpResult wrote =
+      h.Call(V::post, "/v1/shops/acme/shopper/conversations/" + shop.conversation_id + "/messages",
+             Json{{"text", "anyone there?"}}.dump(), ApiHarness::Shopper(shop.shopper));
+  ASSERT_EQ(wrote.status, 200) << wrote.body;
+  HttpResult waited = h.Call(
+      V::get,
+      "/v1/shops/acme/inbox?min_position=" + std::to_string(wrote.json["position"].get<int64_t>()),
+      "", ApiHarness::Bearer(shop.admin));
+  ASSERT_EQ(waited.status, 200) << waited.body;
+  auto overdue = [&] {
+    HttpResult r = h.Call(V::get, "/v1/shops/acme/inbox", "", ApiHarness::Bearer(shop.admin));
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 && r.json["conversations"].size() == 1 &&
+           r.json["conversations"][0]["overdue"] == true;
+  };
+  EXPECT_FALSE(overdue());
+  clock.AdvanceMicros(240'000'000);  // waiting exactly the target: not yet overdue
+  EXPECT_FALSE(overdue());
+  clock.AdvanceMicros(1);
+  EXPECT_TRUE(overdue());
+}
+
 // Only reads of the views that cannot wait run on the HTTP I/O thread;
 // commands, ?min_position= waits, and routes that ask the engine go to the
 // handler pool.

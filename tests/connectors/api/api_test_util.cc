@@ -59,7 +59,8 @@ api::ApiServiceOptions TestApiOptions() {
 }
 
 ApiHarness::ApiHarness(api::ApiServiceOptions api_options,
-                       std::optional<EventLogOptions> log_options) {
+                       std::optional<EventLogOptions> log_options, const rules::Clock* clock)
+    : clock_(clock ? *clock : system_clock_) {
   EventLogOptions options;
   if (log_options) {
     options = *log_options;

@@ -47,8 +47,11 @@ api::ApiServiceOptions TestApiOptions();
 class ApiHarness {
  public:
   // Embedded log in a temporary directory unless `log_options` says Kafka.
+  // The engine and the API read the time from `clock` (not owned; it must
+  // outlive the harness), the system clock when null.
   explicit ApiHarness(api::ApiServiceOptions api_options = TestApiOptions(),
-                      std::optional<EventLogOptions> log_options = std::nullopt);
+                      std::optional<EventLogOptions> log_options = std::nullopt,
+                      const rules::Clock* clock = nullptr);
   ~ApiHarness();
 
   uint16_t port() const { return server_->port(); }
@@ -101,7 +104,8 @@ class ApiHarness {
 
  private:
   TempDir dir_;
-  rules::SystemClock clock_;
+  rules::SystemClock system_clock_;
+  const rules::Clock& clock_;
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<api::AuthStore> store_;
   std::unique_ptr<domain::ConversationEngine> engine_;
