@@ -18,7 +18,6 @@ using internal::Prefix;
 using internal::ReadBigEndian64;
 using internal::ValueJson;
 
-constexpr int64_t kDefaultOverdueSeconds = 240;
 constexpr int64_t kRecentOrderWindowUs = 60LL * 86'400'000'000LL;
 
 std::string Hex(std::string_view bytes) {
@@ -119,9 +118,9 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   }
   auto shop = GetView(views_, "inbox/" + Key({"shop", q.shop}));
   if (!shop.ok()) return shop.status();
-  const int64_t target_s = shop->is_object()
-                               ? shop->value("overdue_target_s", kDefaultOverdueSeconds)
-                               : kDefaultOverdueSeconds;
+  const int64_t target_s =
+      shop->is_object() ? shop->value("overdue_target_s", int64_t{kDefaultOverdueTargetSeconds})
+                        : kDefaultOverdueTargetSeconds;
   InboxPage page;
   std::string last_key;
   bool more = false;

@@ -673,9 +673,14 @@ struct AgentsSetting {
   static void Fields(auto& s, auto&& f) { f("agents", s.agents); }
 };
 
+// The overdue target of a shop that has not set one (4 minutes): the one
+// default of the engine and the inbox.
+inline constexpr int32_t kDefaultOverdueTargetSeconds = 240;
+
 struct OverdueTargetSetting {
   static constexpr std::string_view kName = "overdue_target";
-  int32_t seconds = 240;  // a conversation waiting on an agent longer than this is overdue
+  // A conversation waiting on an agent longer than this is overdue.
+  int32_t seconds = kDefaultOverdueTargetSeconds;
 
   bool operator==(const OverdueTargetSetting&) const = default;
   static void Fields(auto& s, auto&& f) { f("seconds", s.seconds); }

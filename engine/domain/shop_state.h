@@ -29,9 +29,6 @@ namespace palaver::domain {
 // traffic instead of growing with every keyed command ever accepted.
 inline constexpr int64_t kIdempotencyWindowMicros = int64_t{24} * 3600 * 1000000;
 
-// The overdue target when the shop has not set one: 5 minutes.
-inline constexpr int32_t kDefaultOverdueTargetSeconds = 300;
-
 struct ConversationState {
   std::string conversation_id;
   std::string customer_id;

@@ -187,8 +187,8 @@ TEST_F(ConversationEngineTest, OverdueFollowsTheShopsTarget) {
   h().Ok(PostShopperMessage{h().Shopper("c1"), conv, MessageKind::kText, "hello?"});
   ShopState s = h().engine().Snapshot(kShop).value();
   const ConversationState& c = s.conversations.at(conv);
-  EXPECT_FALSE(IsOverdue(c, kMondayMorningUs + 5 * kMinuteUs, s.overdue_target_seconds));
-  EXPECT_TRUE(IsOverdue(c, kMondayMorningUs + 5 * kMinuteUs + 1, s.overdue_target_seconds));
+  EXPECT_FALSE(IsOverdue(c, kMondayMorningUs + 4 * kMinuteUs, s.overdue_target_seconds));
+  EXPECT_TRUE(IsOverdue(c, kMondayMorningUs + 4 * kMinuteUs + 1, s.overdue_target_seconds));
   h().Ok(AgentReply{h().Agent("bob"), conv, MessageKind::kText, "here"});
   s = h().engine().Snapshot(kShop).value();
   EXPECT_FALSE(IsOverdue(s.conversations.at(conv), kMondayMorningUs + kHourUs, 300));

@@ -91,7 +91,7 @@ TEST(ShopStateTest, OverdueWhenWaitingLongerThanTarget) {
   EXPECT_TRUE(IsOverdue(c, 300 * kSecondUs + 1, 300));
   c.status = ConversationStatus::kSnoozed;
   EXPECT_FALSE(IsOverdue(c, 1000 * kSecondUs, 300)) << "snoozed is not waiting";
-  EXPECT_EQ(ShopState{}.overdue_target_seconds, 300) << "default target is 5 minutes";
+  EXPECT_EQ(ShopState{}.overdue_target_seconds, 240) << "default target is 4 minutes, the inbox's";
 }
 
 TEST(ShopStateTest, WaitingStartsWithTheCustomerAndEndsWithAnAgentReply) {
