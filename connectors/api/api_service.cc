@@ -15,6 +15,7 @@
 #include "connectors/api/body_decoders.h"
 #include "connectors/api/json_text.h"
 #include "projections/queries.h"
+#include "schemas/body_codec.h"
 #include "schemas/json_codec.h"
 
 namespace palaver::api {

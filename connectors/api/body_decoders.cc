@@ -5,6 +5,7 @@
 #include <string>
 #include <type_traits>
 
+#include "schemas/body_codec.h"
 #include "schemas/json_codec.h"
 
 namespace palaver::api {
@@ -16,45 +17,6 @@ Status BodyError(std::string reason, std::string message, std::string field) {
   return Status::Error(ErrorCode::kInvalidArgument, std::move(message), std::move(field))
       .WithReason(std::move(reason));
 }
-
-}  // namespace
-
-bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    size_t n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;
-    for (size_t k = 1; k <= n; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
-
-namespace {
 
 // The deepest nesting of arrays/objects outside strings.
 size_t NestingDepth(std::string_view s) {

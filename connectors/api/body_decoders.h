@@ -33,10 +33,6 @@ namespace palaver::api {
 inline constexpr size_t kMaxJsonDepth = 32;
 inline constexpr size_t kMaxJsonBodyBytes = 1024 * 1024;
 
-// True when `text` is strict UTF-8 (no overlong forms, no surrogates, at
-// most U+10FFFF).
-bool IsValidUtf8(std::string_view text);
-
 // Parses a request body. An empty (or all-whitespace) body is the empty
 // object, so commands without fields need no body.
 Result<nlohmann::json> ParseJsonBody(std::string_view body);

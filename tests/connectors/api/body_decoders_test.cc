@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "schemas/body_codec.h"
+
 namespace palaver::api {
 namespace {
 
