@@ -546,24 +546,14 @@ struct ApiService::Impl {
     if (*limit) query.limit = static_cast<size_t>(**limit);
     auto c = ConsistencyFrom(q, who.shop);
     if (!c.ok()) return c.status();
-    // Everything the page depends on besides the views and the clock.
-    std::string cache_key;
+    // The agent and the whole target (shop, filters, cursor, limit, already
+    // checked above) are everything the page depends on besides the views
+    // and the clock; the same query spelled otherwise is just another entry.
     const bool cacheable = !c->min_position && request[http::field::cache_control].find(
                                                    "no-cache") == std::string_view::npos;
+    const std::string cache_key = who.agent_id + '\0' + std::string(request.target());
     const uint64_t generation = projector.ShopGeneration(who.shop);  // before reading
     if (cacheable) {
-      auto add = [&cache_key](std::string_view part) { cache_key.append(part).push_back('\0'); };
-      add(who.shop);
-      add(who.agent_id);
-      for (ConversationStatus s : query.statuses) cache_key.append(EnumName(s)).push_back(',');
-      add("");
-      add(std::to_string(static_cast<int>(query.assignee)));
-      add(query.channel ? EnumName(*query.channel) : "");
-      add(query.topic ? EnumName(*query.topic) : "");
-      add(query.unread_only ? "unread" : "");
-      add(query.overdue_only ? "overdue" : "");
-      add(std::to_string(query.limit));
-      add(query.cursor);
       if (auto hit = inbox_cache.Find(cache_key, generation, query.now_us)) return std::move(*hit);
     }
     auto page = queries.Inbox(query, *c);
