@@ -70,6 +70,10 @@ bool PresenceOnline(std::string_view bytes) {
   return presence.is_object() && presence.value("online", false);
 }
 
+std::vector<std::string_view> Views(const std::vector<std::string>& keys) {
+  return std::vector<std::string_view>(keys.begin(), keys.end());
+}
+
 Status NotFound(const std::string& what) {
   return Status::Error(ErrorCode::kNotFound, what + " was not found").WithReason("not_found");
 }
@@ -127,14 +131,8 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   const std::string row_prefix = "inbox/" + Prefix({"conv", q.shop});
   // Index entries are gathered into batches of as many as the page still
   // needs, and each batch's rows are read with one MultiGet; with no per-row
-  // filter the first batch fills the page. The batch's keys share one buffer.
-  std::string batch_bytes;  // per entry: its index key, then its row key
-  std::vector<std::pair<size_t, size_t>> batch_entries;  // (index key offset, row key offset)
-  std::vector<std::string_view> batch_keys;
-  auto index_key = [&](size_t i) {
-    const auto [at, row_at] = batch_entries[i];
-    return std::string_view(batch_bytes).substr(at, row_at - at);
-  };
+  // filter the first batch fills the page.
+  std::vector<std::string> index_keys, row_keys;  // the batch's
   auto add_row = [&](size_t i, std::optional<std::string_view> bytes) {
     internal::InboxRowData row;
     if (!bytes || !internal::DecodeInboxRow(*bytes, &row)) return;
@@ -173,20 +171,13 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     out.overdue = overdue;
     out.last_activity_us = row.activity_us;
     page.rows.push_back(std::move(out));
-    last_key.assign(index_key(i));
+    last_key = index_keys[i];
   };
   // The batch never holds more entries than the page lacks, so it cannot overfill it.
   auto read_batch = [&]() -> Status {
-    batch_keys.clear();
-    for (size_t i = 0; i < batch_entries.size(); ++i) {
-      const size_t end =
-          i + 1 < batch_entries.size() ? batch_entries[i + 1].first : batch_bytes.size();
-      batch_keys.push_back(std::string_view(batch_bytes)
-                               .substr(batch_entries[i].second, end - batch_entries[i].second));
-    }
-    Status s = views_.MultiGet(batch_keys, add_row);
-    batch_bytes.clear();
-    batch_entries.clear();
+    Status s = views_.MultiGet(Views(row_keys), add_row);
+    index_keys.clear();
+    row_keys.clear();
     return s;
   };
   Status row_status = Status::Ok();
@@ -198,12 +189,9 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
     }
     // prefix, ~activity (8 bytes), '\0', conversation id.
     if (key.size() < prefix.size() + 9) return true;
-    const size_t at = batch_bytes.size();
-    batch_bytes.append(key);
-    batch_entries.emplace_back(at, batch_bytes.size());
-    batch_bytes.append(row_prefix);
-    batch_bytes.append(key.substr(prefix.size() + 9));
-    if (page.rows.size() + batch_entries.size() == q.limit) {
+    index_keys.emplace_back(key);
+    row_keys.push_back(row_prefix + std::string(key.substr(prefix.size() + 9)));
+    if (page.rows.size() + row_keys.size() == q.limit) {
       row_status = read_batch();
       if (!row_status.ok()) return false;
     }
@@ -211,20 +199,13 @@ Result<InboxPage> Queries::Inbox(const InboxQuery& q, const Consistency& c) cons
   });
   PALAVER_RETURN_IF_ERROR(scan);
   PALAVER_RETURN_IF_ERROR(row_status);
-  if (!batch_entries.empty()) PALAVER_RETURN_IF_ERROR(read_batch());
-  // Presence of the page's customers: one MultiGet, the keys in one buffer.
+  if (!row_keys.empty()) PALAVER_RETURN_IF_ERROR(read_batch());
+  // Presence of the page's customers: one MultiGet.
   const std::string presence_prefix = "inbox/" + Prefix({"presence", q.shop});
-  std::string presence_bytes;
-  std::vector<size_t> presence_ends;
-  for (const InboxRow& row : page.rows) {
-    presence_bytes.append(presence_prefix).append(row.customer_id);
-    presence_ends.push_back(presence_bytes.size());
-  }
-  batch_keys.clear();
-  for (size_t i = 0, at = 0; i < presence_ends.size(); at = presence_ends[i++])
-    batch_keys.push_back(std::string_view(presence_bytes).substr(at, presence_ends[i] - at));
+  std::vector<std::string> presence_keys;
+  for (const InboxRow& row : page.rows) presence_keys.push_back(presence_prefix + row.customer_id);
   PALAVER_RETURN_IF_ERROR(
-      views_.MultiGet(batch_keys, [&](size_t i, std::optional<std::string_view> bytes) {
+      views_.MultiGet(Views(presence_keys), [&](size_t i, std::optional<std::string_view> bytes) {
         if (bytes) page.rows[i].customer_online = PresenceOnline(*bytes);
       }));
   if (more) page.next_cursor = Hex(last_key);
