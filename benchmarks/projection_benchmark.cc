@@ -70,7 +70,9 @@ std::string PeakRss() {
 std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
   EventLogOptions options;
   options.embedded_dir = dir;
-  options.partitions = 2;
+  // The product's default partition count (8), as `palaver serve` creates
+  // the log: a rebuild applies them on every core, each taking the next
+  // partition not yet started, so the cores end close together.
   options.sync_writes = false;
   auto log = OpenEventLog(options);
   if (!log.ok()) {
