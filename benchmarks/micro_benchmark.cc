@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -60,7 +61,8 @@
 namespace palaver::bench {
 namespace {
 
-// A ViewWriter over a std::map that also records each event's puts.
+// A ViewWriter over a std::map that also records each event's puts. Each
+// event is a batch of its own: Apply, then Finish (FinishBatch).
 class MemoryView final : public projections::ViewWriter {
  public:
   Result<std::optional<std::string_view>> Get(std::string_view key) override {
@@ -69,10 +71,12 @@ class MemoryView final : public projections::ViewWriter {
     return std::optional<std::string_view>(it->second);
   }
   void Put(std::string_view key, std::string_view value) override {
+    KeepCommitted(key);
     data_.insert_or_assign(std::string(key), std::string(value));
     if (record_ != nullptr) record_->emplace_back(std::string(key), std::string(value));
   }
   void Delete(std::string_view key) override {
+    KeepCommitted(key);
     auto it = data_.find(key);
     if (it != data_.end()) data_.erase(it);
   }
@@ -85,10 +89,38 @@ class MemoryView final : public projections::ViewWriter {
     }
     return Status::Ok();
   }
+  void Defer(std::string_view token) override { deferred_.emplace(token); }
+  Result<std::optional<std::string_view>> GetCommitted(std::string_view key) override {
+    auto it = committed_.find(key);
+    if (it == committed_.end()) return Get(key);
+    if (!it->second) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(*it->second);
+  }
   void RecordInto(std::vector<std::pair<std::string, std::string>>* puts) { record_ = puts; }
 
+  // Ends the batch: `projection`'s Finish for every token it deferred.
+  Status FinishBatch(projections::Projection& projection) {
+    Status result = Status::Ok();
+    for (const std::string& token : deferred_) {
+      Status s = projection.Finish(token, *this);
+      if (!s.ok()) result = s;
+    }
+    deferred_.clear();
+    committed_.clear();
+    return result;
+  }
+
  private:
+  void KeepCommitted(std::string_view key) {
+    if (committed_.count(key)) return;
+    auto it = data_.find(key);
+    committed_.emplace(std::string(key), it == data_.end() ? std::nullopt
+                                                           : std::optional<std::string>(it->second));
+  }
+
   std::map<std::string, std::string, std::less<>> data_;
+  std::map<std::string, std::optional<std::string>, std::less<>> committed_;  // this batch's
+  std::set<std::string> deferred_;
   std::vector<std::pair<std::string, std::string>>* record_ = nullptr;
 };
 
@@ -195,8 +227,11 @@ void RegisterProjections() {
             auto projection = ProjectionAt(i);
             MemoryView view;
             state.ResumeTiming();
-            for (size_t e = 0; e < fx.stream.size(); ++e)
-              failed += projection->Apply(fx.stream[e], fx.records[e], view).ok() ? 0 : 1;
+            for (size_t e = 0; e < fx.stream.size(); ++e) {
+              const bool applied = projection->Apply(fx.stream[e], fx.records[e], view).ok();
+              const bool finished = view.FinishBatch(*projection).ok();
+              failed += applied && finished ? 0 : 1;
+            }
           }
           state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(fx.stream.size()));
           state.counters["failed_applies"] = static_cast<double>(failed);
@@ -244,6 +279,7 @@ void RegisterProjections() {
         std::vector<std::pair<std::string, std::string>> event_puts;
         view.RecordInto(&event_puts);
         (void)projection->Apply(f.stream[e], f.records[e], view);
+        (void)view.FinishBatch(*projection);
         for (auto& [k, v] : event_puts) k = name + "/" + k;
         puts->push_back(std::move(event_puts));
       }

@@ -16,8 +16,10 @@
 //
 // Index entries are empty: a page scans an index (a short forward scan, as
 // every index sorts newest activity first within its filter) and reads the
-// rows it returns. Index keys change only when activity, assignee or status
-// do, and a batch writes each key once (the projector keeps the last value).
+// rows it returns. Apply writes only rows; the index entries and badge
+// counters follow in Finish, from each row as committed before the batch and
+// as it is at the batch's end: a conversation moves in its indexes once per
+// batch, however many of its events moved it (each message does).
 //
 // A row holds: id, customer_id, name, channel, preview, status,
 // snoozed_until, assignee, topics (at most two, latest first), activity_us,
@@ -64,14 +66,26 @@ void BadgeContribution(const InboxRowData& row, int64_t sign, std::map<std::stri
   }
 }
 
-Result<std::optional<InboxRowData>> LoadRow(ViewWriter& view, const std::string& key) {
-  auto bytes = view.Get(key);
+// A row read with ViewWriter::Get or GetCommitted.
+Result<std::optional<InboxRowData>> DecodeRow(Result<std::optional<std::string_view>> bytes) {
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return std::optional<InboxRowData>();
   InboxRowData row;
   if (!DecodeInboxRow(**bytes, &row))
     return Status::Error(ErrorCode::kCorruption, "an inbox row does not decode");
   return std::optional<InboxRowData>(std::move(row));
+}
+
+Result<std::optional<InboxRowData>> LoadRow(ViewWriter& view, const std::string& key) {
+  return DecodeRow(view.Get(key));
+}
+
+// Finish's token for a row: the shop's length (8 bytes, big-endian), then the
+// row's key "conv\0<shop>\0<conversation>" (ids may hold any byte, so the
+// shop is cut out by its length, not at a separator).
+constexpr size_t kRowKeyHead = 5;  // "conv\0"
+std::string RowToken(const std::string& shop, const std::string& conv_key) {
+  return BigEndian64(shop.size()) + conv_key;
 }
 
 class InboxProjection final : public Projection {
@@ -105,10 +119,10 @@ class InboxProjection final : public Projection {
         auto row = LoadRow(view, key);
         if (!row.ok()) return row.status();
         if (!row->has_value() || (*row)->customer_id != erased->customer_id) continue;
-        InboxRowData blank = **row;
+        InboxRowData& blank = **row;
         blank.name.clear();
         blank.preview.clear();
-        PALAVER_RETURN_IF_ERROR(Store(view, shop, key, &**row, blank));
+        Store(view, shop, key, blank);
       }
       return Status::Ok();
     }
@@ -131,12 +145,12 @@ class InboxProjection final : public Projection {
       if (loaded->has_value() && (*loaded)->customer_id != row.customer_id)
         view.Delete(Key({"cust", shop, (*loaded)->customer_id, row.id}));
       view.Put(Key({"cust", shop, row.customer_id, row.id}), std::string_view());
-      return Store(view, shop, conv_key, loaded->has_value() ? &**loaded : nullptr, row);
+      Store(view, shop, conv_key, row);
+      return Status::Ok();
     }
 
     if (!loaded->has_value()) return Status::Ok();  // events of a conversation never started
-    const InboxRowData old_row = **loaded;
-    InboxRowData row = std::move(**loaded);
+    InboxRowData& row = **loaded;
 
     if (const auto* status = std::get_if<ConversationStatusChanged>(&event.body)) {
       row.status = static_cast<uint8_t>(status->to);
@@ -179,7 +193,52 @@ class InboxProjection final : public Projection {
     } else {
       return Status::Ok();
     }
-    return Store(view, shop, conv_key, &old_row, row);
+    Store(view, shop, conv_key, row);
+    return Status::Ok();
+  }
+
+  // A row written in the batch (see RowToken): its index entries and badge
+  // counters move from the row as committed to the row as it is now.
+  Status Finish(std::string_view token, ViewWriter& view) override {
+    const std::string shop(token.substr(8 + kRowKeyHead, ReadBigEndian64(token)));
+    const std::string_view conv_key = token.substr(8);
+    auto before = DecodeRow(view.GetCommitted(conv_key));
+    if (!before.ok()) return before.status();
+    auto after = DecodeRow(view.Get(conv_key));
+    if (!after.ok()) return after.status();
+    const InboxRowData* old = before->has_value() ? &**before : nullptr;
+    const InboxRowData* row = after->has_value() ? &**after : nullptr;
+
+    // First every read: the badge counters whose value changes.
+    std::map<std::string, int64_t> badge;
+    if (old != nullptr) BadgeContribution(*old, -1, badge);
+    if (row != nullptr) BadgeContribution(*row, +1, badge);
+    std::vector<std::pair<std::string, int64_t>> counters;  // key, new value
+    for (const auto& [agent, delta] : badge) {
+      if (delta == 0) continue;
+      std::string key = agent.empty() ? Key({"badge", shop}) : Key({"badge", shop, agent});
+      auto current = GetJson(view, key);
+      if (!current.ok()) return current.status();
+      counters.emplace_back(std::move(key),
+                            (current->is_number_integer() ? current->get<int64_t>() : 0) + delta);
+    }
+    // Then the writes: the index entries that moved, the counters.
+    std::array<std::string, 3> old_keys, keys;
+    if (old != nullptr) old_keys = IndexKeys(shop, *old);
+    if (row != nullptr) keys = IndexKeys(shop, *row);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (old != nullptr && row != nullptr && old_keys[i] == keys[i]) continue;
+      if (old != nullptr) view.Delete(old_keys[i]);
+      if (row != nullptr) view.Put(keys[i], std::string_view());
+    }
+    for (const auto& [key, value] : counters) {
+      if (value == 0) {
+        view.Delete(key);
+      } else {
+        PutJson(view, key, Json(value));
+      }
+    }
+    return Status::Ok();
   }
 
  private:
@@ -195,58 +254,11 @@ class InboxProjection final : public Projection {
     it->offset = offset;
   }
 
-  static bool SameReads(const InboxRowData& a, const InboxRowData& b) {
-    if (a.reads.size() != b.reads.size()) return false;
-    for (size_t i = 0; i < a.reads.size(); ++i)
-      if (a.reads[i].agent != b.reads[i].agent || a.reads[i].seq != b.reads[i].seq ||
-          a.reads[i].offset != b.reads[i].offset)
-        return false;
-    return true;
-  }
-
-  // Writes `row` over `old` (null when new): the row, the index keys that
-  // changed, and the badge counters that changed.
-  static Status Store(ViewWriter& view, const std::string& shop, const std::string& conv_key,
-                      const InboxRowData* old, const InboxRowData& row) {
+  // Writes `row`; its index entries and badge counters follow in Finish.
+  static void Store(ViewWriter& view, const std::string& shop, const std::string& conv_key,
+                    const InboxRowData& row) {
     view.Put(conv_key, EncodeInboxRow(row));
-    // Most events change none of what the index keys are made of.
-    const bool index_moved = old == nullptr || old->activity_us != row.activity_us ||
-                             old->assignee != row.assignee || old->status != row.status ||
-                             old->id != row.id;
-    if (index_moved) {
-      const auto keys = IndexKeys(shop, row);
-      if (old == nullptr) {
-        for (const std::string& key : keys) view.Put(key, std::string_view());
-      } else {
-        const auto old_keys = IndexKeys(shop, *old);
-        for (size_t i = 0; i < keys.size(); ++i) {
-          if (old_keys[i] == keys[i]) continue;
-          view.Delete(old_keys[i]);
-          view.Put(keys[i], std::string_view());
-        }
-      }
-    }
-    // Nothing the badge counters depend on changed: nothing to count again.
-    if (old != nullptr && old->status == row.status &&
-        old->last_inbound_seq == row.last_inbound_seq &&
-        old->marked_unread_offset == row.marked_unread_offset && SameReads(*old, row))
-      return Status::Ok();
-    std::map<std::string, int64_t> badge;
-    if (old != nullptr) BadgeContribution(*old, -1, badge);
-    BadgeContribution(row, +1, badge);
-    for (const auto& [agent, delta] : badge) {
-      if (delta == 0) continue;
-      const std::string key = agent.empty() ? Key({"badge", shop}) : Key({"badge", shop, agent});
-      auto current = GetJson(view, key);
-      if (!current.ok()) return current.status();
-      const int64_t value = (current->is_number_integer() ? current->get<int64_t>() : 0) + delta;
-      if (value == 0) {
-        view.Delete(key);
-      } else {
-        PutJson(view, key, Json(value));
-      }
-    }
-    return Status::Ok();
+    view.Defer(RowToken(shop, conv_key));
   }
 };
 

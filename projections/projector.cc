@@ -105,6 +105,8 @@ bool ValidName(std::string_view name) {
 // shop), so a cached value never goes stale.
 //
 // After a commit the pending entries simply become cached ones (no copy).
+// A cached entry's first write in a batch keeps the value it replaces, for
+// GetCommitted (until the commit).
 // There is no undo log: Discard drops the pending entries from the map, so
 // their keys are read from the database again (an event whose Apply fails
 // makes the projector apply the whole batch again without it; failures are
@@ -116,8 +118,12 @@ class PartitionViews {
  public:
   struct Slot {
     std::optional<std::string> value;  // nullopt: absent (or deleted)
-    bool pending = false;              // written by the batch being applied
-    bool read = false;                 // read since the last sweep (see Committed)
+    // While pending: the committed value the first write replaced, when it
+    // was cached (committed_known); otherwise it is in the database.
+    std::optional<std::string> committed;
+    bool committed_known = false;
+    bool pending = false;  // written by the batch being applied
+    bool read = false;     // read since the last sweep (see Committed)
   };
   // Transparent hashing, so lookups by string_view need no key copy.
   struct Hash {
@@ -148,6 +154,21 @@ class PartitionViews {
     return std::optional<std::string_view>(*e->second.value);
   }
 
+  // The value at `key` before the batch's pending writes; valid like Get's.
+  Result<std::optional<std::string_view>> GetCommitted(const std::string& key) {
+    Entry* e = Find(key);
+    if (e == nullptr || (e->second.pending && !e->second.committed_known)) {
+      rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
+      if (s.IsNotFound()) return std::optional<std::string_view>();
+      if (!s.ok()) return FromRocks(s, "projection read");
+      return std::optional<std::string_view>(scratch_);
+    }
+    const std::optional<std::string>& value =
+        e->second.pending ? e->second.committed : e->second.value;
+    if (!value) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(*value);
+  }
+
   // A pending write (`value` nullopt: a deletion).
   void Set(std::string_view key, std::optional<std::string_view> value) {
     Entry* e = Find(key);  // no key copy for a known key
@@ -155,6 +176,11 @@ class PartitionViews {
       last_ = e = &*map_.emplace(std::string(key), Slot()).first;
     } else {
       bytes_ -= Cost(*e);  // counted again below, with the new value
+      if (!e->second.pending) {  // the cached committed value, kept for GetCommitted
+        e->second.committed = std::move(e->second.value);
+        e->second.value.reset();
+        e->second.committed_known = true;
+      }
     }
     Slot& slot = e->second;
     if (!value) {
@@ -243,7 +269,11 @@ class PartitionViews {
 
   // After a successful commit: the pending values are the committed ones.
   void Committed() {
-    for (Entry* e : pending_) e->second.pending = false;
+    for (Entry* e : pending_) {
+      e->second.pending = false;
+      e->second.committed.reset();
+      e->second.committed_known = false;
+    }
     ResetPending();
     if (budget_bytes_ == 0) {
       map_.clear();
@@ -306,7 +336,8 @@ class PartitionViews {
   }
 
   static size_t Cost(const Entry& e) {
-    return e.first.size() + (e.second.value ? e.second.value->size() : 0) + 64;
+    return e.first.size() + (e.second.value ? e.second.value->size() : 0) +
+           (e.second.committed ? e.second.committed->size() : 0) + 96;
   }
 
   void ResetPending() {
@@ -369,6 +400,23 @@ class BatchViewWriter final : public ViewWriter {
     });
   }
 
+  void Defer(std::string_view token) override {
+    if (deferred_.empty() || deferred_.back() != token) deferred_.emplace_back(token);
+  }
+  Result<std::optional<std::string_view>> GetCommitted(std::string_view key) override {
+    return views_.GetCommitted(Full(key));
+  }
+
+  // The tokens deferred since the last call (or ForgetDeferred), sorted and each once.
+  std::vector<std::string> TakeDeferred() {
+    std::vector<std::string> tokens = std::move(deferred_);
+    deferred_.clear();
+    std::sort(tokens.begin(), tokens.end());
+    tokens.erase(std::unique(tokens.begin(), tokens.end()), tokens.end());
+    return tokens;
+  }
+  void ForgetDeferred() { deferred_.clear(); }
+
  private:
   // The absolute key, built in a buffer reused by every call.
   const std::string& Full(std::string_view key) {
@@ -379,8 +427,20 @@ class BatchViewWriter final : public ViewWriter {
 
   PartitionViews& views_;
   const size_t prefix_size_;
-  std::string full_;  // the prefix, then the last key asked for
+  std::string full_;                    // the prefix, then the last key asked for
+  std::vector<std::string> deferred_;  // Defer's tokens since TakeDeferred
 };
+
+// Runs a projection's Apply or Finish: an exception (a bug in a projection,
+// e.g. a JSON type error) becomes kInternal, as it must not stop the partition.
+template <class Call>
+Status Guarded(Call call) {
+  try {
+    return call();
+  } catch (const std::exception& e) {
+    return Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
+  }
+}
 
 }  // namespace
 
@@ -577,6 +637,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     again = false;
     views.Discard();
     shops.clear();
+    for (BatchViewWriter& writer : writers) writer.ForgetDeferred();
     int64_t seen = resume_after;
     for (const LogRecord& record : *records) {
       if (record.offset <= seen) continue;  // a redelivery; already applied
@@ -597,13 +658,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
       for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
         if (checkpoints[i] >= record.offset) continue;
         if (!failed.empty() && failed.count({record.offset, i})) continue;
-        Status applied;
-        try {
-          applied = impl_->projections[i]->Apply(*event, record, writers[i]);
-        } catch (const std::exception& e) {
-          // A bug in a projection (e.g. a JSON type error) must not stop the partition.
-          applied = Status::Error(ErrorCode::kInternal, std::string("exception: ") + e.what());
-        }
+        const Status applied =
+            Guarded([&] { return impl_->projections[i]->Apply(*event, record, writers[i]); });
         if (!applied.ok()) {
           failed.insert({record.offset, i});
           failed_applies_.fetch_add(1);
@@ -614,6 +670,20 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
         }
       }
       if (again) break;
+    }
+  }
+  // What the projections derive from their rows' state at the end of the batch.
+  for (size_t i = 0; i < impl_->projections.size(); ++i) {
+    for (const std::string& token : writers[i].TakeDeferred()) {
+      const Status finished =
+          Guarded([&] { return impl_->projections[i]->Finish(token, writers[i]); });
+      if (!finished.ok()) {
+        failed_applies_.fetch_add(1);
+        spdlog::error("projector: projection={} failed to finish a batch partition={} "
+                      "token=\"{}\" error=\"{}\"",
+                      impl_->projections[i]->name(), partition, internal::EscapeKey(token),
+                      finished.ToString());
+      }
     }
   }
   for (size_t i = 0; i < impl_->projections.size(); ++i) {

@@ -20,7 +20,8 @@
 // Records that do not decode (kCorruption, kUnsupportedVersion) are logged,
 // counted (undecodable_records()) and skipped; a projection whose Apply fails
 // has that event's changes rolled back, the failure logged and counted
-// (failed_applies()), and carries on. Neither ever stalls the partition.
+// (failed_applies(), which counts failed Finish calls too), and carries on.
+// Neither ever stalls the partition.
 //
 // Threads: Projection::Apply is called by one thread per partition at a time
 // (several partitions may be applied concurrently, by Start() and by CatchUp; every view
@@ -67,6 +68,12 @@ class ViewWriter {
   virtual Status Scan(
       std::string_view prefix,
       const std::function<bool(std::string_view key, std::string_view value)>& visit) = 0;
+  // Asks for Projection::Finish(`token`) once before the batch commits,
+  // however often it is asked during the batch.
+  virtual void Defer(std::string_view token) = 0;
+  // The value at `key` as committed before the batch, ignoring its pending
+  // writes. Valid like Get's. Errors: kIoError.
+  virtual Result<std::optional<std::string_view>> GetCommitted(std::string_view key) = 0;
 };
 
 // One read model. Implementations must be deterministic functions of the
@@ -80,6 +87,14 @@ class Projection {
   // Applies `event`, read from `record` (partition, offset, log timestamp).
   // A non-OK status rolls back this event's writes (see the file comment).
   virtual Status Apply(const Event& event, const LogRecord& record, ViewWriter& view) = 0;
+  // Called after the batch's last Apply and before its commit, once for each
+  // token Apply passed to ViewWriter::Defer in the batch, in token order: for
+  // what is derived from a row's state at the end of a batch (index entries,
+  // counters), written once per batch instead of once per event that moves
+  // the row. Equal views whatever the batch boundaries are up to the
+  // projection. A non-OK status is logged and counted like a failed Apply;
+  // Finish must then have written nothing (read everything, then write).
+  virtual Status Finish(std::string_view /*token*/, ViewWriter& /*view*/) { return Status::Ok(); }
 };
 
 struct ProjectorOptions {

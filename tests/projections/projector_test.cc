@@ -1,5 +1,8 @@
 #include "projections/projector.h"
 
+#include <algorithm>
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "schemas/codec.h"
@@ -88,6 +91,93 @@ TEST(ProjectorTest, FailedApplyIsRolledBackCountedAndDoesNotStall) {
   EXPECT_EQ(CountOf(**projector, "shop-1"), 0);  // every shop-1 write rolled back
   EXPECT_GT(CountOf(**projector, "shop-0"), 0);
   EXPECT_GT((*projector)->failed_applies(), 0u);
+}
+
+// Counts each shop's events and defers the shop on every one; Finish
+// appends "<count committed before the batch>><count at its end>;" to the
+// shop's "moves" key, and records the order of its calls.
+class BatchEndProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "batch_end"; }
+  Status Apply(const Event& event, const LogRecord&, ViewWriter& view) override {
+    const std::string& shop = event.envelope.tenant;
+    auto current = view.Get("n/" + shop);
+    if (!current.ok()) return current.status();
+    const int n = current->has_value() ? std::stoi(std::string(**current)) : 0;
+    view.Put("n/" + shop, std::to_string(n + 1));
+    view.Defer(shop);
+    return Status::Ok();
+  }
+  Status Finish(std::string_view shop, ViewWriter& view) override {
+    calls.emplace_back(shop);
+    const std::string key = "n/" + std::string(shop);
+    auto before = view.GetCommitted(key);
+    if (!before.ok()) return before.status();
+    const std::string from = before->has_value() ? std::string(**before) : "0";
+    auto after = view.Get(key);
+    if (!after.ok()) return after.status();
+    const std::string to(**after);
+    auto moves = view.Get("moves/" + std::string(shop));
+    if (!moves.ok()) return moves.status();
+    const std::string so_far = moves->has_value() ? std::string(**moves) : "";
+    if (shop == "shop-1" && fail_shop_1) return Status::Error(ErrorCode::kInternal, "boom");
+    view.Put("moves/" + std::string(shop), so_far + from + ">" + to + ";");
+    return Status::Ok();
+  }
+  bool fail_shop_1 = false;
+  std::vector<std::string> calls;  // Finish's tokens, in call order
+};
+
+TEST(ProjectorTest, FinishRunsOncePerDeferredTokenAndBatchSeeingTheCommittedValue) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  const auto events = EventGenerator(11, {.shops = 3}).Next(450);
+  ASSERT_TRUE(AppendEvents(*log, events).ok());
+  for (const bool fail_shop_1 : {false, true}) {
+    SCOPED_TRACE(fail_shop_1 ? "Finish fails for shop-1" : "no failure");
+    projections::ProjectorOptions options;
+    options.db_path = dir.path() + (fail_shop_1 ? "/db-failing" : "/db");
+    auto projection = std::make_unique<BatchEndProjection>();
+    projection->fail_shop_1 = fail_shop_1;
+    const BatchEndProjection& seen = *projection;
+    std::vector<std::unique_ptr<Projection>> projections;
+    projections.push_back(std::move(projection));
+    auto projector = Projector::Open(options, *log, std::move(projections));
+    ASSERT_TRUE(projector.ok());
+
+    // Batches of 100 records: what each shop's moves must read.
+    std::map<std::string, int> count;
+    std::map<std::string, std::string> expected_moves;
+    std::vector<std::string> expected_calls;
+    for (size_t start = 0; start < events.size(); start += 100) {
+      std::map<std::string, int> before = count;
+      for (size_t i = start; i < std::min(events.size(), start + 100); ++i)
+        ++count[events[i].envelope.tenant];
+      for (const auto& [shop, n] : count) {  // std::map: token order
+        if (n == before[shop]) continue;
+        expected_calls.push_back(shop);
+        expected_moves[shop] += std::to_string(before[shop]) + ">" + std::to_string(n) + ";";
+      }
+      auto n = (*projector)->PollOnce(0, 100, std::chrono::milliseconds(0));
+      ASSERT_TRUE(n.ok());
+      ASSERT_EQ(*n, std::min<size_t>(100, events.size() - start));
+    }
+    EXPECT_EQ(seen.calls, expected_calls);  // once per shop and batch, in order, after Apply
+    for (const auto& [shop, n] : count) {
+      EXPECT_EQ(**(*projector)->Get("batch_end/n/" + shop), std::to_string(n));
+      auto moves = (*projector)->Get("batch_end/moves/" + shop);
+      ASSERT_TRUE(moves.ok());
+      if (fail_shop_1 && shop == "shop-1") {
+        EXPECT_FALSE(moves->has_value()) << "a failed Finish wrote " << **moves;
+      } else {
+        EXPECT_EQ(moves->value_or(""), expected_moves[shop]) << shop;
+      }
+    }
+    const auto batches_with_shop_1 = static_cast<uint64_t>(
+        std::count(expected_calls.begin(), expected_calls.end(), "shop-1"));
+    EXPECT_EQ((*projector)->failed_applies(), fail_shop_1 ? batches_with_shop_1 : 0u);
+    EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(events.size()) - 1);
+  }
 }
 
 // A log one partition of which cannot be read (its broker is gone).
