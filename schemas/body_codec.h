@@ -68,14 +68,29 @@ struct IsVariant : std::false_type {};
 template <class... T>
 struct IsVariant<std::variant<T...>> : std::true_type {};
 
+// A JSON pointer not spelled out: FieldChecker's first walk, which finds
+// whether a value has a bad field without building a path per field.
+struct NoPath {
+  friend NoPath operator+(NoPath, std::string_view) { return {}; }
+};
+
 // Walks a value and reports the first enum value without a name or string that
 // is not UTF-8, as `code` with the field's JSON pointer. Doubles must be finite.
 class FieldChecker {
  public:
   explicit FieldChecker(ErrorCode code) : code_(code) {}
 
+  // Walks once without paths (decoding checks every event; almost all are
+  // good), and again with them only to name the bad field.
   template <class V>
   Status Check(const V& value, const std::string& path) {
+    if (Walk(value, NoPath{}).ok()) return Status::Ok();
+    return Walk(value, path);
+  }
+
+ private:
+  template <class V, class Path>
+  Status Walk(const V& value, const Path& path) {
     if constexpr (std::is_same_v<V, std::string>) {
       if (!IsValidUtf8(value)) return Fail(path, "is not valid UTF-8");
     } else if constexpr (std::is_same_v<V, double>) {
@@ -87,27 +102,27 @@ class FieldChecker {
         return Fail(path, "has the unknown value " + std::to_string(static_cast<int>(value)));
       }
     } else if constexpr (IsOptional<V>::value) {
-      if (value) return Check(*value, path);
+      if (value) return Walk(*value, path);
     } else if constexpr (IsVector<V>::value) {
       for (size_t i = 0; i < value.size(); ++i) {
-        PALAVER_RETURN_IF_ERROR(Check(value[i], path + "/" + std::to_string(i)));
+        PALAVER_RETURN_IF_ERROR(Walk(value[i], path + "/" + std::to_string(i)));
       }
     } else if constexpr (IsVariant<V>::value) {
-      return std::visit([&](const auto& alt) { return Check(alt, path); }, value);
+      return std::visit([&](const auto& alt) { return Walk(alt, path); }, value);
     } else if constexpr (HasFields<V>) {
       Status status;
       V::Fields(value, [&](std::string_view name, const auto& field) {
-        if (status.ok()) status = Check(field, path + "/" + std::string(name));
+        if (status.ok()) status = Walk(field, path + "/" + std::string(name));
       });
       return status;
     }
     return Status::Ok();
   }
 
- private:
   Status Fail(const std::string& path, const std::string& what) const {
     return Status::Error(code_, "field " + path + " " + what, path);
   }
+  Status Fail(NoPath, std::string_view) const { return Status::Error(code_, ""); }
   ErrorCode code_;
 };
 

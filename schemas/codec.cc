@@ -93,16 +93,16 @@ Result<Event> DecodeEvent(std::string_view record) {
   Result<Frame> frame = DecodeFrame(record);
   if (!frame.ok()) return frame.status();
   PALAVER_RETURN_IF_ERROR(CheckEnvelope(frame->envelope, ErrorCode::kCorruption));
-  const Frame& f = *frame;
+  Frame& f = *frame;
   return DispatchType<Result<Event>>(f.envelope.type, [&](auto type) -> Result<Event> {
     using T = typename decltype(type)::type;
     Result<T> body = DecodeVersion<T>(f.envelope.schema_version, [&](auto layout) {
       return DecodeLayout<typename decltype(layout)::type>(f);
     });
     if (!body.ok()) return body.status();
-    PALAVER_RETURN_IF_ERROR(CheckFields(*body, ErrorCode::kCorruption, "/body")
-                                .WithContext(std::string(EventTypeName(T::kType)) + " event"));
-    Event event{f.envelope, std::move(body).value()};
+    const Status fields = CheckFields(*body, ErrorCode::kCorruption, "/body");
+    if (!fields.ok()) return fields.WithContext(std::string(EventTypeName(T::kType)) + " event");
+    Event event{std::move(f.envelope), std::move(body).value()};
     event.envelope.schema_version = T::kVersion;
     return event;
   });

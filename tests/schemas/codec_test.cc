@@ -217,6 +217,10 @@ TEST(CodecTest, UnknownEnumValueInTheLogIsCorruption) {
   Result<Event> decoded = DecodeEvent(EncodeFrame(MakeFrame(event.envelope, body)));
   EXPECT_EQ(decoded.status().code(), ErrorCode::kCorruption);
   EXPECT_EQ(decoded.status().field(), "/body/topics/1/topic");
+  EXPECT_NE(decoded.status().message().find(
+                "topics.classified event: field /body/topics/1/topic has the unknown value 11"),
+            std::string::npos)
+      << decoded.status().ToString();
 }
 
 TEST(CodecTest, BooleanOtherThanZeroOrOneIsCorruption) {
