@@ -194,32 +194,25 @@ class PartitionViews {
     if (!slot.pending) {
       slot.pending = true;
       pending_.push_back(e);
-      if (sorted_valid_) added_.push_back(e);
     }
   }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
   Status Scan(const std::string& prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit) {
-    // The pending keys under the prefix, in order: a range of the sorted view
-    // of the pending keys, merged with the matching keys added since it was
-    // last brought up to date (a full merge only once those are many, so a
-    // batch with many scans does not re-merge all its keys on each).
-    SortPendingKeys(/*force=*/false);
-    auto by_key = [](const Entry* a, const Entry* b) { return a->first < b->first; };
+    // The pending keys under the prefix, in order: a range of each sorted run.
+    SortNewPendingKeys();
     auto has_prefix = [&](const Entry* e) {
       return std::string_view(e->first).substr(0, prefix.size()) == prefix;
     };
     std::vector<const Entry*> pending;
-    for (auto k = std::lower_bound(sorted_.begin(), sorted_.end(), prefix,
-                                   [](const Entry*e, const std::string&p) { return e->first < p; });
-         k != sorted_.end() && has_prefix(*k); ++k)
-      pending.push_back(*k);
-    const auto merged = static_cast<std::ptrdiff_t>(pending.size());
-    for (const Entry* e : added_)
-      if (has_prefix(e)) pending.push_back(e);
-    std::sort(pending.begin() + merged, pending.end(), by_key);
-    std::inplace_merge(pending.begin(), pending.begin() + merged, pending.end(), by_key);
+    for (const std::vector<Entry*>& run : runs_) {
+      for (auto k = std::lower_bound(run.begin(), run.end(), prefix,
+                                     [](const Entry* e, const std::string& p) { return e->first < p; });
+           k != run.end() && has_prefix(*k); ++k)
+        pending.push_back(*k);
+    }
+    std::sort(pending.begin(), pending.end(), ByKey);
     std::unique_ptr<rocksdb::Iterator> it(db_.NewIterator(rocksdb::ReadOptions()));
     it->Seek(prefix);
     size_t p = 0;
@@ -255,9 +248,11 @@ class PartitionViews {
   // the next call): its buffer keeps its capacity, so a batch of megabytes is
   // neither regrown nor freed and mapped again every time.
   rocksdb::WriteBatch& ToWriteBatch() {
-    SortPendingKeys(/*force=*/true);
+    SortNewPendingKeys();
+    while (runs_.size() > 1) MergeLastRuns();
     write_batch_.Clear();
-    for (const Entry* entry : sorted_) {
+    if (runs_.empty()) return write_batch_;
+    for (const Entry* entry : runs_.front()) {
       if (entry->second.value) {
         write_batch_.Put(entry->first, *entry->second.value);
       } else {
@@ -342,27 +337,33 @@ class PartitionViews {
 
   void ResetPending() {
     pending_.clear();
-    sorted_.clear();
-    added_.clear();
-    sorted_valid_ = false;
+    runs_.clear();
+    in_runs_ = 0;
   }
 
-  // Brings sorted_ up to date; unless `force`, only when added_ has grown to
-  // a quarter of it (so merging costs amortised O(1) per key).
-  void SortPendingKeys(bool force) {
-    auto by_key = [](const Entry* a, const Entry* b) { return a->first < b->first; };
-    if (!sorted_valid_) {
-      sorted_.assign(pending_.begin(), pending_.end());
-      std::sort(sorted_.begin(), sorted_.end(), by_key);
-      sorted_valid_ = true;
-      added_.clear();
-    } else if (!added_.empty() && (force || added_.size() * 4 >= sorted_.size())) {
-      std::sort(added_.begin(), added_.end(), by_key);
-      const auto middle = static_cast<std::ptrdiff_t>(sorted_.size());
-      sorted_.insert(sorted_.end(), added_.begin(), added_.end());
-      std::inplace_merge(sorted_.begin(), sorted_.begin() + middle, sorted_.end(), by_key);
-      added_.clear();
-    }
+  static bool ByKey(const Entry* a, const Entry* b) { return a->first < b->first; }
+
+  // Sorts the pending entries not yet in a run into a new run, then merges
+  // the smallest runs until each run is more than twice the size of the next
+  // (a binary counter: at most log2(n) runs, each entry merged O(log n)
+  // times, as in one sort). A scan then costs a binary search per run, not a
+  // pass over the entries added since the last sort.
+  void SortNewPendingKeys() {
+    if (in_runs_ == pending_.size()) return;
+    runs_.emplace_back(pending_.begin() + static_cast<std::ptrdiff_t>(in_runs_), pending_.end());
+    std::sort(runs_.back().begin(), runs_.back().end(), ByKey);
+    in_runs_ = pending_.size();
+    while (runs_.size() > 1 && runs_[runs_.size() - 2].size() <= 2 * runs_.back().size())
+      MergeLastRuns();
+  }
+
+  void MergeLastRuns() {
+    std::vector<Entry*> last = std::move(runs_.back());
+    runs_.pop_back();
+    std::vector<Entry*>& into = runs_.back();
+    const auto middle = static_cast<std::ptrdiff_t>(into.size());
+    into.insert(into.end(), last.begin(), last.end());
+    std::inplace_merge(into.begin(), into.begin() + middle, into.end(), ByKey);
   }
 
   rocksdb::DB& db_;
@@ -374,10 +375,9 @@ class PartitionViews {
   Entry* last_ = nullptr;            // the entry found or added last (node addresses are stable)
   std::string scratch_;              // a value read while nothing is cached
   rocksdb::WriteBatch write_batch_;  // reused by ToWriteBatch
-  std::vector<Entry*> pending_;      // the pending entries, in order of first write
-  std::vector<Entry*> sorted_;       // the pending entries by key (when sorted_valid_)
-  std::vector<Entry*> added_;        // pending entries added since sorted_ was brought up to date
-  bool sorted_valid_ = false;
+  std::vector<Entry*> pending_;             // the pending entries, in order of first write
+  std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
+  size_t in_runs_ = 0;
 };
 
 // One projection's access to its partition's views, relative to its prefix.
