@@ -132,7 +132,7 @@ class HistoryProjection final : public Projection {
       auto seq = NextSeq(view, shop, conv);
       if (!seq.ok()) return seq.status();
       if (*seq == 0) return Status::Ok();
-      PutJson(view, Key({"note", shop, conv, note->note_id}), Json(*seq));
+      PutInt(view, Key({"note", shop, conv, note->note_id}), *seq);
       Entry entry("note");
       entry.w.Field("note_id", note->note_id);
       entry.w.Field("text", note->personal.text);

@@ -164,7 +164,7 @@ class InboxProjection final : public Projection {
       row.marked_unread_offset = record.offset;
     } else if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
       const int64_t seq = ++row.msg_seq;
-      PutJson(view, Key({"msg", shop, env.conversation_id, message->message_id}), Json(seq));
+      PutInt(view, Key({"msg", shop, env.conversation_id, message->message_id}), seq);
       if (message->delivery_route != DeliveryRoute::kInboxOnly)
         row.preview = rules::Preview(message->personal.text, kPreviewChars);
       row.activity_us = std::max(row.activity_us, env.occurred_at_us);
@@ -235,7 +235,7 @@ class InboxProjection final : public Projection {
       if (value == 0) {
         view.Delete(key);
       } else {
-        PutJson(view, key, Json(value));
+        PutInt(view, key, value);
       }
     }
     return Status::Ok();

@@ -374,6 +374,12 @@ inline Result<Json> GetJson(ViewWriter& view, std::string_view key) {
 inline void PutJson(ViewWriter& view, std::string_view key, const Json& value) {
   view.Put(key, Pack(value));
 }
+// PutJson(view, key, Json(value)) without the JSON document (the same bytes).
+inline void PutInt(ViewWriter& view, std::string_view key, int64_t value) {
+  MsgPackWriter w;
+  w.Int(value);
+  view.Put(key, w.Take());
+}
 template <class E>
 std::string Name(E value) {
   return std::string(EnumName(value));
