@@ -537,9 +537,11 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   db_options.memtable_whole_key_filtering = true;
   db_options.memtable_prefix_bloom_size_ratio = 0.02;
   db_options.max_open_files = 512;
-  // LZ4 is cheaper than the default Snappy to write and read; the bottom level
-  // (most of the data) is worth the extra squeeze of ZSTD.
-  db_options.compression = rocksdb::kLZ4Compression;
+  // Flushed files (level 0) are written uncompressed, so a flush, which a
+  // rebuild waits for at its end, costs only the write; compactions compress
+  // below: LZ4, cheaper than the default Snappy to write and read, and ZSTD
+  // at the bottom level (most of the data), worth its extra squeeze.
+  db_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kLZ4Compression};
   db_options.bottommost_compression = rocksdb::kZSTD;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.db_path, &raw);
