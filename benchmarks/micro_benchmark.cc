@@ -114,8 +114,8 @@ class MemoryView final : public projections::ViewWriter {
   void KeepCommitted(std::string_view key) {
     if (committed_.count(key)) return;
     auto it = data_.find(key);
-    committed_.emplace(std::string(key), it == data_.end() ? std::nullopt
-                                                           : std::optional<std::string>(it->second));
+    committed_.emplace(std::string(key),
+                       it == data_.end() ? std::nullopt : std::optional<std::string>(it->second));
   }
 
   std::map<std::string, std::string, std::less<>> data_;

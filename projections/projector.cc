@@ -175,7 +175,7 @@ class PartitionViews {
     if (e == nullptr) {
       last_ = e = &*map_.emplace(std::string(key), Slot()).first;
     } else {
-      bytes_ -= Cost(*e);  // counted again below, with the new value
+      bytes_ -= Cost(*e);        // counted again below, with the new value
       if (!e->second.pending) {  // the cached committed value, kept for GetCommitted
         e->second.committed = std::move(e->second.value);
         e->second.value.reset();
@@ -207,8 +207,9 @@ class PartitionViews {
     };
     std::vector<const Entry*> pending;
     for (const std::vector<Entry*>& run : runs_) {
-      for (auto k = std::lower_bound(run.begin(), run.end(), prefix,
-                                     [](const Entry* e, const std::string& p) { return e->first < p; });
+      for (auto k =
+               std::lower_bound(run.begin(), run.end(), prefix,
+                                [](const Entry*e, const std::string&p) { return e->first < p; });
            k != run.end() && has_prefix(*k); ++k)
         pending.push_back(*k);
     }
@@ -375,7 +376,7 @@ class PartitionViews {
   Entry* last_ = nullptr;            // the entry found or added last (node addresses are stable)
   std::string scratch_;              // a value read while nothing is cached
   rocksdb::WriteBatch write_batch_;  // reused by ToWriteBatch
-  std::vector<Entry*> pending_;             // the pending entries, in order of first write
+  std::vector<Entry*> pending_;      // the pending entries, in order of first write
   std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
   size_t in_runs_ = 0;
 };
@@ -427,7 +428,7 @@ class BatchViewWriter final : public ViewWriter {
 
   PartitionViews& views_;
   const size_t prefix_size_;
-  std::string full_;                    // the prefix, then the last key asked for
+  std::string full_;                   // the prefix, then the last key asked for
   std::vector<std::string> deferred_;  // Defer's tokens since TakeDeferred
 };
 
@@ -681,10 +682,11 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           Guarded([&] { return impl_->projections[i]->Finish(token, writers[i]); });
       if (!finished.ok()) {
         failed_applies_.fetch_add(1);
-        spdlog::error("projector: projection={} failed to finish a batch partition={} "
-                      "token=\"{}\" error=\"{}\"",
-                      impl_->projections[i]->name(), partition, internal::EscapeKey(token),
-                      finished.ToString());
+        spdlog::error(
+            "projector: projection={} failed to finish a batch partition={} "
+            "token=\"{}\" error=\"{}\"",
+            impl_->projections[i]->name(), partition, internal::EscapeKey(token),
+            finished.ToString());
       }
     }
   }

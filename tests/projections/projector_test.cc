@@ -173,8 +173,8 @@ TEST(ProjectorTest, FinishRunsOncePerDeferredTokenAndBatchSeeingTheCommittedValu
         EXPECT_EQ(moves->value_or(""), expected_moves[shop]) << shop;
       }
     }
-    const auto batches_with_shop_1 = static_cast<uint64_t>(
-        std::count(expected_calls.begin(), expected_calls.end(), "shop-1"));
+    const auto batches_with_shop_1 =
+        static_cast<uint64_t>(std::count(expected_calls.begin(), expected_calls.end(), "shop-1"));
     EXPECT_EQ((*projector)->failed_applies(), fail_shop_1 ? batches_with_shop_1 : 0u);
     EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(events.size()) - 1);
   }
