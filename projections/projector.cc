@@ -267,6 +267,7 @@ class PartitionViews {
   void Committed() {
     for (Entry* e : pending_) {
       e->second.pending = false;
+      if (e->second.committed) bytes_ -= e->second.committed->size();  // see Cost
       e->second.committed.reset();
       e->second.committed_known = false;
     }
