@@ -594,24 +594,43 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     if (!reader.ok()) return reader.status();
     part.reader = std::move(reader).value();
   }
-  auto records = part.reader->Next(max_records, wait);
-  if (!records.ok()) {
-    part.reader.reset();
-    return records.status();
+  // The batch: up to max_records records, read in chunks, and no more once
+  // they hold max_batch_bytes (the record that would pass it is read again
+  // by the next batch; a batch always takes at least one).
+  std::vector<LogRecord> records;
+  size_t batch_bytes = 0;
+  for (bool full = false; !full && records.size() < max_records;) {
+    constexpr size_t kReadChunk = 256;
+    auto chunk = part.reader->Next(std::min(kReadChunk, max_records - records.size()),
+                                   records.empty() ? wait : std::chrono::milliseconds(0));
+    if (!chunk.ok()) {
+      part.reader.reset();
+      return chunk.status();
+    }
+    if (chunk->empty()) break;
+    for (LogRecord& record : *chunk) {
+      if (!records.empty() && batch_bytes + record.value.size() > impl_->options.max_batch_bytes) {
+        part.reader->Seek(record.offset);
+        full = true;
+        break;
+      }
+      batch_bytes += record.value.size();
+      records.push_back(std::move(record));
+    }
   }
-  if (records->empty()) return size_t{0};
+  if (records.empty()) return size_t{0};
   const auto& limit_offset = impl_->options.max_offset;
   const auto& limit_ms = impl_->options.max_timestamp_ms;
-  for (size_t i = 0; i < records->size(); ++i) {
-    const LogRecord& r = (*records)[i];
+  for (size_t i = 0; i < records.size(); ++i) {
+    const LogRecord& r = records[i];
     if ((limit_offset && r.offset > *limit_offset) || (limit_ms && r.timestamp_ms > *limit_ms)) {
-      records->resize(i);
+      records.resize(i);
       part.reached_limit = true;
       part.reader.reset();  // what was read past the limit is not applied
       break;
     }
   }
-  if (records->empty()) return size_t{0};
+  if (records.empty()) return size_t{0};
 
   PartitionViews& views = *part.views;
   std::vector<int64_t> checkpoints = part.checkpoints;
@@ -623,7 +642,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   // Redeliveries (offsets already applied) are skipped; `last` is the
   // offset the checkpoints move to.
   int64_t last = resume_after;
-  for (const LogRecord& record : *records) last = std::max(last, record.offset);
+  for (const LogRecord& record : records) last = std::max(last, record.offset);
 
   // Apply the batch, decoding each record just before its Apply (the event
   // is freed before the next one is decoded, so a batch never holds all its
@@ -643,7 +662,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     shops.clear();
     for (BatchViewWriter& writer : writers) writer.ForgetDeferred();
     int64_t seen = resume_after;
-    for (const LogRecord& record : *records) {
+    for (const LogRecord& record : records) {
       if (record.offset <= seen) continue;  // a redelivery; already applied
       seen = record.offset;
       Result<Event> event = DecodeEvent(record.value);
@@ -719,8 +738,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
         *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
   }
   impl_->applied_cv.notify_all();
-  consumed_.fetch_add(records->size());
-  return records->size();
+  consumed_.fetch_add(records.size());
+  return records.size();
 }
 
 uint64_t Projector::ShopGeneration(std::string_view shop) const {

@@ -7,7 +7,8 @@
 // the last record that projection has applied (8 bytes, big-endian).
 //
 // Exactly-once application: records are applied in batches (up to
-// ProjectorOptions::max_batch_events per batch, one partition per batch), and
+// ProjectorOptions::max_batch_events and max_batch_bytes per batch, one
+// partition per batch), and
 // a batch's view changes and its checkpoints are committed in the SAME
 // WriteBatch with the WAL on (or, for a bulk load, without it: see
 // ProjectorOptions::without_wal). After any crash the projector resumes from
@@ -100,6 +101,10 @@ class Projection {
 struct ProjectorOptions {
   std::string db_path;             // created when missing
   size_t max_batch_events = 1000;  // records per WriteBatch
+  // ... and no more records once they hold this many bytes (a batch takes
+  // at least one): with large events, a batch's records and pending writes
+  // stay bounded by this rather than by max_batch_events x the event size.
+  size_t max_batch_bytes = 64u << 20;
   // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
   // and the memtables are charged to it), at most max_write_buffers
   // memtables of write_buffer_bytes and never more than half the block cache

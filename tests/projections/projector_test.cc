@@ -180,6 +180,50 @@ TEST(ProjectorTest, FinishRunsOncePerDeferredTokenAndBatchSeeingTheCommittedValu
   }
 }
 
+TEST(ProjectorTest, BatchesStopAtMaxBatchBytesAndTheRestIsAppliedByTheNext) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  auto events = EventGenerator(5, {.shops = 2}).Next(120);
+  for (Event& event : events)  // large messages among small events
+    if (auto* message = std::get_if<MessagePosted>(&event.body))
+      message->personal.text = std::string(20'000, 'x');
+  ASSERT_TRUE(AppendEvents(*log, events).ok());
+  std::vector<size_t> sizes;  // record bytes by offset
+  {
+    auto reader = log->OpenReader(0, 0);
+    ASSERT_TRUE(reader.ok());
+    auto records = (*reader)->Next(1000, std::chrono::milliseconds(0));
+    ASSERT_TRUE(records.ok());
+    for (const LogRecord& r : *records) sizes.push_back(r.value.size());
+  }
+  ASSERT_EQ(sizes.size(), events.size());
+
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  options.max_batch_bytes = 50'000;
+  auto projector = Projector::Open(options, *log, Counting());
+  ASSERT_TRUE(projector.ok());
+  size_t at = 0, batches = 0;
+  while (at < sizes.size()) {
+    auto n = (*projector)->PollOnce(0, 1000, std::chrono::milliseconds(0));
+    ASSERT_TRUE(n.ok());
+    ASSERT_GE(*n, 1u);
+    size_t bytes = 0;
+    for (size_t i = at; i < at + *n; ++i) bytes += sizes[i];
+    EXPECT_TRUE(*n == 1 || bytes <= options.max_batch_bytes) << *n << " records, " << bytes;
+    if (at + *n < sizes.size()) {  // the next record would not have fitted
+      EXPECT_GT(bytes + sizes[at + *n], options.max_batch_bytes);
+    }
+    at += *n;
+    ++batches;
+    EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
+  }
+  EXPECT_GT(batches, 10u);
+  int expected = 0;
+  for (const auto& e : events) expected += e.envelope.tenant == "shop-0";
+  EXPECT_EQ(CountOf(**projector, "shop-0"), expected);  // each record applied once
+}
+
 // A log one partition of which cannot be read (its broker is gone).
 class UnreadablePartitionLog final : public EventLog {
  public:
