@@ -314,6 +314,8 @@ class PartitionViews {
     ResetPending();
   }
 
+  size_t bytes() const { return bytes_; }
+
   // Forgets everything (after a failed commit).
   void Clear() {
     map_.clear();
@@ -740,6 +742,15 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   impl_->applied_cv.notify_all();
   consumed_.fetch_add(records.size());
   return records.size();
+}
+
+uint64_t Projector::ReadCacheBytes() const {
+  uint64_t total = 0;
+  for (const auto& part : impl_->partitions) {
+    std::lock_guard lock(part->poll_mu);
+    total += part->views->bytes();
+  }
+  return total;
 }
 
 uint64_t Projector::ShopGeneration(std::string_view shop) const {

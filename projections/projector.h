@@ -220,6 +220,11 @@ class Projector : public ViewReader {
   // dump identically.
   std::string DumpAll() const;
 
+  // The bytes the partitions' read caches hold, summed: after each commit at
+  // most ProjectorOptions::read_cache_bytes per partition (a batch being
+  // applied adds its pending writes until it commits).
+  uint64_t ReadCacheBytes() const;
+
   // Records applied or skipped since Open, over every partition.
   uint64_t consumed_records() const { return consumed_.load(); }
   uint64_t undecodable_records() const { return undecodable_.load(); }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "projections/queries.h"
 #include "schemas/codec.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/event_generator.h"
@@ -222,6 +223,24 @@ TEST(ProjectorTest, BatchesStopAtMaxBatchBytesAndTheRestIsAppliedByTheNext) {
   int expected = 0;
   for (const auto& e : events) expected += e.envelope.tenant == "shop-0";
   EXPECT_EQ(CountOf(**projector, "shop-0"), expected);  // each record applied once
+}
+
+TEST(ProjectorTest, ReadCacheStaysWithinItsBudgetBatchAfterBatch) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(9, {.shops = 3}).Next(3000)).ok());
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  options.read_cache_bytes = 64 << 10;
+  auto projector = Projector::Open(options, *log, projections::DefaultProjections());
+  ASSERT_TRUE(projector.ok());
+  for (int batch = 0; batch < 30; ++batch) {  // rows rewritten batch after batch
+    auto n = (*projector)->PollOnce(0, 100, std::chrono::milliseconds(0));
+    ASSERT_TRUE(n.ok());
+    ASSERT_EQ(*n, 100u);
+    EXPECT_LE((*projector)->ReadCacheBytes(), options.read_cache_bytes) << "after batch " << batch;
+  }
+  EXPECT_GT((*projector)->ReadCacheBytes(), 0u);
 }
 
 // A log one partition of which cannot be read (its broker is gone).
