@@ -70,9 +70,7 @@ struct IsVariant<std::variant<T...>> : std::true_type {};
 
 // A JSON pointer not spelled out: FieldChecker's first walk, which finds
 // whether a value has a bad field without building a path per field.
-struct NoPath {
-  friend NoPath operator+(NoPath, std::string_view) { return {}; }
-};
+struct NoPath {};
 
 // Walks a value and reports the first enum value without a name or string that
 // is not UTF-8, as `code` with the field's JSON pointer. Doubles must be finite.
@@ -105,14 +103,14 @@ class FieldChecker {
       if (value) return Walk(*value, path);
     } else if constexpr (IsVector<V>::value) {
       for (size_t i = 0; i < value.size(); ++i) {
-        PALAVER_RETURN_IF_ERROR(Walk(value[i], path + "/" + std::to_string(i)));
+        PALAVER_RETURN_IF_ERROR(Walk(value[i], Child(path, std::to_string(i))));
       }
     } else if constexpr (IsVariant<V>::value) {
       return std::visit([&](const auto& alt) { return Walk(alt, path); }, value);
     } else if constexpr (HasFields<V>) {
       Status status;
       V::Fields(value, [&](std::string_view name, const auto& field) {
-        if (status.ok()) status = Walk(field, path + "/" + std::string(name));
+        if (status.ok()) status = Walk(field, Child(path, name));
       });
       return status;
     }
@@ -123,6 +121,15 @@ class FieldChecker {
     return Status::Error(code_, "field " + path + " " + what, path);
   }
   Status Fail(NoPath, std::string_view) const { return Status::Error(code_, ""); }
+
+  // `path` extended by one token (no string is built on the first walk).
+  static std::string Child(const std::string& path, std::string_view token) {
+    std::string child = path;
+    child += '/';
+    child += token;
+    return child;
+  }
+  static NoPath Child(NoPath, std::string_view) { return {}; }
   ErrorCode code_;
 };
 
