@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <new>
 #include <set>
-#include <unordered_map>
+#include <utility>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
@@ -98,7 +100,7 @@ bool ValidName(std::string_view name) {
 
 // One partition's values: the pending writes of the batch being applied
 // (the last value or deletion per key, so a key rewritten by many events of a
-// batch reaches RocksDB once) and, beside them in the same map, committed
+// batch reaches RocksDB once) and, beside them in the same table, committed
 // values (or absence) of keys its projections read or wrote recently. Reads
 // see pending values, then cached ones, then the database. Only the projector
 // writes the database, and a partition's keys are its own (they start with a
@@ -107,7 +109,7 @@ bool ValidName(std::string_view name) {
 // After a commit the pending entries simply become cached ones (no copy).
 // A cached entry's first write in a batch keeps the value it replaces, for
 // GetCommitted (until the commit).
-// There is no undo log: Discard drops the pending entries from the map, so
+// There is no undo log: Discard drops the pending entries from the table, so
 // their keys are read from the database again (an event whose Apply fails
 // makes the projector apply the whole batch again without it; failures are
 // rare; see PollOnce). Over budget, after a commit, the cache drops the
@@ -116,28 +118,15 @@ bool ValidName(std::string_view name) {
 // again, and a full clear sends every one of them back to RocksDB).
 class PartitionViews {
  public:
-  struct Slot {
-    std::optional<std::string> value;  // nullopt: absent (or deleted)
-    // While pending: the committed value the first write replaced, when it
-    // was cached (committed_known); otherwise it is in the database.
-    std::optional<std::string> committed;
-    bool committed_known = false;
-    bool pending = false;  // written by the batch being applied
-    bool read = false;     // read since the last sweep (see Committed)
-  };
-  // Transparent hashing, so lookups by string_view need no key copy.
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  using Map = std::unordered_map<std::string, Slot, Hash, std::equal_to<>>;
-  using Entry = Map::value_type;
-
   PartitionViews(rocksdb::DB& db, size_t budget_bytes) : db_(db), budget_bytes_(budget_bytes) {}
+  ~PartitionViews() { Clear(); }
+  PartitionViews(const PartitionViews&) = delete;
+  PartitionViews& operator=(const PartitionViews&) = delete;
 
   // The value at `key`; the bytes are valid until the next call.
   Result<std::optional<std::string_view>> Get(const std::string& key) {
-    Entry* e = Find(key);
+    const uint64_t hash = Hash(key);
+    Entry* e = Find(key, hash);
     if (e == nullptr) {
       rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "projection read");
@@ -145,54 +134,53 @@ class PartitionViews {
         if (s.IsNotFound()) return std::optional<std::string_view>();
         return std::optional<std::string_view>(scratch_);
       }
-      last_ = e = &*map_.try_emplace(key).first;
-      if (s.ok()) e->second.value = std::move(scratch_);
+      e = Insert(key, hash);
+      if (s.ok()) e->value = std::move(scratch_);
       bytes_ += Cost(*e);
     }
-    e->second.read = true;
-    if (!e->second.value) return std::optional<std::string_view>();
-    return std::optional<std::string_view>(*e->second.value);
+    e->read = true;
+    if (!e->value) return std::optional<std::string_view>();
+    return std::optional<std::string_view>(*e->value);
   }
 
   // The value at `key` before the batch's pending writes; valid like Get's.
   Result<std::optional<std::string_view>> GetCommitted(const std::string& key) {
-    Entry* e = Find(key);
-    if (e == nullptr || (e->second.pending && !e->second.committed_known)) {
+    Entry* e = Find(key, Hash(key));
+    if (e == nullptr || (e->pending && !e->committed_known)) {
       rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
       if (s.IsNotFound()) return std::optional<std::string_view>();
       if (!s.ok()) return FromRocks(s, "projection read");
       return std::optional<std::string_view>(scratch_);
     }
-    const std::optional<std::string>& value =
-        e->second.pending ? e->second.committed : e->second.value;
+    const std::optional<std::string>& value = e->pending ? e->committed : e->value;
     if (!value) return std::optional<std::string_view>();
     return std::optional<std::string_view>(*value);
   }
 
   // A pending write (`value` nullopt: a deletion).
   void Set(std::string_view key, std::optional<std::string_view> value) {
-    Entry* e = Find(key);  // no key copy for a known key
+    const uint64_t hash = Hash(key);
+    Entry* e = Find(key, hash);
     if (e == nullptr) {
-      last_ = e = &*map_.emplace(std::string(key), Slot()).first;
+      e = Insert(key, hash);
     } else {
-      bytes_ -= Cost(*e);        // counted again below, with the new value
-      if (!e->second.pending) {  // the cached committed value, kept for GetCommitted
-        e->second.committed = std::move(e->second.value);
-        e->second.value.reset();
-        e->second.committed_known = true;
+      bytes_ -= Cost(*e);  // counted again below, with the new value
+      if (!e->pending) {   // the cached committed value, kept for GetCommitted
+        e->committed = std::move(e->value);
+        e->value.reset();
+        e->committed_known = true;
       }
     }
-    Slot& slot = e->second;
     if (!value) {
-      slot.value.reset();
-    } else if (slot.value) {
-      slot.value->assign(*value);  // reuses the old value's buffer
+      e->value.reset();
+    } else if (e->value) {
+      e->value->assign(*value);  // reuses the old value's buffer
     } else {
-      slot.value.emplace(*value);
+      e->value.emplace(*value);
     }
     bytes_ += Cost(*e);
-    if (!slot.pending) {
-      slot.pending = true;
+    if (!e->pending) {
+      e->pending = true;
       pending_.push_back(e);
     }
   }
@@ -202,14 +190,12 @@ class PartitionViews {
               const std::function<bool(std::string_view, std::string_view)>& visit) {
     // The pending keys under the prefix, in order: a range of each sorted run.
     SortNewPendingKeys();
-    auto has_prefix = [&](const Entry* e) {
-      return std::string_view(e->first).substr(0, prefix.size()) == prefix;
-    };
+    auto has_prefix = [&](const Entry* e) { return e->key().substr(0, prefix.size()) == prefix; };
     std::vector<const Entry*> pending;
     for (const std::vector<Entry*>& run : runs_) {
-      for (auto k =
-               std::lower_bound(run.begin(), run.end(), prefix,
-                                [](const Entry*e, const std::string&p) { return e->first < p; });
+      for (auto k = std::lower_bound(
+               run.begin(), run.end(), prefix,
+               [](const Entry*e, const std::string&p) { return e->key() < std::string_view(p); });
            k != run.end() && has_prefix(*k); ++k)
         pending.push_back(*k);
     }
@@ -225,7 +211,8 @@ class PartitionViews {
       } else if (!db_valid()) {
         order = 1;
       } else {
-        order = it->key().compare(rocksdb::Slice(pending[p]->first));
+        const std::string_view key = pending[p]->key();
+        order = it->key().compare(rocksdb::Slice(key.data(), key.size()));
         order = order < 0 ? -1 : (order > 0 ? 1 : 0);
       }
       if (order < 0) {
@@ -234,8 +221,8 @@ class PartitionViews {
           return Status::Ok();
         it->Next();
       } else {
-        const Slot& slot = pending[p]->second;
-        if (slot.value && !visit(pending[p]->first, *slot.value)) return Status::Ok();
+        const Entry& e = *pending[p];
+        if (e.value && !visit(e.key(), *e.value)) return Status::Ok();
         if (order == 0) it->Next();
         ++p;
       }
@@ -253,11 +240,12 @@ class PartitionViews {
     while (runs_.size() > 1) MergeLastRuns();
     write_batch_.Clear();
     if (runs_.empty()) return write_batch_;
-    for (const Entry* entry : runs_.front()) {
-      if (entry->second.value) {
-        write_batch_.Put(entry->first, *entry->second.value);
+    for (const Entry* e : runs_.front()) {
+      const std::string_view key = e->key();
+      if (e->value) {
+        write_batch_.Put(rocksdb::Slice(key.data(), key.size()), *e->value);
       } else {
-        write_batch_.Delete(entry->first);
+        write_batch_.Delete(rocksdb::Slice(key.data(), key.size()));
       }
     }
     return write_batch_;
@@ -266,16 +254,14 @@ class PartitionViews {
   // After a successful commit: the pending values are the committed ones.
   void Committed() {
     for (Entry* e : pending_) {
-      e->second.pending = false;
-      if (e->second.committed) bytes_ -= e->second.committed->size();  // see Cost
-      e->second.committed.reset();
-      e->second.committed_known = false;
+      e->pending = false;
+      if (e->committed) bytes_ -= e->committed->size();  // see Cost
+      e->committed.reset();
+      e->committed_known = false;
     }
     ResetPending();
     if (budget_bytes_ == 0) {
-      map_.clear();
-      bytes_ = 0;
-      last_ = nullptr;
+      Clear();
     } else if (bytes_ > budget_bytes_) {
       // A sweep (the clock algorithm's, in one pass): entries not read since
       // the previous sweep go, the others lose their mark. Most of a
@@ -285,32 +271,19 @@ class PartitionViews {
       // arbitrary half instead sent those hot rows back to RocksDB on every
       // sweep. Only when the entries read since the last sweep alone fill
       // most of the budget do arbitrary ones go too, down to half of it.
-      last_ = nullptr;
-      for (auto it = map_.begin(); it != map_.end();) {
-        if (it->second.read) {
-          it->second.read = false;
-          ++it;
-        } else {
-          bytes_ -= Cost(*it);
-          it = map_.erase(it);
-        }
-      }
-      if (bytes_ > budget_bytes_ / 4 * 3) {
-        for (auto it = map_.begin(); it != map_.end() && bytes_ > budget_bytes_ / 2;) {
-          bytes_ -= Cost(*it);
-          it = map_.erase(it);
-        }
-      }
+      RemoveIf([](Entry& e) {
+        if (!e.read) return true;
+        e.read = false;
+        return false;
+      });
+      if (bytes_ > budget_bytes_ / 4 * 3)
+        RemoveIf([&](Entry&) { return bytes_ > budget_bytes_ / 2; });
     }
   }
 
   // Forgets the pending writes (their keys are read from the database again).
   void Discard() {
-    for (Entry* e : pending_) {
-      bytes_ -= Cost(*e);
-      map_.erase(map_.find(e->first));
-    }
-    last_ = nullptr;
+    RemoveIf([](Entry& e) { return e.pending; });
     ResetPending();
   }
 
@@ -318,25 +291,121 @@ class PartitionViews {
 
   // Forgets everything (after a failed commit).
   void Clear() {
-    map_.clear();
+    for (const Cell& cell : cells_)
+      if (cell.entry != nullptr) Entry::Free(cell.entry);
+    cells_.clear();
+    count_ = 0;
     last_ = nullptr;
     bytes_ = 0;
     ResetPending();
   }
 
  private:
+  // One key's cached and pending state, allocated together with the key's
+  // bytes (right after it), so a lookup that finds the entry compares the
+  // key in memory it has just touched.
+  struct Entry {
+    std::optional<std::string> value;  // nullopt: absent (or deleted)
+    // While pending: the committed value the first write replaced, when it
+    // was cached (committed_known); otherwise it is in the database.
+    std::optional<std::string> committed;
+    uint32_t key_size = 0;
+    bool committed_known = false;
+    bool pending = false;  // written by the batch being applied
+    bool read = false;     // read since the last sweep (see Committed)
+
+    std::string_view key() const {
+      return std::string_view(reinterpret_cast<const char*>(this + 1), key_size);
+    }
+    static Entry* New(std::string_view key) {
+      void* memory = ::operator new(sizeof(Entry) + key.size());
+      Entry* e = new (memory) Entry();
+      e->key_size = static_cast<uint32_t>(key.size());
+      std::memcpy(reinterpret_cast<char*>(e + 1), key.data(), key.size());
+      return e;
+    }
+    static void Free(Entry* e) {
+      e->~Entry();
+      ::operator delete(e);
+    }
+  };
+
+  // The entries are found through an open-addressing table (linear probing,
+  // at most half full) of their keys' hashes: a lookup reads one cell, then
+  // the entry whose hash matches (a node-based hash map reads a bucket, the
+  // node before, the node and the key, each a cache miss once the batch's
+  // keys outgrow the CPU's caches). Entries are removed by RemoveIf, which
+  // rebuilds the table from the entries that stay.
+  struct Cell {
+    uint64_t hash = 0;
+    Entry* entry = nullptr;  // nullptr: empty
+  };
+
+  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
+
   // Most projections read a key and then write it: the entry found last is
-  // checked first, which spares the second hash lookup.
-  Entry* Find(std::string_view key) {
-    if (last_ != nullptr && last_->first == key) return last_;
-    auto it = map_.find(key);
-    if (it == map_.end()) return nullptr;
-    return last_ = &*it;
+  // checked first, which spares the second lookup.
+  Entry* Find(std::string_view key, uint64_t hash) {
+    if (last_ != nullptr && last_->key() == key) return last_;
+    if (cells_.empty()) return nullptr;
+    const size_t mask = cells_.size() - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+      const Cell& cell = cells_[i];
+      if (cell.entry == nullptr) return nullptr;
+      if (cell.hash == hash && cell.entry->key() == key) return last_ = cell.entry;
+    }
   }
 
+  // Adds an entry for `key`, which has none.
+  Entry* Insert(std::string_view key, uint64_t hash) {
+    if ((count_ + 1) * 2 > cells_.size()) Rehash(std::max<size_t>(64, cells_.size() * 2));
+    Entry* e = Entry::New(key);
+    Place(Cell{hash, e});
+    ++count_;
+    return last_ = e;
+  }
+
+  void Place(Cell cell) {
+    const size_t mask = cells_.size() - 1;
+    size_t i = cell.hash & mask;
+    while (cells_[i].entry != nullptr) i = (i + 1) & mask;
+    cells_[i] = cell;
+  }
+
+  void Rehash(size_t capacity) {
+    std::vector<Cell> old = std::exchange(cells_, std::vector<Cell>(capacity));
+    for (const Cell& cell : old)
+      if (cell.entry != nullptr) Place(cell);
+  }
+
+  // Frees the entries `remove` says to (it may change the ones it keeps), in
+  // table order, and rebuilds the table from the others.
+  template <class Remove>
+  void RemoveIf(Remove remove) {
+    std::vector<Cell> kept;
+    kept.reserve(count_);
+    for (const Cell& cell : cells_) {
+      if (cell.entry == nullptr) continue;
+      if (remove(*cell.entry)) {
+        bytes_ -= Cost(*cell.entry);
+        Entry::Free(cell.entry);
+      } else {
+        kept.push_back(cell);
+      }
+    }
+    last_ = nullptr;
+    count_ = kept.size();
+    size_t capacity = 64;
+    while (capacity < count_ * 2) capacity *= 2;
+    cells_.assign(capacity, Cell());
+    for (const Cell& cell : kept) Place(cell);
+  }
+
+  // What an entry counts against the budget: its bytes, the table's cells
+  // for it (two, as the table is at most half full) and allocator overhead.
   static size_t Cost(const Entry& e) {
-    return e.first.size() + (e.second.value ? e.second.value->size() : 0) +
-           (e.second.committed ? e.second.committed->size() : 0) + 96;
+    return sizeof(Entry) + e.key_size + (e.value ? e.value->size() : 0) +
+           (e.committed ? e.committed->size() : 0) + 2 * sizeof(Cell) + 16;
   }
 
   void ResetPending() {
@@ -345,7 +414,7 @@ class PartitionViews {
     in_runs_ = 0;
   }
 
-  static bool ByKey(const Entry* a, const Entry* b) { return a->first < b->first; }
+  static bool ByKey(const Entry* a, const Entry* b) { return a->key() < b->key(); }
 
   // Sorts the pending entries not yet in a run into a new run, then merges
   // the smallest runs until each run is more than twice the size of the next
@@ -372,14 +441,16 @@ class PartitionViews {
 
   rocksdb::DB& db_;
   const size_t budget_bytes_;
-  size_t bytes_ = 0;  // the sum of Cost over map_
-  // Node-based: an entry's address is stable until it is erased, and pending
-  // entries are erased only by Discard and Clear, which drop the pointers below.
-  Map map_;
-  Entry* last_ = nullptr;            // the entry found or added last (node addresses are stable)
-  std::string scratch_;              // a value read while nothing is cached
-  rocksdb::WriteBatch write_batch_;  // reused by ToWriteBatch
-  std::vector<Entry*> pending_;      // the pending entries, in order of first write
+  size_t bytes_ = 0;  // the sum of Cost over the entries
+  // Entries stay where they were allocated until RemoveIf or Clear frees
+  // them; pending entries are freed only by Discard and Clear, which drop the
+  // pointers below.
+  std::vector<Cell> cells_;                // a power of two in size, or empty
+  size_t count_ = 0;                       // entries in cells_
+  Entry* last_ = nullptr;                  // the entry found or added last
+  std::string scratch_;                    // a value read while nothing is cached
+  rocksdb::WriteBatch write_batch_;        // reused by ToWriteBatch
+  std::vector<Entry*> pending_;            // the pending entries, in order of first write
   std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
   size_t in_runs_ = 0;
 };
