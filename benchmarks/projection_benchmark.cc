@@ -9,7 +9,11 @@
 //     RocksDB WriteBatch puts/s of the rebuilt database's own keys and values
 //     (batches of 1000 puts, no fsync, and the WAL off as the rebuild has it,
 //     like `palaver replay`; `--wal 1` turns it on for both, as the live
-//     projector has it);
+//     projector has it). By default an event goes to any conversation
+//     started so far, however old, so the rows a rebuild touches spread over
+//     the whole log (the worst case for every cache); `--recent N` sends
+//     each to one of the N conversations started last, as in a support
+//     queue (N = 1000: 20 live conversations per shop);
 //   inbox: one shop with N conversations (started, one shopper message, some
 //     assigned and answered), then first-page and cursor-page queries of 25
 //     rows with and without filters; p50/p99 per query.
@@ -19,7 +23,7 @@
 //
 // Usage: projection_benchmark [--events N] [--conversations N] [--queries N]
 //          [--batch N] [--cache-mb N] [--read-cache-mb N] [--phase all|rebuild|inbox]
-//          [--wal 0|1] [--rounds N] [--dir D]
+//          [--wal 0|1] [--rounds N] [--recent N] [--dir D]
 //          [--only inbox|receipts|history|profile|metrics]  (rebuild one projection)
 #include <algorithm>
 #include <chrono>
@@ -185,7 +189,7 @@ Latency Percentiles(std::vector<double> us) {
 }
 
 int Main(int argc, char** argv) {
-  size_t events = 300'000, conversations = 100'000, queries = 2000, rounds = 5;
+  size_t events = 300'000, conversations = 100'000, queries = 2000, rounds = 5, recent = 0;
   std::string phase = "all";
   std::string dir = (std::filesystem::temp_directory_path() / "palaver-projection-bench").string();
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -209,6 +213,8 @@ int Main(int argc, char** argv) {
       g_without_wal = std::strcmp(argv[i + 1], "1") != 0;
     else if (!std::strcmp(argv[i], "--only"))
       g_only = argv[i + 1];
+    else if (!std::strcmp(argv[i], "--recent"))
+      recent = std::strtoull(argv[i + 1], nullptr, 10);
     else if (!std::strcmp(argv[i], "--phase"))
       phase = argv[i + 1];
   }
@@ -225,10 +231,18 @@ int Main(int argc, char** argv) {
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
-    testing::EventGenerator generator(
-        42, {.shops = 50, .customers_per_shop = 200, .agents_per_shop = 5});
+    testing::EventGenerator generator(42, {.shops = 50,
+                                           .customers_per_shop = 200,
+                                           .agents_per_shop = 5,
+                                           .recent_conversations = recent});
     for (size_t done = 0; done < events; done += 50'000)
       Append(*log, generator.Next(std::min<size_t>(50'000, events - done)));
+    if (recent == 0) {
+      std::printf("rebuild log: %zu events, each to any conversation started before it\n", events);
+    } else {
+      std::printf("rebuild log: %zu events, each to one of the %zu conversations started last\n",
+                  events, recent);
+    }
     struct Round {
       double secs, cpu, thread_cpu;
     };

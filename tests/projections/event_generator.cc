@@ -53,6 +53,14 @@ struct EventGenerator::State {
     return v[Uniform(v.size())];
   }
 
+  // The conversation an event goes to: any started so far, or one of the
+  // options.recent_conversations started last.
+  Conversation& PickConversation() {
+    const size_t n = conversations.size(), window = options.recent_conversations;
+    if (window == 0 || n <= window) return Pick(conversations);
+    return conversations[n - window + Uniform(window)];
+  }
+
   std::string Id(const char* kind) { return std::string(kind) + "-" + std::to_string(++counter); }
 
   Event Make(const std::string& shop, const std::string& conv, ActorKind actor,
@@ -109,7 +117,7 @@ struct EventGenerator::State {
   Conversation* OpenConversation() {
     if (conversations.empty()) return nullptr;
     for (int tries = 0; tries < 8; ++tries) {
-      Conversation& c = Pick(conversations);
+      Conversation& c = PickConversation();
       if (c.status != ConversationStatus::kClosed || c.channel != Channel::kWebChat) return &c;
     }
     return nullptr;
@@ -371,7 +379,7 @@ struct EventGenerator::State {
       return;
     }
     if (roll < 99 && !conversations.empty()) {
-      Conversation& c = Pick(conversations);
+      Conversation& c = PickConversation();
       CsatSubmitted csat;
       csat.customer_id = c.customer;
       csat.rating = static_cast<int32_t>(1 + Uniform(5));

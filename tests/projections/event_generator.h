@@ -20,6 +20,11 @@ struct EventGeneratorOptions {
   int customers_per_shop = 6;
   int agents_per_shop = 3;
   int64_t start_us = 1'767'225'600'000'000;  // 2026-01-01T00:00:00Z
+  // 0: an event goes to any conversation started so far, however old (every
+  // conversation stays live, so the set a projection touches grows with the
+  // log). N: to one of the N conversations started last, as in a support
+  // queue, where a conversation gets its events in the hours after it starts.
+  size_t recent_conversations = 0;
 };
 
 class EventGenerator {
