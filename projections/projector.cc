@@ -282,7 +282,10 @@ class PartitionViews {
   }
 
   // Forgets the pending writes (their keys are read from the database again).
+  // Costs nothing without pending writes (PollOnce calls it before every
+  // batch); otherwise a pass over the table (after a failed Apply: rare).
   void Discard() {
+    if (pending_.empty()) return;
     RemoveIf([](Entry& e) { return e.pending; });
     ResetPending();
   }
