@@ -103,7 +103,7 @@ class FieldChecker {
       if (value) return Walk(*value, path);
     } else if constexpr (IsVector<V>::value) {
       for (size_t i = 0; i < value.size(); ++i) {
-        PALAVER_RETURN_IF_ERROR(Walk(value[i], Child(path, std::to_string(i))));
+        PALAVER_RETURN_IF_ERROR(Walk(value[i], Child(path, i)));
       }
     } else if constexpr (IsVariant<V>::value) {
       return std::visit([&](const auto& alt) { return Walk(alt, path); }, value);
@@ -122,14 +122,19 @@ class FieldChecker {
   }
   Status Fail(NoPath, std::string_view) const { return Status::Error(code_, ""); }
 
-  // `path` extended by one token (no string is built on the first walk).
+  // `path` extended by one token, a field name or an array index (no string
+  // is built on the first walk).
   static std::string Child(const std::string& path, std::string_view token) {
     std::string child = path;
     child += '/';
     child += token;
     return child;
   }
+  static std::string Child(const std::string& path, size_t index) {
+    return Child(path, std::to_string(index));
+  }
   static NoPath Child(NoPath, std::string_view) { return {}; }
+  static NoPath Child(NoPath, size_t) { return {}; }
   ErrorCode code_;
 };
 
