@@ -163,10 +163,13 @@ std::string EncodeFields(const T& value) {
   return std::move(out).str();
 }
 
-// Decodes what EncodeFields wrote; kCorruption (naming `what`) when the bytes
-// do not decode or have bytes left over.
+// Decodes what EncodeFields wrote; kCorruption (naming "<type> <part>", e.g.
+// "message.posted body") when the bytes do not decode or have bytes left
+// over. The name is built only on error: this runs for every event read.
 template <HasFields T>
-Status DecodeFields(std::string_view bytes, T& value, std::string_view what) {
+Status DecodeFields(std::string_view bytes, T& value, std::string_view type,
+                    std::string_view part) {
+  auto what = [&] { return std::string(type) + " " + std::string(part); };
   body_codec_internal::ViewBuffer buffer(bytes);
   std::istream in(&buffer);
   try {
@@ -174,11 +177,11 @@ Status DecodeFields(std::string_view bytes, T& value, std::string_view what) {
     ar(value);
   } catch (const std::exception& e) {
     return Status::Error(ErrorCode::kCorruption,
-                         std::string(what) + " does not decode: " + e.what());
+                         what() + " does not decode: " + e.what());
   }
   if (in.peek() != std::char_traits<char>::eof()) {
     return Status::Error(ErrorCode::kCorruption,
-                         std::string(what) + " has trailing bytes after its last field");
+                         what() + " has trailing bytes after its last field");
   }
   return Status::Ok();
 }
@@ -200,13 +203,14 @@ Frame MakeFrame(Envelope envelope, const Layout& body) {
 template <class Layout>
 Result<Layout> DecodeLayout(const Frame& frame) {
   Layout body;
-  const std::string name(EventTypeName(Layout::kType));
-  PALAVER_RETURN_IF_ERROR(DecodeFields(frame.body, body, name + " body"));
+  const std::string_view name = EventTypeName(Layout::kType);
+  PALAVER_RETURN_IF_ERROR(DecodeFields(frame.body, body, name, "body"));
   if constexpr (HasPersonal<Layout>) {
-    PALAVER_RETURN_IF_ERROR(DecodeFields(frame.personal, body.personal, name + " personal part"));
+    PALAVER_RETURN_IF_ERROR(DecodeFields(frame.personal, body.personal, name, "personal part"));
   } else if (!frame.personal.empty()) {
-    return Status::Error(ErrorCode::kCorruption,
-                         name + " has no personal fields but its frame carries personal bytes");
+    return Status::Error(
+        ErrorCode::kCorruption,
+        std::string(name) + " has no personal fields but its frame carries personal bytes");
   }
   return body;
 }
