@@ -176,8 +176,7 @@ Status DecodeFields(std::string_view bytes, T& value, std::string_view type,
     cereal::PortableBinaryInputArchive ar(in);
     ar(value);
   } catch (const std::exception& e) {
-    return Status::Error(ErrorCode::kCorruption,
-                         what() + " does not decode: " + e.what());
+    return Status::Error(ErrorCode::kCorruption, what() + " does not decode: " + e.what());
   }
   if (in.peek() != std::char_traits<char>::eof()) {
     return Status::Error(ErrorCode::kCorruption,
@@ -201,7 +200,7 @@ Frame MakeFrame(Envelope envelope, const Layout& body) {
 
 // Decodes the body and personal parts of `frame` as `Layout`.
 template <class Layout>
-Result<Layout> DecodeLayout(const Frame& frame) {
+Result<Layout> DecodeLayout(const FrameView& frame) {
   Layout body;
   const std::string_view name = EventTypeName(Layout::kType);
   PALAVER_RETURN_IF_ERROR(DecodeFields(frame.body, body, name, "body"));

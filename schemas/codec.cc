@@ -90,10 +90,10 @@ Result<std::string> EncodeEvent(const Event& event) {
 }
 
 Result<Event> DecodeEvent(std::string_view record) {
-  Result<Frame> frame = DecodeFrame(record);
+  Result<FrameView> frame = DecodeFrame(record);
   if (!frame.ok()) return frame.status();
   PALAVER_RETURN_IF_ERROR(CheckEnvelope(frame->envelope, ErrorCode::kCorruption));
-  Frame& f = *frame;
+  FrameView& f = *frame;
   return DispatchType<Result<Event>>(f.envelope.type, [&](auto type) -> Result<Event> {
     using T = typename decltype(type)::type;
     Result<T> body = DecodeVersion<T>(f.envelope.schema_version, [&](auto layout) {

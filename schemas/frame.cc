@@ -18,7 +18,27 @@ class ViewBuffer : public std::streambuf {
     char* begin = const_cast<char*>(bytes.data());
     setg(begin, begin, begin + bytes.size());
   }
+  // The next `n` bytes, consumed; throws when fewer are left.
+  std::string_view Take(size_t n) {
+    if (static_cast<size_t>(egptr() - gptr()) < n)
+      throw cereal::Exception("a length of " + std::to_string(n) + " runs past the frame's end");
+    const std::string_view bytes(gptr(), n);
+    setg(eback(), gptr() + n, egptr());
+    return bytes;
+  }
 };
+
+// A std::string as cereal writes it (its length, then its bytes), read as a
+// view into the buffer instead of a copy.
+struct StringView {
+  ViewBuffer* buffer;
+  std::string_view* value;
+};
+void load(cereal::PortableBinaryInputArchive& ar, StringView& s) {
+  cereal::size_type n = 0;
+  cereal::CheckedLength(ar, n, 1);
+  *s.value = s.buffer->Take(static_cast<size_t>(n));
+}
 
 Status CheckMagic(std::string_view bytes) {
   if (bytes.size() < kMagic.size() || bytes.substr(0, kMagic.size()) != kMagic) {
@@ -50,14 +70,15 @@ std::string EncodeFrame(const Frame& frame) {
   return std::move(out).str();
 }
 
-Result<Frame> DecodeFrame(std::string_view bytes) {
+Result<FrameView> DecodeFrame(std::string_view bytes) {
   PALAVER_RETURN_IF_ERROR(CheckMagic(bytes));
   ViewBuffer buffer(bytes.substr(kMagic.size()));
   std::istream in(&buffer);
-  Frame frame;
+  FrameView frame;
   try {
     cereal::PortableBinaryInputArchive ar(in);
-    ar(frame.envelope, frame.body, frame.personal);
+    StringView body{&buffer, &frame.body}, personal{&buffer, &frame.personal};
+    ar(frame.envelope, body, personal);
   } catch (const std::exception& e) {
     return Status::Error(ErrorCode::kCorruption,
                          std::string("palaver event frame does not decode: ") + e.what());

@@ -29,11 +29,20 @@ struct Frame {
   std::string personal;
 };
 
+// A decoded frame whose body and personal bytes are views into the decoded
+// record (so the record must outlive it): every event read is decoded, and
+// the two parts are only decoded further, never kept.
+struct FrameView {
+  Envelope envelope;
+  std::string_view body;
+  std::string_view personal;
+};
+
 // Encodes `frame`. Never fails for a well-formed Envelope.
 std::string EncodeFrame(const Frame& frame);
 
 // Decodes a whole frame. kCorruption when `bytes` is not a palaver frame.
-Result<Frame> DecodeFrame(std::string_view bytes);
+Result<FrameView> DecodeFrame(std::string_view bytes);
 
 // Decodes only the envelope (cheap: stops before the body).
 // kCorruption when `bytes` is not a palaver frame; kUnsupportedVersion when

@@ -63,9 +63,9 @@ Envelope EnvelopeOf(const LogRecord& record) {
 }
 
 std::string BodyOf(const LogRecord& record) {
-  Result<Frame> frame = DecodeFrame(record.value);
+  Result<FrameView> frame = DecodeFrame(record.value);
   EXPECT_TRUE(frame.ok()) << frame.status().ToString();
-  return frame.ok() ? frame->body : std::string();
+  return frame.ok() ? std::string(frame->body) : std::string();
 }
 
 Result<std::vector<LogRecord>> ReadRecords(EventLog& log, int32_t partition, int64_t from,

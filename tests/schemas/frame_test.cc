@@ -24,7 +24,7 @@ TEST(FrameTest, RoundTrips) {
   const Frame frame = SampleFrame();
   const std::string bytes = EncodeFrame(frame);
   EXPECT_EQ(bytes.substr(0, 4), "PLV1");
-  Result<Frame> decoded = DecodeFrame(bytes);
+  Result<FrameView> decoded = DecodeFrame(bytes);
   ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
   EXPECT_EQ(decoded->envelope, frame.envelope);
   EXPECT_EQ(decoded->body, frame.body);
@@ -62,7 +62,7 @@ TEST(FrameTest, RefusesHugeLengthPrefixWithoutAllocating) {
   bytes += '\x01';
   bytes += std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8);
   bytes += "abc";
-  Result<Frame> decoded = DecodeFrame(bytes);
+  Result<FrameView> decoded = DecodeFrame(bytes);
   EXPECT_EQ(decoded.status().code(), ErrorCode::kCorruption);
   EXPECT_NE(decoded.status().message().find("cannot fit"), std::string::npos)
       << decoded.status().ToString();
@@ -74,7 +74,7 @@ TEST(FrameTest, RandomBytesNeverCrash) {
     std::string bytes = "PLV1";
     const size_t n = rng() % 96;
     for (size_t k = 0; k < n; ++k) bytes += static_cast<char>(rng());
-    Result<Frame> decoded = DecodeFrame(bytes);
+    Result<FrameView> decoded = DecodeFrame(bytes);
     if (!decoded.ok()) {
       EXPECT_TRUE(decoded.status().code() == ErrorCode::kCorruption ||
                   decoded.status().code() == ErrorCode::kUnsupportedVersion)
