@@ -12,6 +12,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache
   librdkafka-dev librocksdb-dev libcereal-dev libspdlog-dev nlohmann-json3-dev
   libvalijson-dev libboost1.81-dev libcli11-dev libssl-dev libjemalloc-dev
+  libhowardhinnant-date-dev
   libgtest-dev libgmock-dev libbenchmark-dev libcurl4-openssl-dev
 )
 if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
