@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -241,6 +242,77 @@ TEST(ProjectorTest, ReadCacheStaysWithinItsBudgetBatchAfterBatch) {
     EXPECT_LE((*projector)->ReadCacheBytes(), options.read_cache_bytes) << "after batch " << batch;
   }
   EXPECT_GT((*projector)->ReadCacheBytes(), 0u);
+}
+
+// Writes three keys per event, which share a long prefix and differ in
+// their last bytes ('\0', '\x01', 'a' and '\xff' among them), and at every
+// 50th record scans 22 prefixes of them. A scan must visit every key written
+// so far exactly once, in key order, whether it was committed by an earlier
+// batch or is still pending in this one.
+class OrderedKeysProjection final : public Projection {
+ public:
+  std::string_view name() const override { return "ordered"; }
+  Status Apply(const Event&, const LogRecord& record, ViewWriter& view) override {
+    const std::string bytes[] = {std::string(1, '\0'), "\x01", "a", "\xff"};
+    const std::string shared = "k/" + std::string(40, 's');
+    const int64_t n = record.offset;
+    for (int64_t k = 0; k < 3; ++k) {
+      const std::string key =
+          shared + bytes[(n + k) % 4] + bytes[(n / 4 + k) % 4] + std::to_string(n * 3 + k);
+      view.Put(key, "v");
+      written.insert(key);
+    }
+    if (n % 50 != 0) return Status::Ok();
+    std::vector<std::string> prefixes = {"", shared};
+    for (const std::string& a : bytes) {
+      prefixes.push_back(shared + a);
+      for (const std::string& b : bytes) prefixes.push_back(shared + a + b);
+    }
+    for (const std::string& prefix : prefixes) {
+      std::vector<std::string> seen;
+      Status s = view.Scan(prefix, [&](std::string_view key, std::string_view) {
+        seen.emplace_back(key);
+        return true;
+      });
+      if (!s.ok()) return s;
+      std::vector<std::string> expected;  // std::string orders bytes as unsigned, as RocksDB does
+      for (auto it = written.lower_bound(prefix); it != written.end() && it->starts_with(prefix);
+           ++it)
+        expected.push_back(*it);
+      ++scans;
+      if (seen != expected) ++wrong_scans;
+    }
+    return Status::Ok();
+  }
+  std::set<std::string> written;
+  int scans = 0;
+  int wrong_scans = 0;
+};
+
+TEST(ProjectorTest, ScansSeeCommittedAndPendingKeysOnceEachInKeyOrder) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(13, {.shops = 2}).Next(3000)).ok());
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  auto projection = std::make_unique<OrderedKeysProjection>();
+  const OrderedKeysProjection& seen = *projection;
+  std::vector<std::unique_ptr<Projection>> projections;
+  projections.push_back(std::move(projection));
+  auto projector = Projector::Open(options, *log, std::move(projections));
+  ASSERT_TRUE(projector.ok());
+  // Batches of uneven sizes: pending keys are sorted into runs of many sizes.
+  const size_t sizes[] = {1, 1500, 7, 900, 300, 1000};
+  size_t applied = 0;
+  for (size_t i = 0; applied < 3000; ++i) {
+    auto n = (*projector)->PollOnce(0, sizes[i % std::size(sizes)], std::chrono::milliseconds(0));
+    ASSERT_TRUE(n.ok());
+    ASSERT_GT(*n, 0u);
+    applied += *n;
+  }
+  EXPECT_EQ(seen.scans, 60 * 22);
+  EXPECT_EQ(seen.wrong_scans, 0);
+  EXPECT_EQ((*projector)->failed_applies(), 0u);
 }
 
 // A log one partition of which cannot be read (its broker is gone).

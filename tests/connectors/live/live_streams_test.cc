@@ -337,8 +337,12 @@ TEST(LiveStreamsTest, CountsOpenStreams) {
   EXPECT_EQ(server.live().Stats().tailers, 1u);  // one tailer for the shop's partition
 
   ws->Cut();
-  // The server notices the cut when it next reads; wait for it (bounded).
-  for (int i = 0; i < 3000 && server.server().open_streams() != 1; ++i) {
+  // The server notices the cut when it next reads, and the stream's hub
+  // count drops when its session is destroyed, just after; wait for both
+  // (bounded).
+  for (int i = 0;
+       i < 3000 && (server.server().open_streams() != 1 || server.live().Stats().open_streams != 1);
+       ++i) {
     std::this_thread::sleep_for(10ms);
   }
   EXPECT_EQ(server.server().open_streams(), 1u);
