@@ -9,11 +9,6 @@
 //     nothing but the final flush.
 //
 // Usage: append_benchmark [--seconds S] [--threads N] [--payload BYTES] [--kafka-only]
-#include <librdkafka/rdkafka.h>
-#include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,6 +22,11 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/event_log.h"
 #include "schemas/frame.h"
@@ -156,8 +156,9 @@ void BenchEmbedded(const Config& config, const std::vector<std::string>& frames,
     return log.Append(frames[(i * 7919 + static_cast<size_t>(t) * 104729) % n]).ok() ? 1 : 0;
   });
   Figure batch = Run(1, config.seconds, [&](int, size_t i) -> size_t {
-    std::vector<std::string> b(frames.begin() + static_cast<ptrdiff_t>((i * 100) % (n - 100)),
-                               frames.begin() + static_cast<ptrdiff_t>((i * 100) % (n - 100) + 100));
+    std::vector<std::string> b(
+        frames.begin() + static_cast<ptrdiff_t>((i * 100) % (n - 100)),
+        frames.begin() + static_cast<ptrdiff_t>((i * 100) % (n - 100) + 100));
     return log.AppendBatch(std::move(b)).ok() ? 100 : 0;
   });
   Figure batch_concurrent = Run(config.threads, config.seconds, [&](int t, size_t i) -> size_t {
@@ -185,7 +186,8 @@ void BenchEmbedded(const Config& config, const std::vector<std::string>& frames,
   auto key_of = [](uint64_t k) {
     std::string key(13, '\0');
     key[0] = 'r';
-    for (int b = 0; b < 8; ++b) key[static_cast<size_t>(5 + b)] = static_cast<char>(k >> (56 - 8 * b));
+    for (int b = 0; b < 8; ++b)
+      key[static_cast<size_t>(5 + b)] = static_cast<char>(k >> (56 - 8 * b));
     return key;
   };
   Figure raw_single = Run(config.threads, config.seconds, [&](int t, size_t i) -> size_t {
@@ -202,8 +204,8 @@ void BenchEmbedded(const Config& config, const std::vector<std::string>& frames,
   std::filesystem::remove_all(raw_dir);
 
   const std::string threads = std::to_string(config.threads) + " threads";
-  Print("embedded " + mode + " Append, " + threads, single,
-        "raw RocksDB Put, " + threads, raw_single);
+  Print("embedded " + mode + " Append, " + threads, single, "raw RocksDB Put, " + threads,
+        raw_single);
   Print("embedded " + mode + " AppendBatch(100), 1 thread", batch,
         "raw RocksDB WriteBatch(100), 1 thread", raw_batch);
   Print("embedded " + mode + " AppendBatch(100), " + threads, batch_concurrent,
@@ -256,8 +258,8 @@ void BenchKafka(const Config& config, const std::vector<std::string>& frames,
   EventLogOptions options;
   options.kind = EventLogOptions::Kind::kKafka;
   options.kafka_brokers = brokers;
-  options.topic = "palaver.bench." + std::to_string(::getpid()) + "." +
-                  std::to_string(std::random_device{}());
+  options.topic =
+      "palaver.bench." + std::to_string(::getpid()) + "." + std::to_string(std::random_device{}());
   options.partitions = 8;
   Result<std::unique_ptr<EventLog>> opened = OpenEventLog(options);
   if (!opened.ok()) {

@@ -1,7 +1,5 @@
 #include "benchmarks/http_load.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -22,6 +20,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "benchmarks/bench_util.h"
 #include "engine/rules/clock.h"
@@ -150,11 +149,10 @@ int RunHttpLoad(const HttpLoadConfig& config) {
 
   // Staff, then one web chat per shopper.
   HttpClient admin(*endpoint);
-  const nlohmann::json staff = {
-      {"agents",
-       {{{"agent_id", config.agent},
-         {"display_name", "Agent " + config.agent},
-         {"permissions", {"chat", "manage_settings"}}}}}};
+  const nlohmann::json staff = {{"agents",
+                                 {{{"agent_id", config.agent},
+                                   {"display_name", "Agent " + config.agent},
+                                   {"permissions", {"chat", "manage_settings"}}}}}};
   Response r = admin.Request(http::verb::put, base + "/settings/agents", staff.dump(),
                              {{"Authorization", bearer}});
   if (r.status < 200 || r.status >= 300) {
@@ -286,18 +284,16 @@ int RunHttpLoad(const HttpLoadConfig& config) {
         std::this_thread::sleep_until(due);
         const size_t seq = next_seq++;
         if (seq >= capacity) break;
-        const Shopper& s =
-            shoppers[(static_cast<size_t>(i) * static_cast<size_t>(config.threads) +
-                      static_cast<size_t>(t)) %
-                     shoppers.size()];
+        const Shopper& s = shoppers[(static_cast<size_t>(i) * static_cast<size_t>(config.threads) +
+                                     static_cast<size_t>(t)) %
+                                    shoppers.size()];
         const nlohmann::json body = {
             {"text", std::string(kMarker) + std::to_string(seq) + " Where is my order? 📦"}};
         const int64_t sent = NowNs();
         sent_at[seq] = sent;
-        const Response answer =
-            client.Request(http::verb::post,
-                           base + "/shopper/conversations/" + s.conversation + "/messages",
-                           body.dump(), {{"X-Palaver-Identity", s.identity}});
+        const Response answer = client.Request(
+            http::verb::post, base + "/shopper/conversations/" + s.conversation + "/messages",
+            body.dump(), {{"X-Palaver-Identity", s.identity}});
         post_latency.Add(static_cast<double>(NowNs() - sent) / 1e6,
                          Clock::time_point(std::chrono::nanoseconds(sent)));
         ++local[answer.status];
@@ -327,21 +323,24 @@ int RunHttpLoad(const HttpLoadConfig& config) {
   const Percentiles ws_p = ws_latency.Summary();
   const Percentiles post_p = post_latency.Summary();
   const int64_t sent_total = static_cast<int64_t>(std::min(next_seq.load(), capacity));
-  std::printf("sent %lld messages in %.1f s (%.0f/s); %lld answered 2xx; agent stream saw %lld "
-              "of them (%lld items in all)\n",
-              static_cast<long long>(sent_total), window,
-              static_cast<double>(sent_total) / window, static_cast<long long>(sent_ok),
-              static_cast<long long>(ws_matched.load()), static_cast<long long>(ws_items.load()));
+  std::printf(
+      "sent %lld messages in %.1f s (%.0f/s); %lld answered 2xx; agent stream saw %lld "
+      "of them (%lld items in all)\n",
+      static_cast<long long>(sent_total), window, static_cast<double>(sent_total) / window,
+      static_cast<long long>(sent_ok), static_cast<long long>(ws_matched.load()),
+      static_cast<long long>(ws_items.load()));
   const double achieved = static_cast<double>(sent_total) / window;
   if (achieved < 0.98 * config.rate)
-    std::printf("BELOW THE OFFERED RATE: %.0f/s sent of %.0f/s offered (each of the %d senders "
-                "waits for its POST's answer; the server answered too slowly to keep up)\n",
-                achieved, config.rate, config.threads);
+    std::printf(
+        "BELOW THE OFFERED RATE: %.0f/s sent of %.0f/s offered (each of the %d senders "
+        "waits for its POST's answer; the server answered too slowly to keep up)\n",
+        achieved, config.rate, config.threads);
   std::printf("POST answered:                 p50 %7.2f ms  p95 %7.2f  p99 %7.2f  max %8.2f\n",
               post_p.p50, post_p.p95, post_p.p99, post_p.max);
-  std::printf("shopper POST -> agent WebSocket: p50 %7.2f ms  p95 %7.2f  p99 %7.2f  max %8.2f"
-              "  (target p99 <= 25 ms at 1,000/s)\n",
-              ws_p.p50, ws_p.p95, ws_p.p99, ws_p.max);
+  std::printf(
+      "shopper POST -> agent WebSocket: p50 %7.2f ms  p95 %7.2f  p99 %7.2f  max %8.2f"
+      "  (target p99 <= 25 ms at 1,000/s)\n",
+      ws_p.p50, ws_p.p95, ws_p.p99, ws_p.max);
   nlohmann::json codes = nlohmann::json::object();
   for (const auto& [code, n] : statuses) codes[std::to_string(code)] = n;
   std::printf("answers by status: %s%s%s\n", codes.dump().c_str(),
@@ -349,24 +348,23 @@ int RunHttpLoad(const HttpLoadConfig& config) {
   const int64_t server_rss = ServerPeakRss(config.server_pid);
   if (server_rss > 0)
     std::printf("palaver serve peak RSS: %.1f MiB\n", static_cast<double>(server_rss) / (1 << 20));
-  const nlohmann::json report = {
-      {"url", config.url},
-      {"rate", config.rate},
-      {"seconds", window},
-      {"senders", config.threads},
-      {"shoppers", config.conversations},
-      {"sent", sent_total},
-      {"sent_per_second", achieved},
-      {"below_offered_rate", achieved < 0.98 * config.rate},
-      {"answered_2xx", sent_ok},
-      {"seen_on_stream", ws_matched.load()},
-      {"stream_items", ws_items.load()},
-      {"statuses", codes},
-      {"stream_error", ws_error},
-      {"post_latency_ms", post_p.ToJson()},
-      {"ws_latency_ms", ws_p.ToJson()},
-      {"ws_latency_series", ws_latency.Series(0.5)},
-      {"server_peak_rss_bytes", server_rss}};
+  const nlohmann::json report = {{"url", config.url},
+                                 {"rate", config.rate},
+                                 {"seconds", window},
+                                 {"senders", config.threads},
+                                 {"shoppers", config.conversations},
+                                 {"sent", sent_total},
+                                 {"sent_per_second", achieved},
+                                 {"below_offered_rate", achieved < 0.98 * config.rate},
+                                 {"answered_2xx", sent_ok},
+                                 {"seen_on_stream", ws_matched.load()},
+                                 {"stream_items", ws_items.load()},
+                                 {"statuses", codes},
+                                 {"stream_error", ws_error},
+                                 {"post_latency_ms", post_p.ToJson()},
+                                 {"ws_latency_ms", ws_p.ToJson()},
+                                 {"ws_latency_series", ws_latency.Series(0.5)},
+                                 {"server_peak_rss_bytes", server_rss}};
   if (!config.json_path.empty() && !WriteJson(config.json_path, report)) {
     std::fprintf(stderr, "cannot write %s\n", config.json_path.c_str());
     return 1;

@@ -26,9 +26,9 @@ struct HttpLoadConfig {
   int conversations = 200;    // shoppers, one web chat each
   double rate = 1000;         // shopper messages per second, over all senders
   double seconds = 10;
-  int threads = 8;            // sender threads, one keep-alive connection and one request
-                              // in flight each: rate x POST latency must stay below this
-  int64_t server_pid = 0;     // when set, palaver's peak RSS is read from /proc
+  int threads = 8;         // sender threads, one keep-alive connection and one request
+                           // in flight each: rate x POST latency must stay below this
+  int64_t server_pid = 0;  // when set, palaver's peak RSS is read from /proc
   std::string json_path;
 };
 

@@ -1,11 +1,5 @@
 #include "engine/embedded_event_log.h"
 
-#include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <rocksdb/slice.h>
-#include <rocksdb/write_batch.h>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -16,6 +10,12 @@
 #include <string>
 #include <system_error>
 #include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/event_log_internal.h"
 
@@ -201,8 +201,8 @@ class EmbeddedEventLog final : public EventLog {
 
   Status PartitionOutOfRange(int32_t partition) const {
     return Status::Error(ErrorCode::kInvalidArgument,
-                         "partition " + std::to_string(partition) + " does not exist; the log has " +
-                             std::to_string(partitions_),
+                         "partition " + std::to_string(partition) +
+                             " does not exist; the log has " + std::to_string(partitions_),
                          "partition");
   }
 
@@ -296,8 +296,8 @@ class EmbeddedEventLog final : public EventLog {
   const bool sync_;
 
   std::mutex mu_;
-  std::deque<Writer*> queue_;           // guarded by mu_; the head is the leader
-  std::condition_variable appended_;    // with mu_: notified when end_ grows
+  std::deque<Writer*> queue_;         // guarded by mu_; the head is the leader
+  std::condition_variable appended_;  // with mu_: notified when end_ grows
   // The durable end of each partition: written by the leader under mu_,
   // read lock-free by EndOffset and readers.
   const std::unique_ptr<std::atomic<int64_t>[]> end_;
@@ -332,10 +332,10 @@ class EmbeddedLogReader final : public LogReader {
       if (!ParseRecordKey(it->key(), &record.partition, &record.offset) ||
           record.partition != partition_ || record.offset != expected ||
           !DecodeRecord(std::string_view(it->value().data(), it->value().size()), &record)) {
-        return Status::Error(ErrorCode::kCorruption,
-                             "embedded log record at partition " + std::to_string(partition_) +
-                                 " offset " + std::to_string(expected) +
-                                 " is missing or does not decode");
+        return Status::Error(ErrorCode::kCorruption, "embedded log record at partition " +
+                                                         std::to_string(partition_) + " offset " +
+                                                         std::to_string(expected) +
+                                                         " is missing or does not decode");
       }
       records.push_back(std::move(record));
       ++expected;
@@ -391,14 +391,13 @@ Result<int32_t> LoadPartitionCount(rocksdb::DB& db, int32_t configured, const st
     partitions = 0;
   }
   if (partitions <= 0) {
-    return Status::Error(ErrorCode::kCorruption,
-                         "the embedded log in " + dir + " records a partition count of \"" +
-                             stored + "\", which is not a positive number");
+    return Status::Error(ErrorCode::kCorruption, "the embedded log in " + dir +
+                                                     " records a partition count of \"" + stored +
+                                                     "\", which is not a positive number");
   }
   if (partitions != configured) {
-    spdlog::warn(
-        "embedded_log.partitions_mismatch dir=\"{}\" stored={} configured={} using=stored", dir,
-        partitions, configured);
+    spdlog::warn("embedded_log.partitions_mismatch dir=\"{}\" stored={} configured={} using=stored",
+                 dir, partitions, configured);
   }
   return partitions;
 }

@@ -20,10 +20,10 @@ int32_t EventLog::PartitionFor(std::string_view tenant) const {
 
 Result<std::unique_ptr<EventLog>> OpenEventLog(const EventLogOptions& options) {
   if (options.partitions <= 0) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         "the log needs at least one partition; got " +
-                             std::to_string(options.partitions),
-                         "partitions");
+    return Status::Error(
+        ErrorCode::kInvalidArgument,
+        "the log needs at least one partition; got " + std::to_string(options.partitions),
+        "partitions");
   }
   switch (options.kind) {
     case EventLogOptions::Kind::kEmbedded:
@@ -92,16 +92,15 @@ std::vector<std::pair<std::string, std::string>> HeadersFor(const Envelope& enve
 
 Result<CheckedFrame> CheckFrame(std::string frame, int32_t partitions) {
   if (frame.size() > kMaxEventBytes) {
-    return Status::Error(ErrorCode::kTooLarge,
-                         "event is " + std::to_string(frame.size()) + " bytes; the limit is " +
-                             std::to_string(kMaxEventBytes));
+    return Status::Error(ErrorCode::kTooLarge, "event is " + std::to_string(frame.size()) +
+                                                   " bytes; the limit is " +
+                                                   std::to_string(kMaxEventBytes));
   }
   Result<Envelope> envelope = DecodeEnvelope(frame);
   if (!envelope.ok()) return envelope.status();
   if (envelope->tenant.empty()) {
     return Status::Error(ErrorCode::kInvalidArgument,
-                         "event has no tenant; every event belongs to a shop",
-                         "envelope.tenant");
+                         "event has no tenant; every event belongs to a shop", "envelope.tenant");
   }
   CheckedFrame checked;
   checked.partition = PartitionForKey(envelope->tenant, partitions);
@@ -111,8 +110,7 @@ Result<CheckedFrame> CheckFrame(std::string frame, int32_t partitions) {
   return checked;
 }
 
-Result<std::vector<CheckedFrame>> CheckFrames(std::vector<std::string> frames,
-                                              int32_t partitions) {
+Result<std::vector<CheckedFrame>> CheckFrames(std::vector<std::string> frames, int32_t partitions) {
   std::vector<CheckedFrame> checked;
   checked.reserve(frames.size());
   for (size_t i = 0; i < frames.size(); ++i) {

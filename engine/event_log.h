@@ -99,8 +99,7 @@ class EventLog {
 
   // Opens a cursor on `partition` positioned at `from_offset`.
   // Errors: kInvalidArgument for a partition out of range.
-  virtual Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition,
-                                                        int64_t from_offset) = 0;
+  virtual Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t from_offset) = 0;
 
   // The offset the next record appended to `partition` will get.
   virtual Result<int64_t> EndOffset(int32_t partition) = 0;

@@ -44,8 +44,7 @@ Result<CheckedFrame> CheckFrame(std::string frame, int32_t partitions);
 
 // CheckFrame over a batch: all frames pass or the first failure is returned,
 // prefixed with the frame's index.
-Result<std::vector<CheckedFrame>> CheckFrames(std::vector<std::string> frames,
-                                              int32_t partitions);
+Result<std::vector<CheckedFrame>> CheckFrames(std::vector<std::string> frames, int32_t partitions);
 
 // The headers palaver puts on the record of an event with `envelope`.
 std::vector<std::pair<std::string, std::string>> HeadersFor(const Envelope& envelope);

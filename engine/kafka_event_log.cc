@@ -1,8 +1,5 @@
 #include "engine/kafka_event_log.h"
 
-#include <librdkafka/rdkafka.h>
-#include <spdlog/spdlog.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +9,9 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/event_log_internal.h"
 #include "engine/kafka_client.h"
@@ -38,15 +38,14 @@ Status DeliveryError(rd_kafka_resp_err_t err, std::chrono::milliseconds timeout)
     case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
-      return Status::Error(ErrorCode::kTimeout,
-                           "Kafka did not acknowledge the event within " +
-                               std::to_string(timeout.count()) + " ms (" + detail +
-                               "); it may or may not have been written");
+      return Status::Error(ErrorCode::kTimeout, "Kafka did not acknowledge the event within " +
+                                                    std::to_string(timeout.count()) + " ms (" +
+                                                    detail +
+                                                    "); it may or may not have been written");
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-      return Status::Error(ErrorCode::kTooLarge,
-                           "Kafka refused the event as too large (" + detail +
-                               "); check the topic's max.message.bytes");
+      return Status::Error(ErrorCode::kTooLarge, "Kafka refused the event as too large (" + detail +
+                                                     "); check the topic's max.message.bytes");
     default:
       return Status::Error(ErrorCode::kUnavailable, "Kafka could not store the event (" + detail +
                                                         "); it may or may not have been written");
@@ -60,9 +59,9 @@ struct Delivery {
   std::vector<CheckedFrame> frames;  // payloads are not copied by librdkafka: keep them alive
   std::mutex mu;
   std::condition_variable cv;
-  size_t pending = 0;                // guarded by mu
+  size_t pending = 0;                  // guarded by mu
   std::vector<LogPosition> positions;  // guarded by mu
-  Status status;                     // guarded by mu; the first failure
+  Status status;                       // guarded by mu; the first failure
 };
 
 // One message's opaque: which Delivery and which slot of it.
@@ -108,23 +107,22 @@ Result<int32_t> EnsureTopic(rd_kafka_t* rk, const EventLogOptions& options) {
   const Clock::time_point deadline = Clock::now() + options.kafka_timeout;
   bool created = false;
   while (true) {
-    Result<KafkaTopicState> described = DescribeKafkaTopic(
-        rk, options.kafka_brokers, options.topic, std::max(KafkaRemainingMs(deadline), 1));
+    Result<KafkaTopicState> described = DescribeKafkaTopic(rk, options.kafka_brokers, options.topic,
+                                                           std::max(KafkaRemainingMs(deadline), 1));
     if (!described.ok()) return described.status();
     // A topic this call created is used once every partition has a leader,
     // so the first appends and watermark queries do not race its creation.
     if (described->partitions > 0 && (!created || described->all_leaders)) {
       const int32_t partitions = described->partitions;
       if (partitions != options.partitions) {
-        spdlog::warn(
-            "kafka.partitions_mismatch topic={} existing={} configured={} using=existing",
-            options.topic, partitions, options.partitions);
+        spdlog::warn("kafka.partitions_mismatch topic={} existing={} configured={} using=existing",
+                     options.topic, partitions, options.partitions);
       }
       return partitions;
     }
     if (!created) {
-      PALAVER_RETURN_IF_ERROR(CreateKafkaTopic(rk, EventTopicSpec(options),
-                                               std::max(KafkaRemainingMs(deadline), 1)));
+      PALAVER_RETURN_IF_ERROR(
+          CreateKafkaTopic(rk, EventTopicSpec(options), std::max(KafkaRemainingMs(deadline), 1)));
       created = true;
     }
     if (Clock::now() >= deadline) {
@@ -222,11 +220,11 @@ class KafkaLogReader final : public LogReader {
       case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
       case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
         return Status::Error(ErrorCode::kUnavailable, "cannot read Kafka partition " + topic_ +
-                                                          "/" + std::to_string(partition_) +
-                                                          ": " + rd_kafka_message_errstr(msg));
+                                                          "/" + std::to_string(partition_) + ": " +
+                                                          rd_kafka_message_errstr(msg));
       default:
-        spdlog::debug("kafka.consume_error topic={} partition={} error=\"{}\"", topic_,
-                      partition_, rd_kafka_message_errstr(msg));
+        spdlog::debug("kafka.consume_error topic={} partition={} error=\"{}\"", topic_, partition_,
+                      rd_kafka_message_errstr(msg));
         return Status::Ok();
     }
   }
@@ -245,8 +243,8 @@ class KafkaLogReader final : public LogReader {
       const char* name = nullptr;
       const void* value = nullptr;
       size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                         RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (size_t i = 0;
+           rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
            ++i) {
         record.headers.emplace_back(
             name, value != nullptr ? std::string(static_cast<const char*>(value), size) : "");
@@ -315,21 +313,24 @@ class KafkaEventLog final : public EventLog {
       return Status::Error(ErrorCode::kInvalidArgument,
                            "offset " + std::to_string(from_offset) + " is negative", "offset");
     }
-    Result<KafkaConfHandle> conf = MakeKafkaConf(options_.kafka_brokers, {
-        {"client.id", "palaver-reader"},
-        {"group.id", "palaver-reader-" + RandomHex()},  // never joined, never committed to
-        {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"},
-        {"auto.offset.reset", "error"},
-        {"allow.auto.create.topics", "false"},
-        {"isolation.level", "read_committed"},
-        // A tail learns of an append when its long-poll fetch returns: the
-        // broker answers as soon as a byte arrives, and at the latest here.
-        {"fetch.wait.max.ms", "100"},
-        {"fetch.error.backoff.ms", "10"},
-        {"queued.max.messages.kbytes", "32768"},
-        {"socket.nagle.disable", "true"},
-    }, options_.kafka_properties);
+    Result<KafkaConfHandle> conf = MakeKafkaConf(
+        options_.kafka_brokers,
+        {
+            {"client.id", "palaver-reader"},
+            {"group.id", "palaver-reader-" + RandomHex()},  // never joined, never committed to
+            {"enable.auto.commit", "false"},
+            {"enable.auto.offset.store", "false"},
+            {"auto.offset.reset", "error"},
+            {"allow.auto.create.topics", "false"},
+            {"isolation.level", "read_committed"},
+            // A tail learns of an append when its long-poll fetch returns: the
+            // broker answers as soon as a byte arrives, and at the latest here.
+            {"fetch.wait.max.ms", "100"},
+            {"fetch.error.backoff.ms", "10"},
+            {"queued.max.messages.kbytes", "32768"},
+            {"socket.nagle.disable", "true"},
+        },
+        options_.kafka_properties);
     if (!conf.ok()) return conf.status();
     Result<KafkaHandle> consumer = NewKafkaClient(RD_KAFKA_CONSUMER, std::move(conf).value());
     if (!consumer.ok()) return consumer.status();
@@ -355,10 +356,9 @@ class KafkaEventLog final : public EventLog {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return Status::Error(ErrorCode::kUnavailable, "cannot query the end of Kafka partition " +
-                                                        options_.topic + "/" +
-                                                        std::to_string(partition) + ": " +
-                                                        rd_kafka_err2str(err));
+      return Status::Error(ErrorCode::kUnavailable,
+                           "cannot query the end of Kafka partition " + options_.topic + "/" +
+                               std::to_string(partition) + ": " + rd_kafka_err2str(err));
     }
     return high;
   }
@@ -458,9 +458,9 @@ class KafkaEventLog final : public EventLog {
       if (err == RD_KAFKA_RESP_ERR__FATAL) {
         char fatal[512];
         rd_kafka_fatal_error(producer_.get(), fatal, sizeof(fatal));
-        return Status::Error(ErrorCode::kUnavailable,
-                             std::string("the Kafka producer failed and must be reopened: ") +
-                                 fatal);
+        return Status::Error(
+            ErrorCode::kUnavailable,
+            std::string("the Kafka producer failed and must be reopened: ") + fatal);
       }
       return DeliveryError(err, options_.kafka_timeout).WithContext(message);
     }
@@ -479,8 +479,8 @@ class KafkaEventLog final : public EventLog {
 
 Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& options) {
   if (options.kafka_brokers.empty()) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         "the Kafka log needs brokers (host:port,...)", "kafka_brokers");
+    return Status::Error(ErrorCode::kInvalidArgument, "the Kafka log needs brokers (host:port,...)",
+                         "kafka_brokers");
   }
   if (options.topic.empty()) {
     return Status::Error(ErrorCode::kInvalidArgument, "the Kafka log needs a topic", "topic");
@@ -492,19 +492,22 @@ Result<std::unique_ptr<EventLog>> OpenKafkaEventLog(const EventLogOptions& optio
   auto state = std::make_unique<ProducerState>();
   state->timeout = options.kafka_timeout;
 
-  Result<KafkaConfHandle> conf = MakeKafkaConf(options.kafka_brokers, {
-      {"client.id", "palaver"},
-      {"enable.idempotence", "true"},
-      {"acks", "all"},
-      {"linger.ms", "1"},
-      {"message.timeout.ms", std::to_string(options.kafka_timeout.count())},
-      {"message.max.bytes", std::to_string(kMaxKafkaMessageBytes)},
-      {"allow.auto.create.topics", "false"},
-      {"socket.nagle.disable", "true"},
-      // Appends are bounded by kafka_timeout: reconnect to a returning broker
-      // well within it (the default backoff grows to 10 s).
-      {"reconnect.backoff.max.ms", "1000"},
-  }, options.kafka_properties);
+  Result<KafkaConfHandle> conf =
+      MakeKafkaConf(options.kafka_brokers,
+                    {
+                        {"client.id", "palaver"},
+                        {"enable.idempotence", "true"},
+                        {"acks", "all"},
+                        {"linger.ms", "1"},
+                        {"message.timeout.ms", std::to_string(options.kafka_timeout.count())},
+                        {"message.max.bytes", std::to_string(kMaxKafkaMessageBytes)},
+                        {"allow.auto.create.topics", "false"},
+                        {"socket.nagle.disable", "true"},
+                        // Appends are bounded by kafka_timeout: reconnect to a returning broker
+                        // well within it (the default backoff grows to 10 s).
+                        {"reconnect.backoff.max.ms", "1000"},
+                    },
+                    options.kafka_properties);
   if (!conf.ok()) return conf.status();
   rd_kafka_conf_set_dr_msg_cb(conf->get(), OnDelivery);
   rd_kafka_conf_set_opaque(conf->get(), state.get());

@@ -31,12 +31,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   const std::vector<Subcommand> subcommands = {
-      AddServeCommand(app),
-      AddInspectCommand(app),
-      AddReplayCommand(app),
-      AddExportCommand(app),
-      AddShopCommand(app),
-      AddTokenCommand(app),
+      AddServeCommand(app),  AddInspectCommand(app), AddReplayCommand(app),
+      AddExportCommand(app), AddShopCommand(app),    AddTokenCommand(app),
   };
 
   // Flag > environment > config file, for every option of every command.

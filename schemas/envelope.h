@@ -64,7 +64,7 @@ std::string_view ActorKindName(ActorKind kind);
 std::optional<ActorKind> ActorKindFromName(std::string_view name);
 
 struct Envelope {
-  std::string event_id;         // globally unique; UUID text form
+  std::string event_id;  // globally unique; UUID text form
   EventType type = EventType::kConversationStarted;
   uint16_t schema_version = 1;  // version of the body's layout for `type`
   std::string tenant;           // the shop; also the log's partition key

@@ -4,21 +4,36 @@ namespace palaver {
 
 std::string_view CodeName(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kOk: return "ok";
-    case ErrorCode::kInvalidArgument: return "invalid_argument";
-    case ErrorCode::kNotFound: return "not_found";
-    case ErrorCode::kAlreadyExists: return "already_exists";
-    case ErrorCode::kFailedPrecondition: return "failed_precondition";
-    case ErrorCode::kPermissionDenied: return "permission_denied";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kTimeout: return "timeout";
-    case ErrorCode::kTooLarge: return "too_large";
-    case ErrorCode::kCorruption: return "corruption";
-    case ErrorCode::kIoError: return "io_error";
-    case ErrorCode::kInternal: return "internal";
-    case ErrorCode::kSchemaViolation: return "schema_violation";
-    case ErrorCode::kUnsupportedVersion: return "unsupported_version";
-    case ErrorCode::kConflict: return "conflict";
+    case ErrorCode::kOk:
+      return "ok";
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kFailedPrecondition:
+      return "failed_precondition";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kTimeout:
+      return "timeout";
+    case ErrorCode::kTooLarge:
+      return "too_large";
+    case ErrorCode::kCorruption:
+      return "corruption";
+    case ErrorCode::kIoError:
+      return "io_error";
+    case ErrorCode::kInternal:
+      return "internal";
+    case ErrorCode::kSchemaViolation:
+      return "schema_violation";
+    case ErrorCode::kUnsupportedVersion:
+      return "unsupported_version";
+    case ErrorCode::kConflict:
+      return "conflict";
   }
   return "unknown";
 }

@@ -28,20 +28,20 @@ namespace palaver {
 // Stable error codes. Append only: never renumber, rename or reuse a value.
 enum class ErrorCode : int {
   kOk = 0,
-  kInvalidArgument = 1,     // the caller sent something malformed
-  kNotFound = 2,            // a named thing does not exist (or is not visible)
-  kAlreadyExists = 3,       // a create found the thing already there
-  kFailedPrecondition = 4,  // the request is well formed but the state forbids it
-  kPermissionDenied = 5,    // the actor may not do this
-  kUnavailable = 6,         // a dependency (broker, disk) is down; retrying may help
-  kTimeout = 7,             // a bounded wait ran out
-  kTooLarge = 8,            // a payload is over a configured limit
-  kCorruption = 9,          // stored bytes do not decode
-  kIoError = 10,            // the operating system refused a file or socket operation
-  kInternal = 11,           // a bug in palaver; the message says where
-  kSchemaViolation = 12,    // a document does not match its JSON Schema
-  kUnsupportedVersion = 13, // an event or schema version this build does not know
-  kConflict = 14,           // e.g. an idempotency key reused with a different body
+  kInvalidArgument = 1,      // the caller sent something malformed
+  kNotFound = 2,             // a named thing does not exist (or is not visible)
+  kAlreadyExists = 3,        // a create found the thing already there
+  kFailedPrecondition = 4,   // the request is well formed but the state forbids it
+  kPermissionDenied = 5,     // the actor may not do this
+  kUnavailable = 6,          // a dependency (broker, disk) is down; retrying may help
+  kTimeout = 7,              // a bounded wait ran out
+  kTooLarge = 8,             // a payload is over a configured limit
+  kCorruption = 9,           // stored bytes do not decode
+  kIoError = 10,             // the operating system refused a file or socket operation
+  kInternal = 11,            // a bug in palaver; the message says where
+  kSchemaViolation = 12,     // a document does not match its JSON Schema
+  kUnsupportedVersion = 13,  // an event or schema version this build does not know
+  kConflict = 14,            // e.g. an idempotency key reused with a different body
 };
 
 // The stable lower_snake_case name of `code`, e.g. "schema_violation".
@@ -95,7 +95,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : data_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : data_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : data_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(data_).ok() && "Result needs a value or an error");
   }
@@ -120,8 +120,8 @@ class Result {
 }  // namespace palaver
 
 // Returns the Status of `expr` from the enclosing function when it is not OK.
-#define PALAVER_RETURN_IF_ERROR(expr)             \
-  do {                                            \
-    ::palaver::Status palaver_status_ = (expr);   \
+#define PALAVER_RETURN_IF_ERROR(expr)                  \
+  do {                                                 \
+    ::palaver::Status palaver_status_ = (expr);        \
     if (!palaver_status_.ok()) return palaver_status_; \
   } while (false)

@@ -50,9 +50,8 @@ Result<std::optional<Contact>> FindContact(const StateTxn& txn, const std::strin
   return std::optional<Contact>(std::move(c));
 }
 
-void AddTranscriptLine(StateTxn& txn, const std::string& tenant,
-                       const std::string& conversation_id, int64_t offset,
-                       const std::string& line) {
+void AddTranscriptLine(StateTxn& txn, const std::string& tenant, const std::string& conversation_id,
+                       int64_t offset, const std::string& line) {
   char digits[24];
   std::snprintf(digits, sizeof(digits), "%020lld", static_cast<long long>(offset));
   txn.Put(TranscriptPrefix(tenant, conversation_id) + digits, line);

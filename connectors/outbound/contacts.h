@@ -28,8 +28,8 @@ void RememberConversation(StateTxn& txn, const Envelope& envelope,
                           const ConversationStarted& started);
 Result<std::optional<Contact>> FindContact(const StateTxn& txn, const std::string& tenant,
                                            const std::string& conversation_id);
-void AddTranscriptLine(StateTxn& txn, const std::string& tenant,
-                       const std::string& conversation_id, int64_t offset, const std::string& line);
+void AddTranscriptLine(StateTxn& txn, const std::string& tenant, const std::string& conversation_id,
+                       int64_t offset, const std::string& line);
 Result<std::vector<std::string>> TranscriptLines(const StateTxn& txn, const std::string& tenant,
                                                  const std::string& conversation_id);
 Status ForgetCustomer(StateTxn& txn, const std::string& tenant, const std::string& customer_id);

@@ -131,10 +131,10 @@ class EmailHandler final : public outbound_internal::Handler {
       if (!contact.ok()) return contact.status();
       const std::string text = outbound_internal::MessageText(*message);
       if (*contact && options_.send_transcripts) {
-        outbound_internal::AddTranscriptLine(
-            txn, env.tenant, env.conversation_id, record.offset,
-            "[" + outbound_internal::UtcMinute(env.occurred_at_us) + "] " +
-                Speaker(env) + ": " + text);
+        outbound_internal::AddTranscriptLine(txn, env.tenant, env.conversation_id, record.offset,
+                                             "[" +
+                                                 outbound_internal::UtcMinute(env.occurred_at_us) +
+                                                 "] " + Speaker(env) + ": " + text);
       }
       const bool from_shop = env.actor_kind == ActorKind::kAgent ||
                              env.actor_kind == ActorKind::kBot ||
@@ -226,9 +226,9 @@ class EmailHandler final : public outbound_internal::Handler {
     if (!started.personal.phone.empty()) body += "Phone: " + started.personal.phone + "\n";
     body += "Conversation: " + env.conversation_id + "\n";
     body += "Started: " + outbound_internal::UtcMinute(env.occurred_at_us) + "\n";
-    d.content = Compose(env, d, to,
-                        "New conversation: " + who + " (" + ChannelLabel(started.channel) + ")",
-                        body, /*threaded=*/false, /*automatic=*/true);
+    d.content =
+        Compose(env, d, to, "New conversation: " + who + " (" + ChannelLabel(started.channel) + ")",
+                body, /*threaded=*/false, /*automatic=*/true);
     return d;
   }
 
@@ -262,13 +262,15 @@ class EmailHandler final : public outbound_internal::Handler {
     std::string address = request.personal.email;
     if (address.empty() && contact) address = contact->email;
     if (address.empty()) {
-      d.refusal = "the transcript request names no email address and none is known for "
-                  "conversation " + env.conversation_id;
+      d.refusal =
+          "the transcript request names no email address and none is known for "
+          "conversation " +
+          env.conversation_id;
       return d;
     }
     if (!IsSafeAddress(address)) {
-      d.refusal = "the transcript address for conversation " + env.conversation_id +
-                  " is malformed";
+      d.refusal =
+          "the transcript address for conversation " + env.conversation_id + " is malformed";
       return d;
     }
     d.recipients.push_back(address);
@@ -294,8 +296,8 @@ Status Invalid(const std::string& field, const std::string& message) {
 bool IsHostName(std::string_view host) {
   if (host.empty() || host.size() > 253) return false;
   for (char c : host) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '.' || c == '-' || c == ':' || c == '[' || c == ']')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '-' || c == ':' || c == '[' || c == ']')) {
       return false;
     }
   }

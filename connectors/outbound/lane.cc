@@ -1,11 +1,11 @@
 #include "connectors/outbound/lane.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
-
-#include <algorithm>
-#include <cmath>
 
 #include "schemas/codec.h"
 
@@ -40,8 +40,8 @@ Result<std::unique_ptr<OutboundStore>> OutboundStore::Open(const std::string& di
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) {
     return Status::Error(ErrorCode::kIoError,
-                         "cannot open the outbound state store in \"" + dir + "\": " +
-                             s.ToString() + " (is another palaver using it?)",
+                         "cannot open the outbound state store in \"" + dir +
+                             "\": " + s.ToString() + " (is another palaver using it?)",
                          "state_dir");
   }
   return std::unique_ptr<OutboundStore>(new OutboundStore(std::unique_ptr<rocksdb::DB>(raw)));
@@ -58,9 +58,9 @@ Result<std::optional<int64_t>> OutboundStore::Position(std::string_view target,
   try {
     return std::optional<int64_t>(std::stoll(value));
   } catch (const std::exception&) {
-    return Status::Error(ErrorCode::kCorruption,
-                         "outbound position of " + std::string(target) + "/" +
-                             std::to_string(partition) + " is not a number: \"" + value + "\"");
+    return Status::Error(ErrorCode::kCorruption, "outbound position of " + std::string(target) +
+                                                     "/" + std::to_string(partition) +
+                                                     " is not a number: \"" + value + "\"");
   }
 }
 
@@ -104,7 +104,8 @@ Result<std::vector<std::pair<std::string, std::string>>> OutboundStore::Scan(
     out.emplace_back(it->key().ToString().substr(2), it->value().ToString());
   }
   if (!it->status().ok()) {
-    return Status::Error(ErrorCode::kIoError, "scanning outbound state: " + it->status().ToString());
+    return Status::Error(ErrorCode::kIoError,
+                         "scanning outbound state: " + it->status().ToString());
   }
   return out;
 }
@@ -149,10 +150,10 @@ Status CheckFollowOptions(const FollowOptions& follow) {
 
 Status CheckRetryOptions(const RetryOptions& retry) {
   if (retry.max_attempts < 1) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         "retry.max_attempts is " + std::to_string(retry.max_attempts) +
-                             "; it must be at least 1",
-                         "retry.max_attempts");
+    return Status::Error(
+        ErrorCode::kInvalidArgument,
+        "retry.max_attempts is " + std::to_string(retry.max_attempts) + "; it must be at least 1",
+        "retry.max_attempts");
   }
   if (!(retry.multiplier >= 1.0)) {
     return Status::Error(ErrorCode::kInvalidArgument, "retry.multiplier must be at least 1",
@@ -362,8 +363,8 @@ bool LaneConnector::Process(Target& target, Partition& part, const LogRecord& re
     // newer build: nothing this build can send. Logged and counted, never silent.
     spdlog::error(
         "outbound.skip connector={} target={} partition={} offset={} event_type={} error=\"{}\"",
-        connector_, target.id, part.partition, record.offset,
-        record.Header("palaver-event-type"), event.status().ToString());
+        connector_, target.id, part.partition, record.offset, record.Header("palaver-event-type"),
+        event.status().ToString());
     ++target.skipped;
     part.position = record.offset + 1;
     part.dirty = true;
@@ -379,10 +380,10 @@ bool LaneConnector::Process(Target& target, Partition& part, const LogRecord& re
     StateTxn txn(*store_);
     Result<std::vector<Delivery>> planned = target.handler->Plan(*event, record, txn);
     if (!planned.ok()) {
-      spdlog::error("outbound.plan_failed connector={} target={} partition={} offset={} "
-                    "error=\"{}\"",
-                    connector_, target.id, part.partition, record.offset,
-                    planned.status().ToString());
+      spdlog::error(
+          "outbound.plan_failed connector={} target={} partition={} offset={} "
+          "error=\"{}\"",
+          connector_, target.id, part.partition, record.offset, planned.status().ToString());
       if (!Wait(retry_.initial_backoff + std::chrono::milliseconds(100))) return false;
       continue;
     }
@@ -416,8 +417,8 @@ bool LaneConnector::Process(Target& target, Partition& part, const LogRecord& re
 
 bool LaneConnector::Settle(Target& target, const Delivery& delivery, const Event& source) {
   if (!delivery.refusal.empty()) {
-    spdlog::warn("outbound.refused connector={} target={} delivery_id={} error=\"{}\"",
-                 connector_, target.id, delivery.delivery_id, delivery.refusal);
+    spdlog::warn("outbound.refused connector={} target={} delivery_id={} error=\"{}\"", connector_,
+                 target.id, delivery.delivery_id, delivery.refusal);
     ++target.failed;
     return Record(target, delivery, source, DeliveryOutcome::kFailed, 0, delivery.refusal);
   }
@@ -441,9 +442,10 @@ bool LaneConnector::Settle(Target& target, const Delivery& delivery, const Event
       case AttemptStatus::kPermanent:
         ++target.failed;
         target.parked_now = false;
-        spdlog::warn("outbound.failed connector={} target={} delivery_id={} attempts={} "
-                     "error=\"{}\"",
-                     connector_, target.id, delivery.delivery_id, attempts, result.error);
+        spdlog::warn(
+            "outbound.failed connector={} target={} delivery_id={} attempts={} "
+            "error=\"{}\"",
+            connector_, target.id, delivery.delivery_id, attempts, result.error);
         return Record(target, delivery, source, DeliveryOutcome::kFailed, attempts, result.error);
       case AttemptStatus::kTransient:
         break;
@@ -451,15 +453,17 @@ bool LaneConnector::Settle(Target& target, const Delivery& delivery, const Event
     if (!parked && attempts >= retry_.max_attempts) {
       if (!retry_.park_when_exhausted) {
         ++target.failed;
-        spdlog::warn("outbound.failed connector={} target={} delivery_id={} attempts={} "
-                     "error=\"{}\"",
-                     connector_, target.id, delivery.delivery_id, attempts, result.error);
+        spdlog::warn(
+            "outbound.failed connector={} target={} delivery_id={} attempts={} "
+            "error=\"{}\"",
+            connector_, target.id, delivery.delivery_id, attempts, result.error);
         return Record(target, delivery, source, DeliveryOutcome::kFailed, attempts, result.error);
       }
       parked = true;
-      spdlog::warn("outbound.parked connector={} target={} delivery_id={} attempts={} "
-                   "error=\"{}\"",
-                   connector_, target.id, delivery.delivery_id, attempts, result.error);
+      spdlog::warn(
+          "outbound.parked connector={} target={} delivery_id={} attempts={} "
+          "error=\"{}\"",
+          connector_, target.id, delivery.delivery_id, attempts, result.error);
       if (!Record(target, delivery, source, DeliveryOutcome::kParked, attempts, result.error)) {
         return false;
       }

@@ -144,8 +144,8 @@ struct TargetSpec {
 // An OutboundConnector made of targets, each on its own thread.
 class LaneConnector final : public OutboundConnector {
  public:
-  LaneConnector(EventLog& log, std::string connector, DeliveryChannel channel,
-                FollowOptions follow, RetryOptions retry, std::vector<TargetSpec> targets);
+  LaneConnector(EventLog& log, std::string connector, DeliveryChannel channel, FollowOptions follow,
+                RetryOptions retry, std::vector<TargetSpec> targets);
   ~LaneConnector() override;
 
   Status Start() override;
@@ -157,9 +157,9 @@ class LaneConnector final : public OutboundConnector {
  private:
   struct Partition {
     int32_t partition = 0;
-    int64_t position = 0;  // next offset to process
+    int64_t position = 0;   // next offset to process
     int64_t send_from = 0;  // records before this offset update state but send nothing
-    bool dirty = false;    // position moved past records without deliveries; not yet stored
+    bool dirty = false;     // position moved past records without deliveries; not yet stored
     std::unique_ptr<LogReader> reader;
   };
   struct Target {

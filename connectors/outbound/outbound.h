@@ -70,8 +70,8 @@ struct FollowOptions {
   // palaver instances split the partitions between them this way.
   std::vector<int32_t> partitions;
   StartFrom start_from = StartFrom::kEnd;
-  size_t batch_size = 200;                       // records read from a partition at a time
-  std::chrono::milliseconds idle_wait{20};       // pause when no partition had anything new
+  size_t batch_size = 200;                  // records read from a partition at a time
+  std::chrono::milliseconds idle_wait{20};  // pause when no partition had anything new
 };
 
 // Retries, backoff and parking. The n-th retry of a delivery waits
@@ -92,13 +92,13 @@ struct RetryOptions {
 // Counters of one connector, summed over its targets; monotonic except
 // `parked_now` and `lag`.
 struct OutboundCounters {
-  uint64_t delivered = 0;  // deliveries accepted by their receiver
-  uint64_t failed = 0;     // deliveries refused for good (or exhausted without parking)
-  uint64_t retried = 0;    // attempts after a transient failure
-  uint64_t parked = 0;     // times a target parked
-  uint64_t parked_now = 0; // targets parked at this moment
-  uint64_t skipped = 0;    // records that did not decode (logged, position moved past)
-  int64_t lag = 0;         // records in followed partitions not yet settled, all targets
+  uint64_t delivered = 0;   // deliveries accepted by their receiver
+  uint64_t failed = 0;      // deliveries refused for good (or exhausted without parking)
+  uint64_t retried = 0;     // attempts after a transient failure
+  uint64_t parked = 0;      // times a target parked
+  uint64_t parked_now = 0;  // targets parked at this moment
+  uint64_t skipped = 0;     // records that did not decode (logged, position moved past)
+  int64_t lag = 0;          // records in followed partitions not yet settled, all targets
 };
 
 // The counters of one target of one connector.

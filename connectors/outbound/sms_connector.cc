@@ -43,8 +43,7 @@ class SmsHandler final : public outbound_internal::Handler {
  public:
   explicit SmsHandler(SmsOptions options) : options_(std::move(options)) {}
 
-  Result<std::vector<Delivery>> Plan(const Event& event, const LogRecord&,
-                                     StateTxn& txn) override {
+  Result<std::vector<Delivery>> Plan(const Event& event, const LogRecord&, StateTxn& txn) override {
     std::vector<Delivery> out;
     const Envelope& env = event.envelope;
     if (const auto* started = std::get_if<ConversationStarted>(&event.body)) {
@@ -54,8 +53,8 @@ class SmsHandler final : public outbound_internal::Handler {
       return out;
     }
     if (const auto* erased = std::get_if<CustomerErased>(&event.body)) {
-      PALAVER_RETURN_IF_ERROR(outbound_internal::ForgetCustomer(txn, env.tenant,
-                                                                erased->customer_id));
+      PALAVER_RETURN_IF_ERROR(
+          outbound_internal::ForgetCustomer(txn, env.tenant, erased->customer_id));
       return out;
     }
     const auto* message = std::get_if<MessagePosted>(&event.body);
@@ -73,8 +72,8 @@ class SmsHandler final : public outbound_internal::Handler {
       d.refusal = "no phone number is known for conversation " + env.conversation_id +
                   " (no SMS conversation.started for it was seen)";
     } else if (!IsE164((*contact)->phone)) {
-      d.refusal = "the phone number of conversation " + env.conversation_id +
-                  " is not in E.164 form";
+      d.refusal =
+          "the phone number of conversation " + env.conversation_id + " is not in E.164 form";
     } else if (d.content.empty()) {
       d.refusal = "message " + message->message_id + " has no text to send";
     } else {
@@ -90,8 +89,8 @@ class SmsHandler final : public outbound_internal::Handler {
     auto from = options_.from_numbers.find(d.tenant);
     const std::string& sender =
         from == options_.from_numbers.end() ? options_.from_number : from->second;
-    const std::string body = "To=" + FormEncode(d.recipients.at(0)) + "&From=" +
-                             FormEncode(sender) + "&Body=" + FormEncode(d.content);
+    const std::string body = "To=" + FormEncode(d.recipients.at(0)) +
+                             "&From=" + FormEncode(sender) + "&Body=" + FormEncode(d.content);
     std::vector<std::string> headers = {
         "Content-Type: application/x-www-form-urlencoded",
         "User-Agent: " + options_.user_agent,
@@ -123,8 +122,8 @@ Result<std::unique_ptr<OutboundConnector>> NewSmsConnector(EventLog& log, SmsOpt
                    "\"" + options.provider_url + "\" is not an http:// or https:// URL");
   }
   if (!IsE164(options.from_number)) {
-    return Invalid("from_number", "\"" + options.from_number +
-                                      "\" is not an E.164 number like +14155550100");
+    return Invalid("from_number",
+                   "\"" + options.from_number + "\" is not an E.164 number like +14155550100");
   }
   for (const auto& [tenant, number] : options.from_numbers) {
     if (!IsE164(number)) {

@@ -1,13 +1,13 @@
 #include "connectors/outbound/transport.h"
 
-#include <curl/curl.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
 #include <mutex>
+
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace palaver::outbound_internal {
 namespace {
@@ -89,8 +89,7 @@ CurlSession::~CurlSession() {
 
 AttemptResult CurlSession::Post(const std::string& url, const std::vector<std::string>& headers,
                                 const std::string& body, const std::string& userpwd,
-                                std::chrono::milliseconds timeout,
-                                const std::atomic<bool>& stop) {
+                                std::chrono::milliseconds timeout, const std::atomic<bool>& stop) {
   CURL* curl = static_cast<CURL*>(curl_);
   if (curl == nullptr) return {AttemptStatus::kTransient, "libcurl could not be initialised"};
   curl_easy_reset(curl);

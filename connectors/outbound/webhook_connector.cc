@@ -28,9 +28,8 @@ class WebhookHandler final : public outbound_internal::Handler {
         endpoint_.event_types.end()) {
       return out;
     }
-    if (!endpoint_.tenants.empty() &&
-        std::find(endpoint_.tenants.begin(), endpoint_.tenants.end(), event.envelope.tenant) ==
-            endpoint_.tenants.end()) {
+    if (!endpoint_.tenants.empty() && std::find(endpoint_.tenants.begin(), endpoint_.tenants.end(),
+                                                event.envelope.tenant) == endpoint_.tenants.end()) {
       return out;
     }
     std::string purpose = "webhook";
@@ -83,8 +82,8 @@ class WebhookHandler final : public outbound_internal::Handler {
 bool IsEndpointId(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
@@ -119,9 +118,8 @@ Result<std::unique_ptr<OutboundConnector>> NewWebhookConnector(EventLog& log,
       return Invalid(at + ".url", "\"" + e.url + "\" is not an http:// or https:// URL");
     }
     if (e.secret.size() < 16) {
-      return Invalid(at + ".secret",
-                     "the signing secret has " + std::to_string(e.secret.size()) +
-                         " bytes; at least 16 are needed");
+      return Invalid(at + ".secret", "the signing secret has " + std::to_string(e.secret.size()) +
+                                         " bytes; at least 16 are needed");
     }
     if (e.event_types.empty()) return Invalid(at + ".event_types", "subscribes to no event type");
     for (EventType type : e.event_types) {

@@ -1,7 +1,5 @@
 #include "engine/cli/cli_common.h"
 
-#include <time.h>
-
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 
 namespace palaver::cli {
 
@@ -198,8 +197,8 @@ class TomlLineReader {
     char c = Peek();
     if (c == '"' || c == '\'') return String();
     size_t start = pos_;
-    while (pos_ < line_.size() && line_[pos_] != ',' && line_[pos_] != ']' &&
-           line_[pos_] != ' ' && line_[pos_] != '\t' && line_[pos_] != '#') {
+    while (pos_ < line_.size() && line_[pos_] != ',' && line_[pos_] != ']' && line_[pos_] != ' ' &&
+           line_[pos_] != '\t' && line_[pos_] != '#') {
       ++pos_;
     }
     std::string word(line_.substr(start, pos_ - start));
@@ -243,13 +242,27 @@ class TomlLineReader {
         if (pos_ >= line_.size()) break;
         char e = line_[pos_++];
         switch (e) {
-          case '"': out += '"'; break;
-          case '\\': out += '\\'; break;
-          case 'n': out += '\n'; break;
-          case 't': out += '\t'; break;
-          case 'r': out += '\r'; break;
-          case 'b': out += '\b'; break;
-          case 'f': out += '\f'; break;
+          case '"':
+            out += '"';
+            break;
+          case '\\':
+            out += '\\';
+            break;
+          case 'n':
+            out += '\n';
+            break;
+          case 't':
+            out += '\t';
+            break;
+          case 'r':
+            out += '\r';
+            break;
+          case 'b':
+            out += '\b';
+            break;
+          case 'f':
+            out += '\f';
+            break;
           case 'u':
           case 'U': {
             size_t digits = e == 'u' ? 4 : 8;

@@ -32,8 +32,8 @@ int Export(const ExportFlags& flags) {
   std::string format = flags.format;
   if (format.empty()) format = conversations || views_only ? "jsonl" : "csv";
   if (!conversations && !views_only && format != "csv")
-    return Fail(Usage("--what " + flags.what + " is written as CSV only; drop --format jsonl",
-                      "--format"));
+    return Fail(
+        Usage("--what " + flags.what + " is written as CSV only; drop --format jsonl", "--format"));
   if (views_only) {
     for (const auto& [value, flag] :
          {std::pair{&flags.shop, "--shop"}, std::pair{&flags.from, "--from"},
@@ -47,15 +47,15 @@ int Export(const ExportFlags& flags) {
   } else if (!flags.view.empty()) {
     return Fail(Usage("--view selects raw view entries; use it with --what views", "--view"));
   }
-  auto filter = projections::MakeExportFilter(flags.shop, flags.from, flags.to, flags.channel,
-                                              flags.status);
+  auto filter =
+      projections::MakeExportFilter(flags.shop, flags.from, flags.to, flags.channel, flags.status);
   if (!filter.ok()) return Fail(filter.status());
 
   if (!std::filesystem::is_directory(flags.views)) {
-    return Fail(Status::Error(ErrorCode::kNotFound,
-                              "no views in \"" + flags.views +
-                                  "\"; build them first with `palaver replay --out DIR`",
-                              "--views"));
+    return Fail(Status::Error(
+        ErrorCode::kNotFound,
+        "no views in \"" + flags.views + "\"; build them first with `palaver replay --out DIR`",
+        "--views"));
   }
   auto log = OpenLog(flags.log);
   if (!log.ok()) return Fail(log.status());
@@ -63,8 +63,8 @@ int Export(const ExportFlags& flags) {
   options.db_path = flags.views;
   auto views = projections::Projector::Open(options, **log, projections::DefaultProjections());
   if (!views.ok()) return Fail(views.status());
-  const auto csv = format == "csv" ? projections::ExportFormat::kCsv
-                                   : projections::ExportFormat::kJsonLines;
+  const auto csv =
+      format == "csv" ? projections::ExportFormat::kCsv : projections::ExportFormat::kJsonLines;
   Status written;
   if (conversations) {
     written = projections::ExportConversations(**views, *filter, csv, std::cout);
@@ -105,8 +105,9 @@ Subcommand AddExportCommand(CLI::App& app) {
   export_cmd->add_option("--view", flags->view,
                          "With --what views: only this view (inbox, receipts, history, profile, "
                          "metrics); default all");
-  export_cmd->add_option("--format", flags->format,
-                         "jsonl or csv (default: jsonl for conversations and views, csv otherwise)")
+  export_cmd
+      ->add_option("--format", flags->format,
+                   "jsonl or csv (default: jsonl for conversations and views, csv otherwise)")
       ->check(CLI::IsMember({"jsonl", "csv"}));
   export_cmd->add_option("--shop", flags->shop, "Only this shop");
   export_cmd->add_option("--from", flags->from,

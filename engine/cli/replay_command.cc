@@ -1,12 +1,11 @@
 // `palaver replay`: rebuild the projections into a new directory, optionally
 // as of an offset or a moment, with a progress bar.
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <string>
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include "engine/cli/commands.h"
 #include "projections/replay.h"

@@ -78,9 +78,8 @@ class ServeConnectors {
   // Everything passed in must outlive the result.
   static Result<std::unique_ptr<ServeConnectors>> Start(
       const Flags& flags, const LogFlags& log_flags, EventLog& log,
-      domain::ConversationEngine& engine, projections::Projector& projector,
-      api::AuthStore& auth, const rules::Clock& clock, api::ApiService& api,
-      ServeMetrics& metrics);
+      domain::ConversationEngine& engine, projections::Projector& projector, api::AuthStore& auth,
+      const rules::Clock& clock, api::ApiService& api, ServeMetrics& metrics);
 
   ~ServeConnectors();  // Stop()
   ServeConnectors(const ServeConnectors&) = delete;

@@ -200,24 +200,24 @@ void RenderHeader(std::string& out, const std::string& name, const std::string& 
 Status Registry::Reserve(const std::string& name, const std::vector<std::string>& label_names,
                          bool histogram) {
   if (!IsMetricName(name)) {
-    return Status::Error(ErrorCode::kInvalidArgument,
-                         "\"" + name + "\" is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)",
-                         "name");
+    return Status::Error(
+        ErrorCode::kInvalidArgument,
+        "\"" + name + "\" is not a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)", "name");
   }
   std::set<std::string_view> seen;
   for (const std::string& label : label_names) {
     if (!IsLabelName(label)) {
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "\"" + label + "\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*)",
-                           "labels");
+      return Status::Error(
+          ErrorCode::kInvalidArgument,
+          "\"" + label + "\" is not a label name ([a-zA-Z_][a-zA-Z0-9_]*, not __*)", "labels");
     }
     if (histogram && label == "le") {
       return Status::Error(ErrorCode::kInvalidArgument,
                            "a histogram cannot have a label named \"le\"", "labels");
     }
     if (!seen.insert(label).second) {
-      return Status::Error(ErrorCode::kInvalidArgument,
-                           "label \"" + label + "\" is named twice", "labels");
+      return Status::Error(ErrorCode::kInvalidArgument, "label \"" + label + "\" is named twice",
+                           "labels");
     }
   }
   std::vector<std::string> samples = {name};
@@ -237,7 +237,8 @@ Result<CounterFamily*> Registry::AddCounter(std::string name, std::string help,
   std::lock_guard lock(mutex_);
   PALAVER_RETURN_IF_ERROR(Reserve(name, label_names, false));
   Entry entry{Entry::Kind::kCounter, nullptr, nullptr, nullptr};
-  entry.counter.reset(new CounterFamily(std::move(name), std::move(help), std::move(label_names), {}));
+  entry.counter.reset(
+      new CounterFamily(std::move(name), std::move(help), std::move(label_names), {}));
   CounterFamily* family = entry.counter.get();
   families_.push_back(std::move(entry));
   return family;
@@ -323,8 +324,8 @@ std::string Registry::Render() const {
             out += f.name() + "_bucket" + LabelSet(f.label_names(), labels, "le", le) + " " +
                    std::to_string(s.cumulative[i]) + "\n";
           }
-          out += f.name() + "_sum" + LabelSet(f.label_names(), labels) + " " +
-                 FormatValue(s.sum) + "\n";
+          out += f.name() + "_sum" + LabelSet(f.label_names(), labels) + " " + FormatValue(s.sum) +
+                 "\n";
           out += f.name() + "_count" + LabelSet(f.label_names(), labels) + " " +
                  std::to_string(s.count) + "\n";
         });

@@ -157,7 +157,8 @@ class Family {
   const std::vector<std::string> label_names_;
   const std::vector<double> upper_bounds_;  // histograms only
   mutable std::shared_mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Child>, LabelsLess> children_;  // guarded by mutex_
+  std::map<std::vector<std::string>, std::unique_ptr<Child>, LabelsLess>
+      children_;  // guarded by mutex_
 };
 
 using CounterFamily = Family<Counter>;
@@ -207,8 +208,8 @@ class Registry {
                  bool histogram);
 
   mutable std::mutex mutex_;
-  std::vector<Entry> families_;             // guarded by mutex_
-  std::vector<std::string> names_;          // guarded by mutex_; every sample name taken
+  std::vector<Entry> families_;               // guarded by mutex_
+  std::vector<std::string> names_;            // guarded by mutex_; every sample name taken
   std::vector<std::function<void()>> hooks_;  // guarded by mutex_
 };
 

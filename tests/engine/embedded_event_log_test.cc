@@ -2,10 +2,10 @@
 // conformance suite.
 #include "engine/embedded_event_log.h"
 
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <thread>
 
 #include "tests/engine/event_log_test_util.h"
 

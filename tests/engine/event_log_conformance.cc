@@ -1,12 +1,12 @@
 #include "tests/engine/event_log_conformance.h"
 
-#include <gmock/gmock.h>
-
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
 #include <thread>
+
+#include <gmock/gmock.h>
 
 #include "tests/engine/event_log_test_util.h"
 

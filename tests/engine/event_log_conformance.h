@@ -5,11 +5,11 @@
 //                            ::testing::Values(EmbeddedTarget()), TargetName);
 #pragma once
 
-#include <gtest/gtest.h>
-
 #include <functional>
 #include <memory>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "engine/event_log.h"
 #include "schemas/status.h"

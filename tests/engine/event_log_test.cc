@@ -1,10 +1,10 @@
 // Unit tests of engine/event_log.cc: partitioning, frame checks, headers, the factory.
 #include "engine/event_log.h"
 
+#include <chrono>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
-#include <chrono>
 
 #include "engine/event_log_internal.h"
 #include "tests/engine/event_log_test_util.h"
@@ -46,11 +46,10 @@ TEST(EventLogTest, CheckFrameAcceptsAFrameAndDerivesPartitionAndHeaders) {
   EXPECT_EQ(checked->partition, 6);
   EXPECT_EQ(checked->frame, frame);
   using Headers = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(checked->headers,
-            (Headers{{"palaver-event-type", "message.posted"},
-                     {"palaver-schema-version", "1"},
-                     {"palaver-event-id", "11111111-2222-4333-a444-555555555555"},
-                     {"content-type", std::string(kEventContentType)}}));
+  EXPECT_EQ(checked->headers, (Headers{{"palaver-event-type", "message.posted"},
+                                       {"palaver-schema-version", "1"},
+                                       {"palaver-event-id", "11111111-2222-4333-a444-555555555555"},
+                                       {"content-type", std::string(kEventContentType)}}));
 }
 
 TEST(EventLogTest, CheckFrameRefusesWithAClearError) {

@@ -1,11 +1,11 @@
 #include "tests/engine/event_log_test_util.h"
 
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
+
+#include <gtest/gtest.h>
 
 namespace palaver::testing {
 namespace {

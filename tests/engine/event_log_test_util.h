@@ -33,10 +33,9 @@ std::string BodyOf(const LogRecord& record);
 
 // Reads `partition` from `from` until `count` records arrived or `timeout`
 // passed; returns what it read (fewer records than asked means a timeout).
-Result<std::vector<LogRecord>> ReadRecords(EventLog& log, int32_t partition, int64_t from,
-                                           size_t count,
-                                           std::chrono::milliseconds timeout =
-                                               std::chrono::seconds(30));
+Result<std::vector<LogRecord>> ReadRecords(
+    EventLog& log, int32_t partition, int64_t from, size_t count,
+    std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Every record of the log, partition by partition, up to each EndOffset.
 Result<std::vector<LogRecord>> ReadAll(EventLog& log);

@@ -39,10 +39,9 @@ class RealKafkaLogTarget : public LogTarget {
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(
-    Logs, EventLogConformanceTest,
-    ::testing::Values(LogTargetParam{"RealKafka",
-                                     [] { return std::make_unique<RealKafkaLogTarget>(); }}),
-    TargetName);
+INSTANTIATE_TEST_SUITE_P(Logs, EventLogConformanceTest,
+                         ::testing::Values(LogTargetParam{
+                             "RealKafka", [] { return std::make_unique<RealKafkaLogTarget>(); }}),
+                         TargetName);
 
 }  // namespace palaver::testing

@@ -3,11 +3,11 @@
 // fault injection. It has no CreateTopics, so tests create topics here first.
 #pragma once
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include <memory>
 #include <string>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "engine/event_log.h"
 #include "tests/engine/event_log_conformance.h"

@@ -1,13 +1,13 @@
 // Fault tests of the Kafka log on a librdkafka mock cluster: a broker down
 // during appends, injected produce errors and latency. Every append must end
 // up in the log exactly once, in order.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "engine/event_log.h"
 #include "tests/engine/event_log_test_util.h"
@@ -43,8 +43,8 @@ class KafkaMockFaultTest : public ::testing::Test {
     for (int t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
         for (int i = 0; i < per_thread; ++i) {
-          Result<LogPosition> pos = log_->Append(
-              MakeFrame("fault-shop-" + std::to_string(t), std::to_string(t) + ":" + std::to_string(i)));
+          Result<LogPosition> pos = log_->Append(MakeFrame(
+              "fault-shop-" + std::to_string(t), std::to_string(t) + ":" + std::to_string(i)));
           if (!pos.ok()) {
             ADD_FAILURE() << "append " << t << ":" << i << " failed: " << pos.status().ToString();
             ++failures;
@@ -98,27 +98,26 @@ TEST_F(KafkaMockFaultTest, BrokerDownDuringAppendsLosesAndDuplicatesNothing) {
 }
 
 TEST_F(KafkaMockFaultTest, InjectedProduceErrorsAreRetriedWithoutDuplicates) {
-  rd_kafka_mock_push_request_errors(cluster_.get(), kProduceApiKey, 6,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
-                                    RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
+  rd_kafka_mock_push_request_errors(
+      cluster_.get(), kProduceApiKey, 6, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+      RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
+      RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+      RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND);
   EXPECT_EQ(AppendConcurrently(2, 25), 0);
   ExpectExactlyOnceInOrder(2, 25);
 }
 
 TEST_F(KafkaMockFaultTest, InjectedErrorsDuringABatchKeepItsOrder) {
-  rd_kafka_mock_push_request_errors(cluster_.get(), kProduceApiKey, 3,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
-                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
-                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  rd_kafka_mock_push_request_errors(
+      cluster_.get(), kProduceApiKey, 3, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+      RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
   std::vector<std::string> frames;
-  for (int i = 0; i < 100; ++i) frames.push_back(MakeFrame("fault-shop-0", "0:" + std::to_string(i)));
+  for (int i = 0; i < 100; ++i)
+    frames.push_back(MakeFrame("fault-shop-0", "0:" + std::to_string(i)));
   Result<std::vector<LogPosition>> positions = log_->AppendBatch(std::move(frames));
   ASSERT_TRUE(positions.ok()) << positions.status().ToString();
-  for (size_t i = 0; i < positions->size(); ++i) EXPECT_EQ((*positions)[i].offset, static_cast<int64_t>(i));
+  for (size_t i = 0; i < positions->size(); ++i)
+    EXPECT_EQ((*positions)[i].offset, static_cast<int64_t>(i));
   ExpectExactlyOnceInOrder(1, 100);
 }
 

@@ -20,17 +20,35 @@
 
 namespace {
 
-constexpr std::string_view kCommands[] = {
-    "start_web_chat",       "post_shopper_message", "mark_read",
-    "end_chat",             "take_faq_answer",      "ask_for_human",
-    "submit_csat",          "request_transcript",   "agent_reply",
-    "add_internal_note",    "edit_internal_note",   "delete_internal_note",
-    "mark_unread",          "assign",               "unassign",
-    "change_status",        "add_customer_note",    "edit_customer_note",
-    "delete_customer_note", "update_cart",          "change_presence",
-    "record_order_placed",  "record_order_updated", "upsert_customer_profile",
-    "upsert_product",       "upsert_discount",      "receive_inbound_message",
-    "update_settings",      "no_such_command"};
+constexpr std::string_view kCommands[] = {"start_web_chat",
+                                          "post_shopper_message",
+                                          "mark_read",
+                                          "end_chat",
+                                          "take_faq_answer",
+                                          "ask_for_human",
+                                          "submit_csat",
+                                          "request_transcript",
+                                          "agent_reply",
+                                          "add_internal_note",
+                                          "edit_internal_note",
+                                          "delete_internal_note",
+                                          "mark_unread",
+                                          "assign",
+                                          "unassign",
+                                          "change_status",
+                                          "add_customer_note",
+                                          "edit_customer_note",
+                                          "delete_customer_note",
+                                          "update_cart",
+                                          "change_presence",
+                                          "record_order_placed",
+                                          "record_order_updated",
+                                          "upsert_customer_profile",
+                                          "upsert_product",
+                                          "upsert_discount",
+                                          "receive_inbound_message",
+                                          "update_settings",
+                                          "no_such_command"};
 constexpr size_t kCommandCount = sizeof kCommands / sizeof kCommands[0];
 
 const std::set<std::string> kBodyReasons = {"malformed_json", "invalid_utf8",  "too_deep",
@@ -85,7 +103,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const domain::CommandMeta& meta = domain::MetaOf(*decoded);
   FUZZ_CHECK(meta.tenant.empty() && meta.actor.id.empty() && meta.idempotency_key.empty() &&
                  meta.correlation_id.empty(),
-             "a request body set the command's meta (tenant '%s', actor '%s')",
-             meta.tenant.c_str(), meta.actor.id.c_str());
+             "a request body set the command's meta (tenant '%s', actor '%s')", meta.tenant.c_str(),
+             meta.actor.id.c_str());
   return 0;
 }

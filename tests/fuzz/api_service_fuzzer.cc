@@ -12,9 +12,6 @@
 //   - a 4xx appends nothing to the log;
 //   - every error is application/problem+json whose "status" is the HTTP
 //     status and whose "code" is set.
-#include <stdlib.h>
-#include <unistd.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -24,6 +21,8 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "connectors/api/api_service.h"
 #include "connectors/api/auth_store.h"
@@ -109,9 +108,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   api_options.rate_limit.per_second = 0;  // no limit: the fuzzer calls as fast as it can
   api_options.max_consistency_wait = std::chrono::milliseconds(20);
   api_options.access_log = false;
-  fixture->api = std::make_unique<api::ApiService>(*fixture->log, *fixture->engine,
-                                                   *fixture->projector, *fixture->store,
-                                                   fixture->clock, api_options);
+  fixture->api =
+      std::make_unique<api::ApiService>(*fixture->log, *fixture->engine, *fixture->projector,
+                                        *fixture->store, fixture->clock, api_options);
   rules::ShopperIdentity identity;
   identity.shop = "acme";
   identity.customer_id = "cust-1";
@@ -120,7 +119,10 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   identity.expires_at_unix_seconds = fixture->clock.NowMicros() / 1000000 + 24 * 3600;
   fixture->shopper_identity = rules::SignShopperIdentity(identity, secret);
   // The directory is removed when the process ends normally.
-  atexit([] { std::error_code ignored; std::filesystem::remove_all(fixture->dir, ignored); });
+  atexit([] {
+    std::error_code ignored;
+    std::filesystem::remove_all(fixture->dir, ignored);
+  });
   return 0;
 }
 
@@ -150,8 +152,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (status >= 400) {
     FUZZ_CHECK(response[http::field::content_type] == "application/problem+json",
                "%d without problem+json for %s", status, target.c_str());
-    FUZZ_CHECK(body.is_object() && body.value("status", 0) == status &&
-                   body.contains("code") && body["code"].is_string(),
+    FUZZ_CHECK(body.is_object() && body.value("status", 0) == status && body.contains("code") &&
+                   body["code"].is_string(),
                "malformed problem for %s: %s", target.c_str(), response.body().c_str());
   }
   if (status >= 500) {

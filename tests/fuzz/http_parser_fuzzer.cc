@@ -31,7 +31,7 @@ namespace http = beast::http;
 // The status HttpServer answers a read error with (connectors/http_server.cc).
 std::string Answer(beast::error_code ec) {
   return ec == http::error::body_limit || ec == http::error::header_limit ? "error: 413"
-                                                                           : "error: 400";
+                                                                          : "error: 400";
 }
 
 std::string Describe(const palaver::HttpRequest& request) {
@@ -97,8 +97,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
   std::vector<std::string> whole = ParseAll(input, input.size() + 1);
   std::vector<std::string> pieces = ParseAll(input, chunk);
-  FUZZ_CHECK(whole == pieces, "reads of %zu bytes parse differently: %zu vs %zu results, last "
-             "\n%s\nvs\n%s", chunk, whole.size(), pieces.size(), whole.back().c_str(),
-             pieces.back().c_str());
+  FUZZ_CHECK(whole == pieces,
+             "reads of %zu bytes parse differently: %zu vs %zu results, last "
+             "\n%s\nvs\n%s",
+             chunk, whole.size(), pieces.size(), whole.back().c_str(), pieces.back().c_str());
   return 0;
 }

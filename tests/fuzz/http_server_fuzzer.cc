@@ -114,8 +114,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t used = parser.put(asio::buffer(rest.data(), rest.size()), ec);
     if (!ec && !parser.is_done()) parser.put_eof(ec);
     if (ec) {
-      FUZZ_CHECK(responses > 0, "the first response is not HTTP (%s):\n%.*s",
-                 ec.message().c_str(), static_cast<int>(rest.size()), rest.data());
+      FUZZ_CHECK(responses > 0, "the first response is not HTTP (%s):\n%.*s", ec.message().c_str(),
+                 static_cast<int>(rest.size()), rest.data());
       break;
     }
     ++responses;

@@ -22,10 +22,9 @@ namespace {
 using namespace palaver;
 using namespace palaver::storefront;
 
-const std::set<std::string> kReasons = {"too_large",           "not_json",
-                                        "schema_violation",    "unknown_type",
-                                        "unsupported_version", "key_mismatch",
-                                        "unsupported_channel"};
+const std::set<std::string> kReasons = {
+    "too_large",           "not_json",     "schema_violation",   "unknown_type",
+    "unsupported_version", "key_mismatch", "unsupported_channel"};
 
 std::string Describe(const MapResult& result) {
   if (const auto* rejection = std::get_if<Rejection>(&result)) {

@@ -1,16 +1,16 @@
 #include "tests/connectors/outbound/http_receiver.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include <arpa/inet.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <cctype>
-#include <stdexcept>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace palaver::testing {
 

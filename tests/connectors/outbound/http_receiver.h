@@ -59,8 +59,8 @@ class HttpReceiver {
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;
   mutable std::mutex mu_;
-  std::vector<std::thread> connections_;  // guarded by mu_
-  std::vector<int> connection_fds_;       // guarded by mu_
+  std::vector<std::thread> connections_;   // guarded by mu_
+  std::vector<int> connection_fds_;        // guarded by mu_
   std::vector<ReceivedRequest> received_;  // guarded by mu_
   std::vector<ReceivedRequest> accepted_;  // guarded by mu_
 };

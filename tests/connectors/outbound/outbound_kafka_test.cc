@@ -1,13 +1,12 @@
 // The outbound connectors on a real Kafka broker (PALAVER_KAFKA_BROKERS; fails
 // without one): positions per partition over a multi-partition topic,
 // restart in the middle of a burst, delivery.recorded appended to Kafka.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <cstdlib>
 #include <map>
 #include <set>
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "connectors/outbound/email_connector.h"
@@ -104,8 +103,7 @@ TEST_F(OutboundKafkaTest, WebhooksSurviveARestartMidBurstAcrossPartitionsInOrder
   std::set<std::string> ids;
   std::map<std::string, int> next_per_shop;
   for (const ReceivedRequest& r : accepted) {
-    EXPECT_EQ(r.Header("x-palaver-signature"),
-              WebhookSignature("whsec-0123456789abcdef", r.body));
+    EXPECT_EQ(r.Header("x-palaver-signature"), WebhookSignature("whsec-0123456789abcdef", r.body));
     ids.insert(r.Header("x-palaver-delivery"));
     const nlohmann::json body = nlohmann::json::parse(r.body);
     const std::string tenant = body["event"]["tenant"];

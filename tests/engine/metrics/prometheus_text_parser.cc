@@ -84,9 +84,12 @@ bool ParseExposition(std::string_view text, Exposition* out, std::string* error)
           for (size_t i = 0; i < rest.size(); ++i) {
             if (rest[i] == '\\' && i + 1 < rest.size()) {
               char next = rest[++i];
-              if (next == 'n') help += '\n';
-              else if (next == '\\') help += '\\';
-              else return fail("bad escape in HELP");
+              if (next == 'n')
+                help += '\n';
+              else if (next == '\\')
+                help += '\\';
+              else
+                return fail("bad escape in HELP");
             } else {
               help += rest[i];
             }
@@ -129,10 +132,14 @@ bool ParseExposition(std::string_view text, Exposition* out, std::string* error)
           if (c == '\\') {
             if (pos >= line.size()) return fail("dangling escape");
             char next = line[pos++];
-            if (next == 'n') value += '\n';
-            else if (next == '\\') value += '\\';
-            else if (next == '"') value += '"';
-            else return fail("bad escape in label value");
+            if (next == 'n')
+              value += '\n';
+            else if (next == '\\')
+              value += '\\';
+            else if (next == '"')
+              value += '"';
+            else
+              return fail("bad escape in label value");
           } else {
             value += c;
           }

@@ -23,7 +23,8 @@ struct Exposition {
   std::vector<std::string> family_order;    // family names in the order of their TYPE line
 
   // The value of the one sample with this name and exactly these labels; "" if none.
-  std::string Value(const std::string& name, const std::map<std::string, std::string>& labels) const;
+  std::string Value(const std::string& name,
+                    const std::map<std::string, std::string>& labels) const;
 };
 
 // Parses `text`; on a malformed line returns false and sets `*error` to
