@@ -8,7 +8,7 @@
 //     idempotent librdkafka producer of the same payloads that waits for
 //     nothing but the final flush.
 //
-// Usage: append_benchmark [--seconds S] [--threads N] [--payload BYTES] [--kafka-only]
+// Options: kUsage below (--help prints it).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -28,6 +28,7 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include "benchmarks/flags.h"
 #include "engine/event_log.h"
 #include "schemas/frame.h"
 
@@ -317,25 +318,25 @@ void BenchKafka(const Config& config, const std::vector<std::string>& frames,
 }  // namespace
 }  // namespace palaver
 
+constexpr char kUsage[] = R"(usage: append_benchmark [options]
+EventLog appends beside the raw limit of the store underneath, measured in the
+same run: the embedded log (sync on and off) against raw RocksDB writes, and
+Kafka (when PALAVER_KAFKA_BROKERS is set) against a plain librdkafka producer.
+
+  --seconds S       time per figure (2)
+  --threads N       concurrent appenders (4)
+  --payload BYTES   approximate frame size (512)
+  --kafka-only      leave out the embedded log
+)";
+
 int main(int argc, char** argv) {
   palaver::Config config;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--seconds" && i + 1 < argc) {
-      config.seconds = std::atof(argv[++i]);
-    } else if (arg == "--threads" && i + 1 < argc) {
-      config.threads = std::atoi(argv[++i]);
-    } else if (arg == "--payload" && i + 1 < argc) {
-      config.payload = static_cast<size_t>(std::atol(argv[++i]));
-    } else if (arg == "--kafka-only") {
-      config.kafka_only = true;
-    } else {
-      std::fprintf(stderr,
-                   "usage: %s [--seconds S] [--threads N] [--payload BYTES] [--kafka-only]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
+  palaver::bench::Flags(kUsage)
+      .Option("--seconds", &config.seconds, 0.1)
+      .Option("--threads", &config.threads, 1)
+      .Option("--payload", &config.payload, 1)
+      .Switch("--kafka-only", &config.kafka_only)
+      .Parse(argc, argv);
   spdlog::set_level(spdlog::level::warn);
   const std::vector<std::string> frames = palaver::MakeFrames(20000, config.payload);
   std::printf("append_benchmark: %zu-byte frames, %.1f s per figure, %u cores\n",

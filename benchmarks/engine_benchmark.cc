@@ -7,7 +7,7 @@
 //   The raw figure appends already-encoded frames of the same shape with
 //   Append from the same number of threads.
 //
-// Usage: engine_benchmark [--seconds S] [--threads N]
+// Options: kUsage below (--help prints it).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -23,6 +23,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "benchmarks/flags.h"
 #include "engine/domain/conversation_engine.h"
 #include "engine/event_log.h"
 #include "engine/rules/clock.h"
@@ -169,13 +170,22 @@ void RunOn(const char* label, EventLog& log, const Config& config) {
 }  // namespace
 }  // namespace palaver
 
+constexpr char kUsage[] = R"(usage: engine_benchmark [options]
+Commands per second through ConversationEngine, beside raw EventLog appends
+of the same events from as many threads, on the embedded log (sync on) and
+on Kafka when PALAVER_KAFKA_BROKERS is set.
+
+  --seconds S   time per figure (3)
+  --threads N   threads, each acting for its own shop (4)
+)";
+
 int main(int argc, char** argv) {
   using namespace palaver;
   Config config;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--seconds") == 0) config.seconds = std::atof(argv[i + 1]);
-    if (std::strcmp(argv[i], "--threads") == 0) config.threads = std::atoi(argv[i + 1]);
-  }
+  bench::Flags(kUsage)
+      .Option("--seconds", &config.seconds, 0.1)
+      .Option("--threads", &config.threads, 1)
+      .Parse(argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
   const std::string dir =

@@ -22,9 +22,8 @@
 //     to the last event projected; records/s and events/s, each as a ratio to
 //     the raw consume rate.
 //
-// Needs PALAVER_KAFKA_BROKERS (or --brokers). Usage:
-//   ingest_benchmark [--records N] [--shops N] [--partitions N]
-//                    [--max-seconds S] [--json FILE]
+// Needs PALAVER_KAFKA_BROKERS (or --brokers). Options: kUsage below (--help
+// prints it).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -45,6 +44,7 @@
 #include <unistd.h>
 
 #include "benchmarks/bench_util.h"
+#include "benchmarks/flags.h"
 #include "connectors/storefront/storefront_consumer.h"
 #include "connectors/storefront/storefront_mapper.h"
 #include "engine/domain/conversation_engine.h"
@@ -368,36 +368,30 @@ int Main(const Config& config) {
 }  // namespace
 }  // namespace palaver::bench
 
+constexpr char kUsage[] = R"(usage: ingest_benchmark [options]
+Storefront JSON records on a real broker, consumed, executed and projected,
+beside the raw produce and consume rate of the same records in the same run.
+Needs a broker: PALAVER_KAFKA_BROKERS or --brokers.
+
+  --records N       storefront records (3000)
+  --shops N         shops they are spread over (50)
+  --partitions N    partitions of the topics (8)
+  --max-seconds S   give up after S seconds (60)
+  --brokers B       bootstrap brokers (PALAVER_KAFKA_BROKERS)
+  --json FILE       also write the figures as JSON
+)";
+
 int main(int argc, char** argv) {
   palaver::bench::Config config;
   if (const char* b = std::getenv("PALAVER_KAFKA_BROKERS")) config.brokers = b;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string arg = argv[i];
-    const std::string value = argv[i + 1];
-    if (arg == "--records") {
-      config.records = std::max<size_t>(1, std::strtoull(value.c_str(), nullptr, 10));
-    } else if (arg == "--shops") {
-      config.shops = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--partitions") {
-      config.partitions = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--max-seconds") {
-      config.max_seconds = std::atof(value.c_str());
-    } else if (arg == "--brokers") {
-      config.brokers = value;
-    } else if (arg == "--json") {
-      config.json_path = value;
-    } else {
-      std::fprintf(stderr, "unknown option %s\n", arg.c_str());
-      return 2;
-    }
-  }
-  if (argc % 2 == 0) {
-    std::fprintf(stderr,
-                 "usage: %s [--records N] [--shops N] [--partitions N] [--max-seconds S] "
-                 "[--brokers B] [--json FILE]\n",
-                 argv[0]);
-    return 2;
-  }
+  palaver::bench::Flags(kUsage)
+      .Option("--records", &config.records, 1)
+      .Option("--shops", &config.shops, 1)
+      .Option("--partitions", &config.partitions, 1)
+      .Option("--max-seconds", &config.max_seconds, 1)
+      .Option("--brokers", &config.brokers)
+      .Option("--json", &config.json_path)
+      .Parse(argc, argv);
   if (config.brokers.empty()) {
     std::fprintf(stderr, "ingest_benchmark: set PALAVER_KAFKA_BROKERS or --brokers\n");
     return 2;

@@ -26,17 +26,8 @@
 // payloads (Kafka: librdkafka produce and consume to the same broker;
 // embedded: RocksDB WriteBatch of the same frames) with ratios; peak RSS.
 //
-// Usage: load_generator [--log embedded|kafka] [--brokers B] [--shops N]
-//   [--conversations N] [--agents N] [--seconds S] [--threads N] [--rate R]
-//   [--zipf S] [--partitions N] [--sync on|off] [--json FILE]
-// --rate: commands per second over all drivers (0 = as fast as they go).
-// Kafka brokers default to PALAVER_KAFKA_BROKERS.
-//
-// HTTP/WebSocket mode (benchmarks/http_load.h), against a running
-// `palaver serve`: load_generator --http http://HOST:PORT --shop S --token T
-//   --secret X [--agent A] [--server-pid PID] [--conversations N] [--rate R]
-//   [--seconds S] [--threads N] [--json FILE]
-// (defaults there: 1,000 messages/s from 8 senders).
+// Options: kUsage below (--help prints it). With --http it drives a running
+// `palaver serve` over HTTP and WebSocket instead (benchmarks/http_load.h).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -63,6 +54,7 @@
 #include <unistd.h>
 
 #include "benchmarks/bench_util.h"
+#include "benchmarks/flags.h"
 #include "benchmarks/http_load.h"
 #include "connectors/storefront/storefront_consumer.h"
 #include "connectors/storefront/storefront_mapper.h"
@@ -950,17 +942,36 @@ class LoadGenerator {
   std::vector<LogRecord> records_;
 };
 
-int Usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--log embedded|kafka] [--brokers B] [--shops N] [--conversations N]\n"
-               "          [--agents N] [--seconds S] [--threads N] [--rate R] [--zipf S]\n"
-               "          [--partitions N] [--sync on|off] [--json FILE]\n"
-               "       %s --http http://HOST:PORT --shop S --token T --secret X [--agent A]\n"
-               "          [--server-pid PID] [--conversations N] [--rate R] [--seconds S]\n"
-               "          [--threads N] [--json FILE]\n",
-               argv0, argv0);
-  return 2;
-}
+constexpr char kUsage[] = R"(usage: load_generator [options]
+       load_generator --http URL --shop S --token T --secret X [options]
+Plays shops, shoppers and agents against palaver's engine and projector
+in-process, on the embedded log or a real Kafka broker, and reports what a
+support team would feel: events/s, command latency, append -> projected
+latency, lag, replay and peak RSS, beside the raw limits of the same run.
+
+  --log embedded|kafka  the event log (embedded)
+  --brokers B           Kafka bootstrap brokers (PALAVER_KAFKA_BROKERS)
+  --shops N             shops, Zipf-sized (20)
+  --conversations N     conversations over all shops (400)
+  --agents N            agents per shop (3)
+  --seconds S           measured time (10)
+  --threads N           drivers (4)
+  --rate R              commands/s over all drivers, 0 = as fast as they go (0)
+  --zipf S              Zipf exponent of shop sizes and picks (1.1)
+  --partitions N        partitions of the log (8)
+  --sync on|off         the embedded log's fsync per append (on)
+  --json FILE           also write the figures as JSON
+
+With --http, against a running `palaver serve` (benchmarks/http_load.h):
+  --http URL            e.g. http://127.0.0.1:8080
+  --shop S --token T --secret X
+                        a shop, an admin API token of it, its identity secret
+  --agent A             the token's agent id (ann)
+  --server-pid PID      read palaver's peak RSS from /proc
+  --conversations, --rate, --seconds, --threads, --json as above
+                        (--rate and --threads default there to 1000
+                        messages/s from 8 senders)
+)";
 
 }  // namespace
 }  // namespace palaver::bench
@@ -969,55 +980,39 @@ int main(int argc, char** argv) {
   using palaver::bench::Config;
   Config config;
   palaver::bench::HttpLoadConfig http;
-  bool rate_given = false;
-  bool threads_given = false;
+  double rate = -1;  // not given: each mode has its own default
+  int threads = 0;   // not given
   if (const char* b = std::getenv("PALAVER_KAFKA_BROKERS")) config.brokers = b;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 >= argc) return palaver::bench::Usage(argv[0]);
-    const std::string value = argv[++i];
-    if (arg == "--rate") rate_given = true;
-    if (arg == "--threads") threads_given = true;
-    if (arg == "--http") {
-      http.url = value;
-    } else if (arg == "--shop") {
-      http.shop = value;
-    } else if (arg == "--token") {
-      http.token = value;
-    } else if (arg == "--secret") {
-      http.secret = value;
-    } else if (arg == "--agent") {
-      http.agent = value;
-    } else if (arg == "--server-pid") {
-      http.server_pid = std::atoll(value.c_str());
-    } else if (arg == "--log" && (value == "embedded" || value == "kafka")) {
-      config.kafka = value == "kafka";
-    } else if (arg == "--brokers") {
-      config.brokers = value;
-    } else if (arg == "--shops") {
-      config.shops = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--conversations") {
-      config.conversations = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--agents") {
-      config.agents = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--seconds") {
-      config.seconds = std::atof(value.c_str());
-    } else if (arg == "--threads") {
-      config.threads = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--rate") {
-      config.rate = std::atof(value.c_str());
-    } else if (arg == "--zipf") {
-      config.zipf = std::atof(value.c_str());
-    } else if (arg == "--partitions") {
-      config.partitions = std::max(1, std::atoi(value.c_str()));
-    } else if (arg == "--sync" && (value == "on" || value == "off")) {
-      config.sync = value == "on";
-    } else if (arg == "--json") {
-      config.json_path = value;
-    } else {
-      return palaver::bench::Usage(argv[0]);
-    }
-  }
+  palaver::bench::Flags(palaver::bench::kUsage)
+      .Option("--log", "embedded or kafka",
+              [&](const std::string& v) {
+                config.kafka = v == "kafka";
+                return v == "embedded" || v == "kafka";
+              })
+      .Option("--brokers", &config.brokers)
+      .Option("--shops", &config.shops, 1)
+      .Option("--conversations", &config.conversations, 1)
+      .Option("--agents", &config.agents, 1)
+      .Option("--seconds", &config.seconds, 0.1)
+      .Option("--threads", &threads, 1)
+      .Option("--rate", &rate, 0)
+      .Option("--zipf", &config.zipf, 0)
+      .Option("--partitions", &config.partitions, 1)
+      .Option("--sync", "on or off",
+              [&](const std::string& v) {
+                config.sync = v == "on";
+                return v == "on" || v == "off";
+              })
+      .Option("--json", &config.json_path)
+      .Option("--http", &http.url)
+      .Option("--shop", &http.shop)
+      .Option("--token", &http.token)
+      .Option("--secret", &http.secret)
+      .Option("--agent", &http.agent)
+      .Option("--server-pid", &http.server_pid, 1)
+      .Parse(argc, argv);
+  if (rate >= 0) config.rate = rate;
+  if (threads > 0) config.threads = threads;
   if (!http.url.empty()) {
     if (http.shop.empty() || http.token.empty() || http.secret.empty()) {
       std::fprintf(stderr, "load_generator: --http needs --shop, --token and --secret\n");
@@ -1025,8 +1020,8 @@ int main(int argc, char** argv) {
     }
     http.conversations = config.conversations;
     http.seconds = config.seconds;
-    if (rate_given) http.rate = config.rate;
-    if (threads_given) http.threads = config.threads;
+    if (rate >= 0) http.rate = rate;
+    if (threads > 0) http.threads = threads;
     http.json_path = config.json_path;
     return palaver::bench::RunHttpLoad(http);
   }

@@ -27,8 +27,7 @@
 // manual time), like the raw limits; benchmarks/report.py pairs each palaver
 // figure with its limit and prints the ratio.
 //
-// Usage: micro_benchmark [--events N] [google benchmark flags, e.g.
-//        --benchmark_min_time=0.2 --benchmark_out=micro.json --benchmark_out_format=json]
+// Options: kUsage below (--help prints it).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +48,7 @@
 #include <spdlog/spdlog.h>
 
 #include "benchmarks/bench_util.h"
+#include "benchmarks/flags.h"
 #include "connectors/storefront/storefront_mapper.h"
 #include "engine/event_log.h"
 #include "projections/projector.h"
@@ -409,17 +409,23 @@ bool SetUpFixture() {
 }  // namespace
 }  // namespace palaver::bench
 
+constexpr char kUsage[] = R"(usage: micro_benchmark [--events N] [Google Benchmark flags]
+The per-event cost of each stage (encode, decode, storefront parse/validate/
+map, each projection's Apply and Projector), each beside its raw limit
+(RocksDB WriteBatch, librdkafka produce/consume when PALAVER_KAFKA_BROKERS is
+set), all in one run.
+
+  --events N    generated events per projection figure (5000)
+
+Google Benchmark's own flags pass through, e.g.
+  --benchmark_filter=REGEX  --benchmark_min_time=0.2
+  --benchmark_out=micro.json --benchmark_out_format=json
+)";
+
 int main(int argc, char** argv) {
   using namespace palaver::bench;
-  // Our own flags first; the rest go to Google Benchmark.
-  std::vector<char*> rest = {argv[0]};
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--events") == 0 && i + 1 < argc) {
-      TheFixture().events = std::max<size_t>(100, std::strtoull(argv[++i], nullptr, 10));
-    } else {
-      rest.push_back(argv[i]);
-    }
-  }
+  std::vector<char*> rest = {argv[0]};  // Google Benchmark's flags
+  Flags(kUsage).Option("--events", &TheFixture().events, 100).Parse(argc, argv, &rest);
   int rest_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&rest_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(rest_argc, rest.data())) return 2;

@@ -21,10 +21,7 @@
 //   memory: the process's peak resident set (VmHWM), with the block cache
 //     size used (run once per cache size: the peak is per process).
 //
-// Usage: projection_benchmark [--events N] [--conversations N] [--queries N]
-//          [--batch N] [--cache-mb N] [--read-cache-mb N] [--phase all|rebuild|inbox]
-//          [--wal 0|1] [--rounds N] [--recent N] [--dir D]
-//          [--only inbox|receipts|history|profile|metrics]  (rebuild one projection)
+// Options: kUsage below (--help prints it).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -41,6 +38,7 @@
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include "benchmarks/flags.h"
 #include "engine/event_log.h"
 #include "projections/projector.h"
 #include "projections/queries.h"
@@ -188,36 +186,56 @@ Latency Percentiles(std::vector<double> us) {
   return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
 }
 
+constexpr char kUsage[] = R"(usage: projection_benchmark [options]
+Projection rebuild rate beside raw RocksDB WriteBatch puts/s of the same keys,
+and inbox page latency at N conversations; see benchmarks/README.md.
+
+  --phase all|rebuild|inbox   what to measure (all)
+  --events N          events in the rebuild's generated log (300000)
+  --rounds N          rebuilds of that log; the median is reported (5)
+  --recent N          send each event to one of the N latest conversations
+                      (0: to any conversation started so far)
+  --only NAME         rebuild one projection: inbox, receipts, history,
+                      profile or metrics (all of them)
+  --batch N           events per rebuild batch (as palaver replay: 50000)
+  --wal 0|1           the rebuild's WAL, as the live projector has it (0)
+  --cache-mb N        RocksDB block cache (64)
+  --read-cache-mb N   read cache per partition (16)
+  --conversations N   conversations in the inbox phase's shop (100000)
+  --queries N         queries per inbox page kind (2000)
+  --dir D             working directory, emptied first
+                      (<temporary directory>/palaver-projection-bench)
+)";
+
 int Main(int argc, char** argv) {
   size_t events = 300'000, conversations = 100'000, queries = 2000, rounds = 5, recent = 0;
+  size_t cache_mb = g_cache_bytes >> 20, read_cache_mb = g_read_cache_bytes >> 20;
   std::string phase = "all";
   std::string dir = (std::filesystem::temp_directory_path() / "palaver-projection-bench").string();
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--events"))
-      events = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--conversations"))
-      conversations = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--queries"))
-      queries = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--rounds"))
-      rounds = std::max<size_t>(1, std::strtoull(argv[i + 1], nullptr, 10));
-    else if (!std::strcmp(argv[i], "--dir"))
-      dir = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--batch"))
-      g_batch = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--cache-mb"))
-      g_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
-    else if (!std::strcmp(argv[i], "--read-cache-mb"))
-      g_read_cache_bytes = std::strtoull(argv[i + 1], nullptr, 10) << 20;
-    else if (!std::strcmp(argv[i], "--wal"))
-      g_without_wal = std::strcmp(argv[i + 1], "1") != 0;
-    else if (!std::strcmp(argv[i], "--only"))
-      g_only = argv[i + 1];
-    else if (!std::strcmp(argv[i], "--recent"))
-      recent = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--phase"))
-      phase = argv[i + 1];
-  }
+  bench::Flags(kUsage)
+      .Option("--phase", "all, rebuild or inbox",
+              [&](const std::string& v) {
+                phase = v;
+                return v == "all" || v == "rebuild" || v == "inbox";
+              })
+      .Option("--events", &events, 1)
+      .Option("--rounds", &rounds, 1)
+      .Option("--recent", &recent)
+      .Option("--only", &g_only)
+      .Option("--batch", &g_batch, 1)
+      .Option("--wal", "0 or 1",
+              [](const std::string& v) {
+                g_without_wal = v == "0";
+                return v == "0" || v == "1";
+              })
+      .Option("--cache-mb", &cache_mb, 1)
+      .Option("--read-cache-mb", &read_cache_mb)
+      .Option("--conversations", &conversations, 1)
+      .Option("--queries", &queries, 1)
+      .Option("--dir", &dir)
+      .Parse(argc, argv);
+  g_cache_bytes = cache_mb << 20;
+  g_read_cache_bytes = read_cache_mb << 20;
   spdlog::set_level(spdlog::level::warn);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
