@@ -47,7 +47,7 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
             c.phone = b.personal.phone;
             c.started_at_us = env.occurred_at_us;
             latest_conversation[{b.customer_id, b.channel}] = env.conversation_id;
-            customers[b.customer_id];
+            customers[b.customer_id].conversation_ids.push_back(env.conversation_id);
           },
           [&](const ConversationStatusChanged& b) {
             if (conv == nullptr) return;
@@ -144,7 +144,7 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
           },
           [&](const TranscriptRequested&) {},
           [&](const HandoffRequested&) {},
-          [&](const CustomerErased&) {},
+          [&](const CustomerErased& b) { ForgetPersonalData(b.customer_id); },
           [&](const DeliveryRecorded&) {},  // outbound delivery results change no rule
       },
       event.body);
@@ -166,6 +166,28 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
          idempotency_first_used.front().first < newest_recorded_us - kIdempotencyWindowMicros) {
     idempotency.erase(idempotency_first_used.front().second);
     idempotency_first_used.pop_front();
+  }
+}
+
+void ShopState::ForgetPersonalData(const std::string& customer_id) {
+  if (auto it = customers.find(customer_id); it != customers.end()) {
+    for (const std::string& id : it->second.conversation_ids) {
+      auto conversation = conversations.find(id);
+      if (conversation == conversations.end()) continue;
+      conversation->second.email.clear();
+      conversation->second.phone.clear();
+    }
+  }
+  for (auto& [key, outcome] : idempotency) {
+    for (auto& [event, position] : outcome.events) {
+      std::visit(
+          [&](auto& body) {
+            if constexpr (HasPersonal<std::decay_t<decltype(body)>>) {
+              if (body.customer_id == customer_id) body.personal = {};
+            }
+          },
+          event.body);
+    }
   }
 }
 

@@ -60,6 +60,7 @@ struct CustomerState {
   };
   std::map<std::string, Order> orders;  // by order id
   bool has_profile = false;
+  std::vector<std::string> conversation_ids;  // every conversation of the customer, oldest first
 };
 
 // The original result of an idempotent command, rebuilt from the log.
@@ -104,12 +105,20 @@ struct ShopState {
   // Applies one event (already on the log at `position`). Events of other
   // tenants must not be passed. Unknown references (a note of an unknown
   // conversation, ...) are ignored: the log is the truth, this is a view.
+  // customer.erased forgets the customer's personal data held here: the
+  // email and phone of each of their conversations, and the personal parts
+  // of their events in remembered idempotent outcomes; so no later command
+  // writes them to the log again. What the customer did (orders, presence,
+  // messages' ids) stays.
   void Apply(const Event& event, const LogPosition& position);
 
   const Agent* FindAgent(std::string_view agent_id) const;
   const ConversationState* FindConversation(std::string_view conversation_id) const;
   const Faq* FindPublishedFaq(std::string_view faq_id) const;
   const Macro* FindMacro(std::string_view macro_id) const;
+
+ private:
+  void ForgetPersonalData(const std::string& customer_id);
 };
 
 // True when `agent` holds `permission`.

@@ -11,6 +11,7 @@
 
 #include "engine/rules/shopper_identity.h"
 #include "engine/rules/text.h"
+#include "schemas/codec.h"
 #include "tests/engine/domain/domain_test_util.h"
 
 namespace palaver::domain::testing {
@@ -273,6 +274,42 @@ TEST_F(ConversationEngineTest, ClosedWebChatNeverReopensButOtherChannelsDo) {
   EXPECT_EQ(wrote.conversation_id, sms.conversation_id);
   EXPECT_EQ(BodiesOf<ConversationStatusChanged>(wrote)[0].reason,
             StatusChangeReason::kShopperWrote);
+}
+
+TEST_F(ConversationEngineTest, AfterErasureNoCommandWritesTheCustomersEmailAgain) {
+  const StartWebChat start{h().Shopper("c1", "start-1"), h().Token("c1", "c1@example.com"), "web",
+                           ""};
+  const std::string conv = h().Ok(start).conversation_id;
+  h().Ok(ChangeStatus{h().Agent("ann"), conv, ConversationStatus::kClosed});
+  // The privacy request arrives on the log (palaver has no command for it);
+  // the engine sees it when it replays the partition.
+  Event erased;
+  erased.envelope.tenant = kShop;
+  erased.envelope.event_id = NewEventId();
+  erased.envelope.actor_kind = ActorKind::kSystem;
+  erased.envelope.actor_id = "privacy-service";
+  erased.envelope.occurred_at_us = kMondayMorningUs;
+  erased.body = CustomerErased{"c1", "privacy-1", ErasureRegulation::kGdpr};
+  Result<std::string> frame = EncodeEvent(erased);
+  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
+  ASSERT_TRUE(h().log().Append(*frame).ok());
+  h().Restart();
+
+  // The shopper writing to the closed chat starts a new one, which used to
+  // copy the old chat's email.
+  CommandResult wrote =
+      h().Ok(PostShopperMessage{h().Shopper("c1"), conv, MessageKind::kText, "me again"});
+  ASSERT_EQ(BodiesOf<ConversationStarted>(wrote).size(), 1u);
+  EXPECT_EQ(BodiesOf<ConversationStarted>(wrote)[0].personal.email, "");
+  EXPECT_EQ(BodiesOf<ConversationStarted>(wrote)[0].previous_conversation_id, conv);
+  // The old chat keeps no email in the engine either.
+  EXPECT_EQ(h().engine().Snapshot(kShop)->conversations.at(conv).email, "");
+  // A retried start returns its original result, without the email.
+  CommandResult retried = h().Ok(start);
+  EXPECT_EQ(retried.conversation_id, conv);
+  ASSERT_EQ(BodiesOf<ConversationStarted>(retried).size(), 1u);
+  EXPECT_EQ(BodiesOf<ConversationStarted>(retried)[0].personal.email, "");
+  EXPECT_EQ(BodiesOf<ConversationStarted>(retried)[0].customer_id, "c1");
 }
 
 TEST_F(ConversationEngineTest, StatusChangesAreChecked) {

@@ -45,6 +45,46 @@ TEST(ShopStateTest, AppliesConversationLifecycle) {
   EXPECT_EQ(s.FindConversation("k1")->assignee, "");
 }
 
+TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData) {
+  ShopState s;
+  auto start = [&](const std::string& conversation, const std::string& customer, Channel channel,
+                   const std::string& email, const std::string& phone, int64_t offset) {
+    ConversationStarted started;
+    started.customer_id = customer;
+    started.channel = channel;
+    started.personal.email = email;
+    started.personal.phone = phone;
+    s.Apply(MakeEvent(conversation, ActorKind::kShopper, started, offset, "key-" + conversation,
+                      "0123456789abcdef:corr"),
+            {0, offset});
+  };
+  start("k1", "c1", Channel::kWebChat, "c1@example.com", "", 1);
+  start("k2", "c1", Channel::kSms, "", "+15550101", 2);
+  start("k3", "c2", Channel::kWebChat, "c2@example.com", "+15550102", 3);
+
+  CustomerErased erased;
+  erased.customer_id = "c1";
+  erased.request_id = "privacy-1";
+  s.Apply(MakeEvent("", ActorKind::kSystem, erased, 4), {0, 4});
+
+  for (const char* id : {"k1", "k2"}) {
+    EXPECT_EQ(s.FindConversation(id)->email, "") << id;
+    EXPECT_EQ(s.FindConversation(id)->phone, "") << id;
+    const auto& remembered = std::get<ConversationStarted>(
+        s.idempotency.at(std::string("key-") + id).events.at(0).first.body);
+    EXPECT_EQ(remembered.personal.email, "") << id;
+    EXPECT_EQ(remembered.personal.phone, "") << id;
+    EXPECT_EQ(remembered.customer_id, "c1");  // what happened stays
+  }
+  // Another customer keeps everything.
+  EXPECT_EQ(s.FindConversation("k3")->email, "c2@example.com");
+  EXPECT_EQ(s.FindConversation("k3")->phone, "+15550102");
+  EXPECT_EQ(std::get<ConversationStarted>(s.idempotency.at("key-k3").events.at(0).first.body)
+                .personal.email,
+            "c2@example.com");
+  EXPECT_EQ(s.customers.at("c1").conversation_ids, (std::vector<std::string>{"k1", "k2"}));
+}
+
 TEST(ShopStateTest, RebuildsIdempotencyOutcomesFromEnvelopes) {
   ShopState s;
   s.Apply(MakeEvent("", ActorKind::kAgent, CustomerNoteDeleted{"n", "c"}, 0, "key-1",
