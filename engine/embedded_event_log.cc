@@ -14,6 +14,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
@@ -439,6 +440,13 @@ Result<std::unique_ptr<EventLog>> OpenEmbeddedEventLog(const EventLogOptions& op
   db_options.write_buffer_size = 64 << 20;
   db_options.keep_log_file_num = 4;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  // The log is written once and read in offset order: large blocks mean one
+  // block lookup, read and decompression per ~200 records instead of ~10,
+  // and LZ4 decompresses faster than the default Snappy.
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_size = 64 << 10;
+  db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  db_options.compression = rocksdb::kLZ4Compression;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status = rocksdb::DB::Open(db_options, dir, &raw);
   if (!status.ok()) return FromRocks(status, "cannot open the embedded log in " + dir);
