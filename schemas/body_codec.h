@@ -5,8 +5,6 @@
 #pragma once
 
 #include <cmath>
-#include <sstream>
-#include <streambuf>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -16,6 +14,7 @@
 #include <cereal/types/optional.hpp>
 #include <cereal/types/variant.hpp>
 
+#include "schemas/archive_streams.h"
 #include "schemas/bounded_archive.h"
 #include "schemas/event_versions.h"
 #include "schemas/events.h"
@@ -45,15 +44,6 @@ bool IsValidUtf8(std::string_view bytes);
 size_t Utf8SequenceLength(std::string_view bytes, size_t i);
 
 namespace body_codec_internal {
-
-// A read-only streambuf over bytes the caller keeps alive.
-class ViewBuffer : public std::streambuf {
- public:
-  explicit ViewBuffer(std::string_view bytes) {
-    char* begin = const_cast<char*>(bytes.data());
-    setg(begin, begin, begin + bytes.size());
-  }
-};
 
 template <class T>
 struct IsOptional : std::false_type {};
@@ -155,12 +145,12 @@ Status CheckFields(const T& value, ErrorCode code, const std::string& path) {
 // The cereal portable-binary encoding of the fields of `value`.
 template <HasFields T>
 std::string EncodeFields(const T& value) {
-  std::ostringstream out;
+  StringStream stream;
   {
-    cereal::PortableBinaryOutputArchive ar(out);
+    cereal::PortableBinaryOutputArchive ar(stream.out());
     ar(value);
   }
-  return std::move(out).str();
+  return stream.Take();
 }
 
 // Decodes what EncodeFields wrote; kCorruption (naming "<type> <part>", e.g.
@@ -170,15 +160,14 @@ template <HasFields T>
 Status DecodeFields(std::string_view bytes, T& value, std::string_view type,
                     std::string_view part) {
   auto what = [&] { return std::string(type) + " " + std::string(part); };
-  body_codec_internal::ViewBuffer buffer(bytes);
-  std::istream in(&buffer);
+  ViewStream stream(bytes);
   try {
-    cereal::PortableBinaryInputArchive ar(in);
+    cereal::PortableBinaryInputArchive ar(stream.in());
     ar(value);
   } catch (const std::exception& e) {
     return Status::Error(ErrorCode::kCorruption, what() + " does not decode: " + e.what());
   }
-  if (in.peek() != std::char_traits<char>::eof()) {
+  if (!stream.AtEnd()) {
     return Status::Error(ErrorCode::kCorruption,
                          what() + " has trailing bytes after its last field");
   }

@@ -1,9 +1,6 @@
 #include "schemas/frame.h"
 
-#include <istream>
-#include <sstream>
-#include <streambuf>
-
+#include "schemas/archive_streams.h"
 #include "schemas/bounded_archive.h"
 
 namespace palaver {
@@ -11,33 +8,16 @@ namespace {
 
 constexpr std::string_view kMagic = "PLV1";
 
-// A read-only streambuf over bytes the caller keeps alive: decoding never copies the input.
-class ViewBuffer : public std::streambuf {
- public:
-  explicit ViewBuffer(std::string_view bytes) {
-    char* begin = const_cast<char*>(bytes.data());
-    setg(begin, begin, begin + bytes.size());
-  }
-  // The next `n` bytes, consumed; throws when fewer are left.
-  std::string_view Take(size_t n) {
-    if (static_cast<size_t>(egptr() - gptr()) < n)
-      throw cereal::Exception("a length of " + std::to_string(n) + " runs past the frame's end");
-    const std::string_view bytes(gptr(), n);
-    setg(eback(), gptr() + n, egptr());
-    return bytes;
-  }
-};
-
 // A std::string as cereal writes it (its length, then its bytes), read as a
-// view into the buffer instead of a copy.
+// view into the stream's bytes instead of a copy.
 struct StringView {
-  ViewBuffer* buffer;
+  ViewStream* stream;
   std::string_view* value;
 };
 void load(cereal::PortableBinaryInputArchive& ar, StringView& s) {
   cereal::size_type n = 0;
   cereal::CheckedLength(ar, n, 1);
-  *s.value = s.buffer->Take(static_cast<size_t>(n));
+  *s.value = s.stream->Take(static_cast<size_t>(n));
 }
 
 Status CheckMagic(std::string_view bytes) {
@@ -61,29 +41,28 @@ Status CheckKnownType(const Envelope& envelope) {
 }  // namespace
 
 std::string EncodeFrame(const Frame& frame) {
-  std::ostringstream out;
-  out.write(kMagic.data(), static_cast<std::streamsize>(kMagic.size()));
+  StringStream stream;
+  stream.out().write(kMagic.data(), static_cast<std::streamsize>(kMagic.size()));
   {
-    cereal::PortableBinaryOutputArchive ar(out);
+    cereal::PortableBinaryOutputArchive ar(stream.out());
     ar(frame.envelope, frame.body, frame.personal);
   }
-  return std::move(out).str();
+  return stream.Take();
 }
 
 Result<FrameView> DecodeFrame(std::string_view bytes) {
   PALAVER_RETURN_IF_ERROR(CheckMagic(bytes));
-  ViewBuffer buffer(bytes.substr(kMagic.size()));
-  std::istream in(&buffer);
+  ViewStream stream(bytes.substr(kMagic.size()));
   FrameView frame;
   try {
-    cereal::PortableBinaryInputArchive ar(in);
-    StringView body{&buffer, &frame.body}, personal{&buffer, &frame.personal};
+    cereal::PortableBinaryInputArchive ar(stream.in());
+    StringView body{&stream, &frame.body}, personal{&stream, &frame.personal};
     ar(frame.envelope, body, personal);
   } catch (const std::exception& e) {
     return Status::Error(ErrorCode::kCorruption,
                          std::string("palaver event frame does not decode: ") + e.what());
   }
-  if (in.peek() != std::char_traits<char>::eof()) {
+  if (!stream.AtEnd()) {
     return Status::Error(ErrorCode::kCorruption,
                          "palaver event frame has trailing bytes after its last field");
   }
@@ -93,11 +72,10 @@ Result<FrameView> DecodeFrame(std::string_view bytes) {
 
 Result<Envelope> DecodeEnvelope(std::string_view bytes) {
   PALAVER_RETURN_IF_ERROR(CheckMagic(bytes));
-  ViewBuffer buffer(bytes.substr(kMagic.size()));
-  std::istream in(&buffer);
+  ViewStream stream(bytes.substr(kMagic.size()));
   Envelope envelope;
   try {
-    cereal::PortableBinaryInputArchive ar(in);
+    cereal::PortableBinaryInputArchive ar(stream.in());
     ar(envelope);
   } catch (const std::exception& e) {
     return Status::Error(ErrorCode::kCorruption,

@@ -1,6 +1,8 @@
 #include "schemas/frame.h"
 
 #include <random>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -88,6 +90,43 @@ TEST(FrameTest, UnknownEventTypeIsUnsupported) {
   frame.envelope.type = static_cast<EventType>(999);
   EXPECT_EQ(DecodeFrame(EncodeFrame(frame)).status().code(), ErrorCode::kUnsupportedVersion);
   EXPECT_EQ(DecodeEnvelope(EncodeFrame(frame)).status().code(), ErrorCode::kUnsupportedVersion);
+}
+
+// Encoding and decoding reuse streams per thread: a decode that failed half
+// way must leave nothing behind for the thread's next encode or decode.
+TEST(FrameTest, AFailedDecodeLeavesTheThreadsNextDecodeUnharmed) {
+  const Frame frame = SampleFrame();
+  const std::string bytes = EncodeFrame(frame);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    ASSERT_FALSE(DecodeFrame(bytes.substr(0, n)).ok()) << n;
+    EXPECT_EQ(EncodeFrame(frame), bytes) << n;
+    Result<FrameView> decoded = DecodeFrame(bytes);
+    ASSERT_TRUE(decoded.ok()) << n << ": " << decoded.status().ToString();
+    EXPECT_EQ(decoded->envelope, frame.envelope) << n;
+    EXPECT_EQ(decoded->body, frame.body) << n;
+  }
+}
+
+TEST(FrameTest, ThreadsEncodeAndDecodeAtTheSameTime) {
+  constexpr int kThreads = 4;
+  std::vector<int> mismatches(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t, &mismatches] {
+      for (int i = 0; i < 2000; ++i) {
+        Frame frame = SampleFrame();
+        frame.envelope.actor_id = "thread-" + std::to_string(t) + "-" + std::to_string(i);
+        frame.personal = std::string(static_cast<size_t>(i % 300), 'p');
+        const std::string bytes = EncodeFrame(frame);
+        Result<FrameView> decoded = DecodeFrame(bytes);  // views into `bytes`
+        if (!decoded.ok() || decoded->envelope != frame.envelope ||
+            decoded->personal != frame.personal)
+          ++mismatches[static_cast<size_t>(t)];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(mismatches, std::vector<int>(kThreads, 0));
 }
 
 }  // namespace
