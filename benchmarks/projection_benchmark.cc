@@ -37,6 +37,7 @@
 #include <spdlog/spdlog.h>
 #include <time.h>
 
+#include "benchmarks/bench_util.h"
 #include "benchmarks/flags.h"
 #include "engine/event_log.h"
 #include "projections/projector.h"
@@ -202,15 +203,15 @@ and inbox page latency at N conversations; see benchmarks/README.md.
   --read-cache-mb N   read cache per partition (16)
   --conversations N   conversations in the inbox phase's shop (100000)
   --queries N         queries per inbox page kind (2000)
-  --dir D             working directory, emptied first
-                      (<temporary directory>/palaver-projection-bench)
+  --dir D             working directory, emptied first and removed at the end
+                      (a new one under the temporary directory)
 )";
 
 int Main(int argc, char** argv) {
   size_t events = 300'000, conversations = 100'000, queries = 2000, rounds = 5, recent = 0;
   size_t cache_mb = g_cache_bytes >> 20, read_cache_mb = g_read_cache_bytes >> 20;
   std::string phase = "all";
-  std::string dir = (std::filesystem::temp_directory_path() / "palaver-projection-bench").string();
+  std::string dir = bench::TempDir("projection");
   bench::Flags(kUsage)
       .Option("--phase", "all, rebuild or inbox",
               [&](const std::string& v) {
