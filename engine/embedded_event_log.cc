@@ -441,7 +441,7 @@ Result<std::unique_ptr<EventLog>> OpenEmbeddedEventLog(const EventLogOptions& op
   db_options.keep_log_file_num = 4;
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   // The log is written once and read in offset order: large blocks mean one
-  // block lookup, read and decompression per ~200 records instead of ~10,
+  // block lookup, read and decompression per ~200 records instead of ~13,
   // and LZ4 decompresses faster than the default Snappy.
   rocksdb::BlockBasedTableOptions table_options;
   table_options.block_size = 64 << 10;
