@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -64,13 +63,8 @@ double CpuSeconds(clockid_t clock = CLOCK_PROCESS_CPUTIME_ID) {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-std::string PeakRss() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmHWM:", 0) == 0) return line.substr(6);
-  return "?";
-}
+// "<peak RSS> kB", as report.py reads it.
+std::string PeakRss() { return " " + std::to_string(bench::PeakRssBytes() / 1024) + " kB"; }
 
 std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
   EventLogOptions options;
@@ -175,15 +169,6 @@ Event Make(const std::string& conv, ActorKind actor, const std::string& actor_id
   e.envelope.recorded_at_us = at;
   e.body = std::move(body);
   return e;
-}
-
-struct Latency {
-  double p50_us = 0, p99_us = 0;
-};
-Latency Percentiles(std::vector<double> us) {
-  std::sort(us.begin(), us.end());
-  if (us.empty()) return {};
-  return {us[us.size() / 2], us[std::min(us.size() - 1, us.size() * 99 / 100)]};
 }
 
 constexpr char kUsage[] = R"(usage: projection_benchmark [options]
@@ -362,7 +347,7 @@ int Main(int argc, char** argv) {
     std::printf("peak RSS after the build:%s\n", PeakRss().c_str());
     // The raw limit of a page: a RocksDB iterator seek and 25 Next on the
     // all-rows index, plus 25 point Gets of rows, through the same database.
-    Latency raw_page, raw_page_cpu;
+    bench::Percentiles raw_page, raw_page_cpu;
     {
       std::vector<double> us, cpu_us;
       const std::string index = std::string("inbox/idx\0bench-shop\0", 21);
@@ -380,12 +365,12 @@ int Main(int argc, char** argv) {
         us.push_back(Seconds(s) * 1e6);
         cpu_us.push_back((CpuSeconds(CLOCK_THREAD_CPUTIME_ID) - c0) * 1e6);
       }
-      raw_page = Percentiles(us);
-      raw_page_cpu = Percentiles(cpu_us);
+      raw_page = bench::Summarise(us);
+      raw_page_cpu = bench::Summarise(cpu_us);
       std::printf(
           "raw page (seek + 25 next + 25 gets)  p50 %8.1f us  p99 %8.1f us  "
           "[thread CPU p50 %.1f us p99 %.1f us]\n",
-          raw_page.p50_us, raw_page.p99_us, raw_page_cpu.p50_us, raw_page_cpu.p99_us);
+          raw_page.p50, raw_page.p99, raw_page_cpu.p50, raw_page_cpu.p99);
     }
     projections::Queries q(*projector);
     struct Case {
@@ -424,12 +409,11 @@ int Main(int argc, char** argv) {
         }
         cursor = page->next_cursor;
       }
-      const Latency l = Percentiles(us), lc = Percentiles(cpu_us);
+      const bench::Percentiles l = bench::Summarise(us), lc = bench::Summarise(cpu_us);
       std::printf(
           "inbox %-28s p50 %8.1f us  p99 %8.1f us  (p99 ratio to raw page %.2f)  "
           "[thread CPU p50 %.1f us p99 %.1f us, ratio %.2f]\n",
-          c.name, l.p50_us, l.p99_us, l.p99_us / raw_page.p99_us, lc.p50_us, lc.p99_us,
-          lc.p99_us / raw_page_cpu.p99_us);
+          c.name, l.p50, l.p99, l.p99 / raw_page.p99, lc.p50, lc.p99, lc.p99 / raw_page_cpu.p99);
     }
     std::vector<double> us, raw_us;
     int64_t badge = 0;
@@ -442,11 +426,11 @@ int Main(int argc, char** argv) {
       (void)projector->Get(std::string("inbox/badge\0bench-shop", 22));
       raw_us.push_back(Seconds(s) * 1e6);
     }
-    const Latency l = Percentiles(us), raw = Percentiles(raw_us);
+    const bench::Percentiles l = bench::Summarise(us), raw = bench::Summarise(raw_us);
     std::printf(
         "badge count = %lld                p50 %8.1f us  p99 %8.1f us  (raw Get p99 %.1f "
         "us, ratio %.2f)\n",
-        static_cast<long long>(badge), l.p50_us, l.p99_us, raw.p99_us, l.p99_us / raw.p99_us);
+        static_cast<long long>(badge), l.p50, l.p99, raw.p99, l.p99 / raw.p99);
   }
   std::printf("peak RSS:%s\n", PeakRss().c_str());
   std::filesystem::remove_all(dir);
