@@ -232,23 +232,26 @@ class PartitionViews {
 
   // The pending writes as one batch, in key order: the memtable's skip list
   // inserts sorted keys much faster (each insert starts from the previous
-  // one's place). The batch is reused from one call to the next (valid until
-  // the next call): its buffer keeps its capacity, so a batch of megabytes is
-  // neither regrown nor freed and mapped again every time.
+  // one's place). The batch is the calling thread's, reused from one call to
+  // the next (valid until the thread's next call, on any partition): its
+  // buffer keeps its capacity, so a batch of megabytes is neither regrown nor
+  // freed and mapped again every time, and a catch-up thread going through
+  // many partitions keeps one such buffer, not one per partition.
   rocksdb::WriteBatch& ToWriteBatch() {
+    thread_local rocksdb::WriteBatch batch;
     SortNewPendingKeys();
     while (runs_.size() > 1) MergeLastRuns();
-    write_batch_.Clear();
-    if (runs_.empty()) return write_batch_;
+    batch.Clear();
+    if (runs_.empty()) return batch;
     for (const Entry* e : runs_.front()) {
       const std::string_view key = e->key();
       if (e->value) {
-        write_batch_.Put(rocksdb::Slice(key.data(), key.size()), *e->value);
+        batch.Put(rocksdb::Slice(key.data(), key.size()), *e->value);
       } else {
-        write_batch_.Delete(rocksdb::Slice(key.data(), key.size()));
+        batch.Delete(rocksdb::Slice(key.data(), key.size()));
       }
     }
-    return write_batch_;
+    return batch;
   }
 
   // After a successful commit: the pending values are the committed ones.
@@ -452,7 +455,6 @@ class PartitionViews {
   size_t count_ = 0;                       // entries in cells_
   Entry* last_ = nullptr;                  // the entry found or added last
   std::string scratch_;                    // a value read while nothing is cached
-  rocksdb::WriteBatch write_batch_;        // reused by ToWriteBatch
   std::vector<Entry*> pending_;            // the pending entries, in order of first write
   std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
   size_t in_runs_ = 0;
