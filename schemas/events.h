@@ -796,8 +796,11 @@ struct HandoffRequested {
   }
 };
 
-// The customer's personal data must become unreadable: the key that encrypts
-// the `personal` parts of events whose customer_id is `customer_id` is destroyed.
+// The customer's personal data must become unreadable (a privacy request,
+// engine command EraseCustomer): the engine and every projection forget the
+// `personal` parts of events whose customer_id is `customer_id`. Those parts
+// are kept separable so that they can be encrypted per customer, the key
+// destroyed here; they are not encrypted yet, so the log still holds them.
 struct CustomerErased {
   static constexpr EventType kType = EventType::kCustomerErased;
   static constexpr uint16_t kVersion = 1;

@@ -385,7 +385,7 @@ struct ApiService::Impl {
             meta.actor = {ActorKind::kShopper, who.customer_id};
           } else if (ctx.route.find("/storefront/") != std::string::npos) {
             meta.actor = {ActorKind::kStorefront, who.token_id};
-          } else if (name == "update_settings") {
+          } else if (name == "update_settings" || name == "erase_customer") {
             meta.actor = {ActorKind::kSystem, "admin:" + who.agent_id};
           } else {
             meta.actor = {ActorKind::kAgent, who.agent_id};
@@ -902,8 +902,10 @@ ApiService::ApiService(EventLog& log, domain::ConversationEngine& engine,
        command("edit_customer_note")},
       {V::delete_, shop + "/customer-notes/{note_id}", RouteAuth::kAgent,
        command("delete_customer_note")},
-      // Settings (admins).
+      // Settings and privacy requests (admins).
       {V::put, shop + "/settings/{aspect}", RouteAuth::kAdmin, command("update_settings")},
+      {V::post, shop + "/customers/{customer_id}/erasure", RouteAuth::kAdmin,
+       command("erase_customer")},
       // Storefront records (admin tokens of storefront backends).
       {V::post, shop + "/storefront/cart-updates", RouteAuth::kAdmin, command("update_cart")},
       {V::post, shop + "/storefront/presence", RouteAuth::kAdmin, command("change_presence")},

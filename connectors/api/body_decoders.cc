@@ -413,6 +413,11 @@ Result<domain::Command> DecodeCommandBody(std::string_view name, const Json& bod
     if (!discount.ok()) return discount.status();
     return Command(UpsertDiscount{{}, std::move(*discount)});
   }
+  if (name == "erase_customer")
+    return Read<EraseCustomer>(body, [](ObjectReader& r, EraseCustomer& c) {
+      r.String("request_id", c.request_id, true);
+      r.Enum("regulation", c.regulation);
+    });
   if (name == "update_settings") {
     auto changed = DecodeEventBody<SettingsChanged>(Json{{"aspect", body}}, "/body/aspect");
     if (!changed.ok()) return changed.status();

@@ -41,7 +41,7 @@ Result<nlohmann::json> ParseJsonBody(std::string_view body);
 // domain::CommandName, e.g. "agent_reply") from `body`. The result's
 // CommandMeta is empty, and so are the fields an HTTP route takes from its
 // path (conversation_id; note_id of edit/delete notes; customer_id of
-// add_customer_note): the caller fills them in. The bodies:
+// add_customer_note and erase_customer): the caller fills them in. The bodies:
 //   start_web_chat          {platform?, email?}
 //   post_shopper_message    {text, kind?="text"}
 //   mark_read               {up_to_message_id}
@@ -66,6 +66,7 @@ Result<nlohmann::json> ParseJsonBody(std::string_view body);
 //                           discount.upserted (schemas/json_codec.h; "personal" nested)
 //   receive_inbound_message {channel, customer_id, from_address, name?, text}
 //   update_settings         a settings aspect {"kind": "<aspect>", ...} (schemas/json_codec.h)
+//   erase_customer          {request_id, regulation?="gdpr"}
 // Errors: as above; kNotFound (reason "unknown_command") for a name that is
 // not a command.
 Result<domain::Command> DecodeCommandBody(std::string_view command_name,

@@ -123,6 +123,8 @@ constexpr std::string_view NameOf() {
     return "receive_inbound_message";
   else if constexpr (std::is_same_v<T, UpdateSettings>)
     return "update_settings";
+  else if constexpr (std::is_same_v<T, EraseCustomer>)
+    return "erase_customer";
 }
 
 }  // namespace

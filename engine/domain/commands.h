@@ -354,6 +354,29 @@ struct UpdateSettings {
   static void Fields(auto& s, auto&& f) { f(s.aspect); }
 };
 
+// ---------------------------------------------------------------- privacy
+
+// Answers a customer's privacy request (GDPR, CCPA) to erase their personal
+// data: appends customer.erased, on which the engine's state and every
+// projection forget the customer's names, email, phone and message texts
+// (what the customer did stays: ids, orders, statuses, metrics). Actor: the
+// storefront relaying the platform's request, or the system (an admin
+// token). Appended for any customer id, known or not, so that the log
+// records the request as answered. The personal bytes of the customer's
+// earlier events stay in the log (they are not encrypted per customer yet),
+// so a replay that stops before the erasure shows them.
+struct EraseCustomer {
+  CommandMeta meta;
+  std::string customer_id;
+  std::string request_id;  // the privacy request this fulfils
+  ErasureRegulation regulation = ErasureRegulation::kGdpr;
+  static void Fields(auto& s, auto&& f) {
+    f(s.customer_id);
+    f(s.request_id);
+    f(s.regulation);
+  }
+};
+
 // ---------------------------------------------------------------- all
 
 using Command =
@@ -362,7 +385,7 @@ using Command =
                  DeleteInternalNote, MarkUnread, Assign, Unassign, ChangeStatus, AddCustomerNote,
                  EditCustomerNote, DeleteCustomerNote, UpdateCart, ChangePresence,
                  RecordOrderPlaced, RecordOrderUpdated, UpsertCustomerProfile, UpsertProduct,
-                 UpsertDiscount, ReceiveInboundMessage, UpdateSettings>;
+                 UpsertDiscount, ReceiveInboundMessage, UpdateSettings, EraseCustomer>;
 
 // The command's meta.
 const CommandMeta& MetaOf(const Command& command);

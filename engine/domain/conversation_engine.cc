@@ -1088,6 +1088,14 @@ Status Decide(const UpdateSettings& cmd, Decision& d) {
   return Status::Ok();
 }
 
+Status Decide(const EraseCustomer& cmd, Decision& d) {
+  PALAVER_RETURN_IF_ERROR(d.RequireStorefront("erase_customer"));
+  PALAVER_RETURN_IF_ERROR(RequireId(cmd.customer_id, "customer_id"));
+  PALAVER_RETURN_IF_ERROR(RequireId(cmd.request_id, "request_id"));
+  d.EmitAsActor("", CustomerErased{cmd.customer_id, cmd.request_id, cmd.regulation});
+  return Status::Ok();
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ partition writer

@@ -48,6 +48,7 @@ constexpr std::string_view kCommands[] = {"start_web_chat",
                                           "upsert_discount",
                                           "receive_inbound_message",
                                           "update_settings",
+                                          "erase_customer",
                                           "no_such_command"};
 constexpr size_t kCommandCount = sizeof kCommands / sizeof kCommands[0];
 

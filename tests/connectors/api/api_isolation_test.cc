@@ -83,6 +83,7 @@ class ApiIsolationTest : public ::testing::Test {
         {"/csat", R"({"rating":4})"},
         {"/settings/{aspect}", R"({"text":"Welcome!"})"},
         {"/storefront/presence", R"({"customer_id":"alice","presence":"online"})"},
+        {"/erasure", R"({"request_id":"gdpr-1"})"},
     };
     for (const auto& [suffix, body] : kBodies) {
       if (pattern.size() >= suffix.size() &&
@@ -112,7 +113,8 @@ TEST_F(ApiIsolationTest, EveryRouteRefusesEveryoneButItsRightfulCaller) {
         pattern.find("/shopper/") != std::string::npos ||
         (pattern.size() >= 8 && pattern.compare(pattern.size() - 8, 8, "/shopper") == 0);
     const bool admin_route = pattern.find("/settings/{aspect}") != std::string::npos ||
-                             pattern.find("/storefront/") != std::string::npos;
+                             pattern.find("/storefront/") != std::string::npos ||
+                             pattern.find("/erasure") != std::string::npos;
     const std::string target = Target(pattern, "shop-a");
     const std::string body = Body(pattern, method);
     const std::string what = std::string(http::to_string(method)) + " " + target;

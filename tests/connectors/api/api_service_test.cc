@@ -402,6 +402,66 @@ TEST(ApiServiceTest, StorefrontRecordsFeedConversationsAndProfiles) {
   EXPECT_EQ(previous.json["conversations"][0]["channel"], "sms");
 }
 
+// A privacy request: only an admin token erases, it must name the request,
+// and afterwards no answer shows the customer's name or words.
+TEST(ApiServiceTest, AnAdminErasesACustomerAndNoAnswerShowsTheirDataAfter) {
+  ApiHarness h;
+  const auto [secret, admin, shopper, conv] = h.OpenShopWithChat("acme");
+  ASSERT_FALSE(conv.empty());
+  const std::string base = "/v1/shops/acme";
+  const auto bearer = ApiHarness::Bearer(admin);
+  HttpResult profile_set =
+      h.Call(V::post, base + "/storefront/customer-profiles",
+             R"({"customer_id":"cust-1","customer_since_us":1600000000000000,"orders_count":0,
+          "amount_spent_minor":0,"currency":"EUR",
+          "personal":{"name":"Camille Martin","email":"camille@example.com","location":{}}})",
+             bearer);
+  ASSERT_EQ(profile_set.status, 200) << profile_set.body;
+  HttpResult wrote =
+      h.Call(V::post, base + "/shopper/conversations/" + conv + "/messages",
+             R"({"text":"I live at 12 Rue des Lilas"})", ApiHarness::Shopper(shopper));
+  ASSERT_EQ(wrote.status, 200) << wrote.body;
+  const std::string erasure = base + "/customers/cust-1/erasure";
+  // Before: the views show the name and the words.
+  const std::string seen = "?min_position=" + std::to_string(wrote.json["position"].get<int64_t>());
+  HttpResult named = h.Call(V::get, base + "/customers/cust-1" + seen, "", bearer);
+  EXPECT_EQ(named.json["name"], "Camille Martin") << named.body;
+  HttpResult said = h.Call(V::get, base + "/conversations/" + conv + "/timeline", "", bearer);
+  EXPECT_NE(said.body.find("Rue des Lilas"), std::string::npos) << said.body;
+
+  const int64_t before = h.LogSize();
+  const std::string agent = h.Token("acme", api::Role::kAgent, "ann");
+  HttpResult by_agent =
+      h.Call(V::post, erasure, R"({"request_id":"gdpr-1"})", ApiHarness::Bearer(agent));
+  EXPECT_EQ(by_agent.status, 403) << by_agent.body;
+  EXPECT_EQ(by_agent.json["code"], "admin_required");
+  HttpResult unnamed = h.Call(V::post, erasure, "{}", bearer);
+  EXPECT_EQ(unnamed.status, 400) << unnamed.body;
+  EXPECT_EQ(unnamed.json["field"], "/request_id") << unnamed.body;
+  HttpResult bad_law =
+      h.Call(V::post, erasure, R"({"request_id":"gdpr-1","regulation":"hipaa"})", bearer);
+  EXPECT_EQ(bad_law.status, 400) << bad_law.body;
+  EXPECT_EQ(h.LogSize(), before) << "a refused erasure appended events";
+
+  HttpResult erased =
+      h.Call(V::post, erasure, R"({"request_id":"gdpr-1","regulation":"gdpr"})", bearer);
+  ASSERT_EQ(erased.status, 200) << erased.body;
+  const std::string at = "?min_position=" + std::to_string(erased.json["position"].get<int64_t>());
+  HttpResult profile = h.Call(V::get, base + "/customers/cust-1" + at, "", bearer);
+  ASSERT_EQ(profile.status, 200) << profile.body;
+  EXPECT_EQ(profile.json["erased"], true) << profile.body;
+  HttpResult inbox = h.Call(V::get, base + "/inbox" + at, "", bearer);
+  ASSERT_EQ(inbox.status, 200) << inbox.body;
+  ASSERT_EQ(inbox.json["conversations"].size(), 1u) << inbox.body;
+  HttpResult timeline =
+      h.Call(V::get, base + "/conversations/" + conv + "/timeline" + at, "", bearer);
+  ASSERT_EQ(timeline.status, 200) << timeline.body;
+  for (const HttpResult* answer : {&profile, &inbox, &timeline}) {
+    for (const char* personal : {"Camille", "camille@example.com", "Rue des Lilas"})
+      EXPECT_EQ(answer->body.find(personal), std::string::npos) << personal << ": " << answer->body;
+  }
+}
+
 // /readyz answers 503 until the projections have applied what the log held
 // when the service started (driven through Handle, the pure entry point).
 TEST(ApiServiceTest, ReadyzWaitsForTheProjectionsToCatchUp) {

@@ -67,6 +67,7 @@ TEST(BodyDecodersTest, DecodesEveryCommandFromItsDocumentedBody) {
       {"update_settings",
        R"({"kind":"office_hours","time_zone":"Europe/Paris",
            "ranges":[{"weekday":"monday","start_minute":540,"end_minute":1020}]})"},
+      {"erase_customer", R"({"request_id":"gdpr-1","regulation":"ccpa"})"},
   };
   ASSERT_EQ(bodies.size(), std::variant_size_v<domain::Command>);
   for (const auto& [name, body] : bodies) {

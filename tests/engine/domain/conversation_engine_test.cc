@@ -276,25 +276,39 @@ TEST_F(ConversationEngineTest, ClosedWebChatNeverReopensButOtherChannelsDo) {
             StatusChangeReason::kShopperWrote);
 }
 
+TEST_F(ConversationEngineTest, ErasureIsAskedByTheStorefrontOrSystemAndNamesItsRequest) {
+  h().Refused(EraseCustomer{h().Agent("ann"), "c1", "privacy-1"}, "wrong_actor");
+  h().Refused(EraseCustomer{h().Shopper("c1"), "c1", "privacy-1"}, "wrong_actor");
+  h().Refused(EraseCustomer{h().Storefront(), "", "privacy-1"}, "customer_id_required");
+  h().Refused(EraseCustomer{h().Storefront(), "c1", ""}, "request_id_required");
+  // A customer palaver has never seen: the request is still recorded as answered.
+  CommandResult erased =
+      h().Ok(EraseCustomer{h().System(), "stranger", "ccpa-7", ErasureRegulation::kCcpa});
+  ASSERT_EQ(BodiesOf<CustomerErased>(erased).size(), 1u);
+  EXPECT_EQ(BodiesOf<CustomerErased>(erased)[0],
+            (CustomerErased{"stranger", "ccpa-7", ErasureRegulation::kCcpa}));
+  EXPECT_EQ(erased.events[0].event.envelope.actor_kind, ActorKind::kSystem);
+}
+
 TEST_F(ConversationEngineTest, AfterErasureNoCommandWritesTheCustomersEmailAgain) {
   const StartWebChat start{h().Shopper("c1", "start-1"), h().Token("c1", "c1@example.com"), "web",
                            ""};
   const std::string conv = h().Ok(start).conversation_id;
   h().Ok(ChangeStatus{h().Agent("ann"), conv, ConversationStatus::kClosed});
-  // The privacy request arrives on the log (palaver has no command for it);
-  // the engine sees it when it replays the partition.
-  Event erased;
-  erased.envelope.tenant = kShop;
-  erased.envelope.event_id = NewEventId();
-  erased.envelope.actor_kind = ActorKind::kSystem;
-  erased.envelope.actor_id = "privacy-service";
-  erased.envelope.occurred_at_us = kMondayMorningUs;
-  erased.body = CustomerErased{"c1", "privacy-1", ErasureRegulation::kGdpr};
-  Result<std::string> frame = EncodeEvent(erased);
-  ASSERT_TRUE(frame.ok()) << frame.status().ToString();
-  ASSERT_TRUE(h().log().Append(*frame).ok());
-  h().Restart();
-
+  h().Ok(EraseCustomer{h().Storefront(), "c1", "privacy-1"});
+  // Forgotten at once, and again by an engine that replays the partition.
+  for (bool restarted : {false, true}) {
+    SCOPED_TRACE(restarted ? "after a restart" : "live");
+    if (restarted) h().Restart();
+    // The old chat keeps no email in the engine.
+    EXPECT_EQ(h().engine().Snapshot(kShop)->conversations.at(conv).email, "");
+    // A retried start returns its original result, without the email.
+    CommandResult retried = h().Ok(start);
+    EXPECT_EQ(retried.conversation_id, conv);
+    ASSERT_EQ(BodiesOf<ConversationStarted>(retried).size(), 1u);
+    EXPECT_EQ(BodiesOf<ConversationStarted>(retried)[0].personal.email, "");
+    EXPECT_EQ(BodiesOf<ConversationStarted>(retried)[0].customer_id, "c1");
+  }
   // The shopper writing to the closed chat starts a new one, which used to
   // copy the old chat's email.
   CommandResult wrote =
@@ -302,14 +316,6 @@ TEST_F(ConversationEngineTest, AfterErasureNoCommandWritesTheCustomersEmailAgain
   ASSERT_EQ(BodiesOf<ConversationStarted>(wrote).size(), 1u);
   EXPECT_EQ(BodiesOf<ConversationStarted>(wrote)[0].personal.email, "");
   EXPECT_EQ(BodiesOf<ConversationStarted>(wrote)[0].previous_conversation_id, conv);
-  // The old chat keeps no email in the engine either.
-  EXPECT_EQ(h().engine().Snapshot(kShop)->conversations.at(conv).email, "");
-  // A retried start returns its original result, without the email.
-  CommandResult retried = h().Ok(start);
-  EXPECT_EQ(retried.conversation_id, conv);
-  ASSERT_EQ(BodiesOf<ConversationStarted>(retried).size(), 1u);
-  EXPECT_EQ(BodiesOf<ConversationStarted>(retried)[0].personal.email, "");
-  EXPECT_EQ(BodiesOf<ConversationStarted>(retried)[0].customer_id, "c1");
 }
 
 TEST_F(ConversationEngineTest, StatusChangesAreChecked) {
