@@ -60,6 +60,9 @@ MapResult CommandFor(Event event, std::string from_address) {
     out.command = domain::UpsertProduct{std::move(meta), std::move(*product)};
   } else if (auto* discount = std::get_if<DiscountUpserted>(&event.body)) {
     out.command = domain::UpsertDiscount{std::move(meta), std::move(*discount)};
+  } else if (auto* erased = std::get_if<CustomerErased>(&event.body)) {
+    out.command = domain::EraseCustomer{std::move(meta), std::move(erased->customer_id),
+                                        std::move(erased->request_id), erased->regulation};
   } else if (auto* message = std::get_if<MessagePosted>(&event.body)) {
     if (message->channel == Channel::kSms || message->channel == Channel::kEmail) {
       if (from_address.empty()) {

@@ -84,6 +84,20 @@ TEST(StorefrontMapperTest, PresenceChangedBecomesChangePresence) {
   EXPECT_EQ(c.session_id, "sess-19ab");
 }
 
+TEST(StorefrontMapperTest, CustomerErasedBecomesEraseCustomer) {
+  const auto c = CommandOf<domain::EraseCustomer>(Map(Example(EventType::kCustomerErased)));
+  ExpectStorefrontMeta(c.meta, ActorKind::kStorefront, "privacy-service");
+  EXPECT_EQ(c.customer_id, "cust-881");
+  EXPECT_EQ(c.request_id, "gdpr-2026-0042");
+  EXPECT_EQ(c.regulation, ErasureRegulation::kGdpr);
+  // The request must name itself.
+  nlohmann::json doc = Example(EventType::kCustomerErased);
+  doc["body"].erase("request_id");
+  const Rejection r = RejectionOf(Map(doc));
+  EXPECT_EQ(r.reason, "schema_violation");
+  EXPECT_EQ(r.field, "/body/request_id") << r.message;
+}
+
 TEST(StorefrontMapperTest, OrdersBecomeRecordOrderCommands) {
   const auto placed = CommandOf<domain::RecordOrderPlaced>(Map(Example(EventType::kOrderPlaced)));
   ExpectStorefrontMeta(placed.meta, ActorKind::kStorefront, "order-service");

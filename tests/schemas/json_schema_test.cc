@@ -15,9 +15,9 @@ namespace {
 using nlohmann::json;
 
 const std::vector<EventType> kStorefrontTypes = {
-    EventType::kMessagePosted,   EventType::kCartUpdated,     EventType::kPresenceChanged,
-    EventType::kOrderPlaced,     EventType::kOrderUpdated,    EventType::kCustomerProfileUpserted,
-    EventType::kProductUpserted, EventType::kDiscountUpserted};
+    EventType::kMessagePosted,   EventType::kCartUpdated,      EventType::kPresenceChanged,
+    EventType::kOrderPlaced,     EventType::kOrderUpdated,     EventType::kCustomerProfileUpserted,
+    EventType::kProductUpserted, EventType::kDiscountUpserted, EventType::kCustomerErased};
 
 const JsonSchemaSet& Schemas() { return JsonSchemaSet::Embedded(); }
 
@@ -74,7 +74,10 @@ TEST(JsonSchemaTest, EveryExampleValidatesAndDecodes) {
 
 TEST(JsonSchemaTest, SampleEventsOfStorefrontTypesConform) {
   for (EventType type : kStorefrontTypes) {
-    Status status = Schemas().Validate(EventToJson(testing::SampleEvent(type)));
+    Event event = testing::SampleEvent(type);
+    // The golden sample's erasure was asked by an admin agent; storefronts send it as themselves.
+    if (type == EventType::kCustomerErased) event.envelope.actor_kind = ActorKind::kStorefront;
+    Status status = Schemas().Validate(EventToJson(event));
     EXPECT_TRUE(status.ok()) << EventTypeName(type) << ": " << status.ToString();
   }
 }
@@ -151,7 +154,7 @@ TEST(JsonSchemaTest, InternalTypesHaveNoSchema) {
   json document = EventToJson(testing::SampleEvent(EventType::kSettingsChanged));
   Status status = Schemas().Validate(document);
   EXPECT_EQ(status.code(), ErrorCode::kNotFound) << status.ToString();
-  EXPECT_EQ(Schemas().SchemaOf(EventType::kCustomerErased), nullptr);
+  EXPECT_EQ(Schemas().SchemaOf(EventType::kDeliveryRecorded), nullptr);
 }
 
 TEST(JsonSchemaTest, DocumentsWithoutAKnownType) {
