@@ -29,6 +29,10 @@ struct ReplayOptions {
   // one batch's records and pending writes), and so does speed: a row
   // rewritten by many events of a batch reaches RocksDB once.
   size_t batch_events = 50000;
+  // Memory, as in ProjectorOptions: the block cache and each partition's read
+  // cache (a larger one spares RocksDB reads when a log's rows outgrow it).
+  size_t block_cache_bytes = ProjectorOptions().block_cache_bytes;
+  size_t read_cache_bytes = ProjectorOptions().read_cache_bytes;
   // Called after every batch with (records consumed, records to consume;
   // the total is an upper bound when up_to_timestamp_ms is set).
   std::function<void(uint64_t done, uint64_t total)> progress;

@@ -37,6 +37,25 @@ void LogFlags::AddTo(CLI::App& app) {
       ->envname("PALAVER_NO_SYNC");
 }
 
+void ViewsMemoryFlags::AddTo(CLI::App& app) {
+  app.add_option("--views-block-cache-mb", block_cache_mb,
+                 "Memory of the views' RocksDB block cache, which their write buffers share "
+                 "(at most half of it)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
+  app.add_option("--views-read-cache-mb", read_cache_mb,
+                 "Memory per log partition for view rows recently read or written, sparing "
+                 "RocksDB lookups while events are applied (0: none). More speeds up "
+                 "rebuilding a large log")
+      ->check(CLI::Range(0, 1 << 20))
+      ->capture_default_str();
+}
+
+std::string ViewsMemoryFlags::Describe() const {
+  return "block cache " + std::to_string(block_cache_mb) + " MiB, read cache " +
+         std::to_string(read_cache_mb) + " MiB per partition";
+}
+
 EventLogOptions LogFlags::ToOptions() const {
   EventLogOptions options;
   options.partitions = partitions;

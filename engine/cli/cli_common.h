@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "engine/event_log.h"
+#include "projections/projector.h"
 #include "schemas/status.h"
 
 namespace palaver::cli {
@@ -33,6 +34,25 @@ struct LogFlags {
   EventLogOptions ToOptions() const;
   // "embedded log in DIR/log" or "Kafka topic T at BROKERS", for logs and errors.
   std::string Describe() const;
+};
+
+// The projected views' memory, for the commands that build them (serve,
+// replay): RocksDB's block cache (which the memtables are charged to) and
+// each partition's read cache (projections/projector.h, ProjectorOptions).
+// The defaults are ProjectorOptions'.
+struct ViewsMemoryFlags {
+  size_t block_cache_mb = projections::ProjectorOptions().block_cache_bytes >> 20;
+  size_t read_cache_mb = projections::ProjectorOptions().read_cache_bytes >> 20;
+
+  void AddTo(CLI::App& app);
+  // "block cache 64 MiB, read cache 16 MiB per partition", for logs.
+  std::string Describe() const;
+  // Sets block_cache_bytes and read_cache_bytes of ProjectorOptions or ReplayOptions.
+  template <class Options>
+  void ApplyTo(Options& options) const {
+    options.block_cache_bytes = block_cache_mb << 20;
+    options.read_cache_bytes = read_cache_mb << 20;
+  }
 };
 
 // Opens the log the flags describe; the error names it.

@@ -18,11 +18,13 @@ struct ReplayFlags {
   std::string out;
   int64_t up_to_offset = -1;
   std::string up_to_time;
+  ViewsMemoryFlags views_memory;
 };
 
 int Replay(const ReplayFlags& replay) {
   projections::ReplayOptions options;
   options.db_path = replay.out;
+  replay.views_memory.ApplyTo(options);
   if (replay.up_to_offset >= 0) options.up_to_offset = replay.up_to_offset;
   if (!replay.up_to_time.empty()) {
     auto ms = ParseUtcTime(replay.up_to_time, "--up-to-time");
@@ -49,6 +51,8 @@ int Replay(const ReplayFlags& replay) {
       spdlog::info("replay: {}/{} records, {:.0f} events/s, ETA {:.0f} s", done, total, rate, eta);
     }
   };
+  spdlog::info("replay: {} into {} ({})", replay.log.Describe(), replay.out,
+               replay.views_memory.Describe());
   auto stats = projections::Replay(**log, options);
   if (terminal) std::fprintf(stderr, "\n");
   if (!stats.ok()) return Fail(stats.status());
@@ -73,6 +77,7 @@ Subcommand AddReplayCommand(CLI::App& app) {
   replay->add_option("--up-to-time", flags->up_to_time,
                      "Apply records the log accepted up to this UTC time, e.g. "
                      "2026-01-31T23:59:59Z");
+  flags->views_memory.AddTo(*replay);
   return {replay, [flags] { return Replay(*flags); }};
 }
 

@@ -38,6 +38,7 @@ struct ServeFlags {
   size_t inbox_cache_mb = 16;
   int64_t snooze_interval_s = 15;
   bool no_access_log = false;
+  ViewsMemoryFlags views_memory;
   ServeConnectors::Flags connectors;
 };
 
@@ -127,6 +128,8 @@ int Serve(const ServeFlags& flags) {
   projections::ProjectorOptions projector_options;
   projector_options.db_path =
       flags.views_dir.empty() ? (data_dir / "views").string() : flags.views_dir;
+  flags.views_memory.ApplyTo(projector_options);
+  spdlog::info("views: {} ({})", projector_options.db_path, flags.views_memory.Describe());
   auto projector =
       projections::Projector::Open(projector_options, event_log, projections::DefaultProjections());
   if (!projector.ok()) return Fail(projector.status());
@@ -229,6 +232,7 @@ Subcommand AddServeCommand(CLI::App& app) {
                    "Seconds between checks that reopen conversations whose snooze ended")
       ->check(CLI::Range(1, 3600))
       ->capture_default_str();
+  flags->views_memory.AddTo(*serve);
   serve->add_flag("--no-access-log", flags->no_access_log, "Do not log one line per HTTP request");
   flags->connectors.AddTo(*serve);
   return {serve, [flags] { return Serve(*flags); }};

@@ -98,10 +98,19 @@ TEST_F(PalaverMainTest, ServeAnswersHealthzAndStopsCleanlyOnCtrlC) {
 TEST_F(PalaverMainTest, ServeFindsItsDataAgainAfterARestart) {
   size_t appended = AppendSamples();
   for (int run = 0; run < 2; ++run) {
-    testing::ChildProcess serve(
-        {PALAVER_BINARY, "serve", "--data-dir", dir_.string(), "--listen", "127.0.0.1:0"});
+    std::vector<std::string> args = {PALAVER_BINARY, "serve",    "--data-dir",
+                                     dir_.string(),  "--listen", "127.0.0.1:0"};
+    if (run == 1) {  // the views' memory is the operator's to choose
+      for (const char* flag : {"--views-block-cache-mb", "8", "--views-read-cache-mb", "0"})
+        args.push_back(flag);
+    }
+    testing::ChildProcess serve(args);
     std::string output = serve.ReadUntil("Ctrl-C", std::chrono::seconds(30));
     EXPECT_NE(output.find(std::to_string(appended) + " events"), std::string::npos) << output;
+    EXPECT_NE(output.find(run == 0 ? "(block cache 64 MiB, read cache 16 MiB per partition)"
+                                   : "(block cache 8 MiB, read cache 0 MiB per partition)"),
+              std::string::npos)
+        << output;
     EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.output();
   }
 }
@@ -287,6 +296,40 @@ TEST_F(PalaverMainTest, ReplayRefusesToOverwriteAndExplainsBadTimes) {
                                  (dir_ / "nowhere").string()});
   EXPECT_EQ(missing.Wait(), 1);
   EXPECT_NE(missing.output().find("palaver replay --out"), std::string::npos) << missing.output();
+}
+
+TEST_F(PalaverMainTest, ReplayMemoryIsConfigurableAndLeavesTheViewsAsTheyAre) {
+  AppendSamples();
+  auto replay_and_export = [&](const std::string& name, std::vector<std::string> memory) {
+    const std::string views = (dir_ / name).string();
+    std::vector<std::string> args = {PALAVER_BINARY, "replay", "--data-dir",
+                                     dir_.string(),  "--out",  views};
+    args.insert(args.end(), memory.begin(), memory.end());
+    testing::ChildProcess replay(args);
+    EXPECT_EQ(replay.Wait(), 0) << replay.output();
+    testing::ChildProcess exported(
+        {PALAVER_BINARY, "export", "--data-dir", dir_.string(), "--views", views});
+    EXPECT_EQ(exported.Wait(), 0) << exported.output();
+    return std::make_pair(replay.output(), LinesStartingWith(exported.output(), '{'));
+  };
+  const auto [default_log, default_rows] = replay_and_export("default", {});
+  EXPECT_NE(default_log.find("(block cache 64 MiB, read cache 16 MiB per partition)"),
+            std::string::npos)
+      << default_log;
+  const auto [small_log, small_rows] =
+      replay_and_export("small", {"--views-block-cache-mb", "1", "--views-read-cache-mb", "0"});
+  EXPECT_NE(small_log.find("(block cache 1 MiB, read cache 0 MiB per partition)"),
+            std::string::npos)
+      << small_log;
+  EXPECT_FALSE(default_rows.empty());
+  EXPECT_EQ(small_rows, default_rows);
+
+  testing::ChildProcess no_cache({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out",
+                                  (dir_ / "none").string(), "--views-block-cache-mb", "0"});
+  EXPECT_NE(no_cache.Wait(), 0);
+  EXPECT_NE(no_cache.output().find("--views-block-cache-mb"), std::string::npos)
+      << no_cache.output();
+  EXPECT_FALSE(fs::exists(dir_ / "none"));
 }
 
 TEST_F(PalaverMainTest, UnknownOptionTeachesUsage) {
