@@ -184,6 +184,7 @@ TEST_F(StorefrontConsumerKafkaTest, ValidRecordsBecomeEventsInvalidOnesDeadLette
       {EventType::kCustomerProfileUpserted, "evt-profile-1"},
       {EventType::kProductUpserted, "evt-product-1"},
       {EventType::kDiscountUpserted, "evt-discount-1"},
+      {EventType::kCustomerErased, "evt-erasure-1"},
   };
   for (const auto& [type, id] : valid) publisher.Publish(topic, kShop, Example(type, id).dump());
   // The cart record again, as a retrying producer would send it.
