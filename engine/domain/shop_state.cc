@@ -39,6 +39,9 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
       Overloaded{
           [&](const ConversationStarted& b) {
             ConversationState& c = conversations[env.conversation_id];
+            // The same start again (a record appended twice) lists the conversation once.
+            const bool again =
+                c.conversation_id == env.conversation_id && c.customer_id == b.customer_id;
             c.conversation_id = env.conversation_id;
             c.customer_id = b.customer_id;
             c.channel = b.channel;
@@ -47,7 +50,7 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
             c.phone = b.personal.phone;
             c.started_at_us = env.occurred_at_us;
             latest_conversation[{b.customer_id, b.channel}] = env.conversation_id;
-            customers[b.customer_id].conversation_ids.push_back(env.conversation_id);
+            if (!again) customers[b.customer_id].conversation_ids.push_back(env.conversation_id);
           },
           [&](const ConversationStatusChanged& b) {
             if (conv == nullptr) return;

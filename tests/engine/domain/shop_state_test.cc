@@ -43,6 +43,11 @@ TEST(ShopStateTest, AppliesConversationLifecycle) {
   EXPECT_EQ(s.FindConversation("k1")->assignee, "bob");
   s.Apply(MakeEvent("k1", ActorKind::kAgent, ConversationUnassigned{"bob"}), {0, 3});
   EXPECT_EQ(s.FindConversation("k1")->assignee, "");
+
+  // The same start appended twice lists the conversation once; a new one is added.
+  s.Apply(MakeEvent("k1", ActorKind::kShopper, started, 10), {0, 4});
+  s.Apply(MakeEvent("k2", ActorKind::kShopper, started, 20), {0, 5});
+  EXPECT_EQ(s.customers.at("c1").conversation_ids, (std::vector<std::string>{"k1", "k2"}));
 }
 
 TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData) {
