@@ -385,7 +385,7 @@ struct ApiService::Impl {
             meta.actor = {ActorKind::kShopper, who.customer_id};
           } else if (ctx.route.find("/storefront/") != std::string::npos) {
             meta.actor = {ActorKind::kStorefront, who.token_id};
-          } else if (name == "update_settings" || name == "erase_customer") {
+          } else if (ctx.auth == RouteAuth::kAdmin) {  // settings, privacy requests
             meta.actor = {ActorKind::kSystem, "admin:" + who.agent_id};
           } else {
             meta.actor = {ActorKind::kAgent, who.agent_id};
@@ -1092,6 +1092,7 @@ HttpResponse ApiService::Handle(const HttpRequest& request) {
         route_name = compiled.route.pattern;
         if (!bad_param.ok()) return Problem(request, bad_param);
         ctx.route = compiled.route.pattern;
+        ctx.auth = compiled.route.auth;
         if (auto it = ctx.params.find("shop"); it != ctx.params.end()) shop = it->second;
         if (compiled.route.auth != RouteAuth::kNone) {
           const std::string& s = ctx.params.at("shop");

@@ -113,6 +113,7 @@ enum class RouteAuth {
 // What a route handler gets besides the request.
 struct RouteContext {
   std::string route;                          // the pattern, e.g. "/v1/shops/{shop}/inbox"
+  RouteAuth auth = RouteAuth::kNone;          // who the route lets in
   std::map<std::string, std::string> params;  // path parameters, percent-decoded and checked
   std::optional<Principal> principal;         // set unless RouteAuth::kNone
 };
