@@ -173,7 +173,10 @@ Status JsonSchemaSet::Validate(EventType type, const nlohmann::json& document) c
                              " events are not accepted from external producers (no JSON Schema)",
                          "/type");
   }
-  valijson::Validator validator;
+  // One validator per thread: it keeps the compiled regular expressions of
+  // the schemas' "pattern" keywords (a std::regex costs more to build than a
+  // whole record to validate), and it is not safe to share between threads.
+  thread_local valijson::Validator validator;
   valijson::ValidationResults results;
   valijson::adapters::NlohmannJsonAdapter adapter(document);
   try {

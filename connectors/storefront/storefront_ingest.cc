@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <optional>
+#include <span>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace palaver::storefront {
 namespace {
@@ -24,6 +26,29 @@ std::variant<MappedCommand, Rejection> Prepare(const IngestRecord& record,
   }
   if (meta.idempotency_key.empty()) meta.idempotency_key = record.fallback_idempotency_key;
   return std::move(command);
+}
+
+// Steps 1-3 for every record, in input order. Records are independent and
+// mapping is CPU work (JSON parsing and schema validation), so a large batch
+// is split into contiguous shares mapped on up to options.map_threads
+// threads, the calling thread taking the first share.
+std::vector<std::variant<MappedCommand, Rejection>> PrepareAll(
+    std::span<const IngestRecord> records, const IngestOptions& options) {
+  constexpr size_t kMinRecordsPerThread = 64;  // below this a thread costs more than it maps
+  const size_t threads = std::clamp<size_t>(records.size() / kMinRecordsPerThread, 1,
+                                            std::max<size_t>(options.map_threads, 1));
+  std::vector<std::variant<MappedCommand, Rejection>> prepared(records.size(), Rejection{});
+  auto map_share = [&](size_t share) {
+    const size_t begin = records.size() * share / threads;
+    const size_t end = records.size() * (share + 1) / threads;
+    for (size_t i = begin; i < end; ++i) prepared[i] = Prepare(records[i], options);
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (size_t share = 1; share < threads; ++share) helpers.emplace_back(map_share, share);
+    map_share(0);
+  }  // the helpers are joined here
+  return prepared;
 }
 
 bool KeepTrying(const IngestOptions& options) {
@@ -51,13 +76,13 @@ std::vector<IngestOutcome> IngestStorefrontRecords(domain::ConversationEngine& e
       records.size(), IngestOutcome(Status::Error(ErrorCode::kInternal, "not ingested")));
   std::vector<MappedCommand> commands;
   std::vector<size_t> record_of;  // command index -> record index
+  std::vector<std::variant<MappedCommand, Rejection>> prepared = PrepareAll(records, options);
   for (size_t i = 0; i < records.size(); ++i) {
-    std::variant<MappedCommand, Rejection> prepared = Prepare(records[i], options);
-    if (auto* rejection = std::get_if<Rejection>(&prepared)) {
+    if (auto* rejection = std::get_if<Rejection>(&prepared[i])) {
       out[i] = std::move(*rejection);
       continue;
     }
-    commands.push_back(std::move(std::get<MappedCommand>(prepared)));
+    commands.push_back(std::move(std::get<MappedCommand>(prepared[i])));
     record_of.push_back(i);
   }
 

@@ -23,12 +23,14 @@
 // Thread-safe; never throws.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -43,6 +45,9 @@ struct IngestOptions {
   std::string_view kafka_key;        // checked by the mapper when not empty
   std::string_view expected_tenant;  // checked after mapping when not empty
   std::string fallback_idempotency_key;
+  // Threads mapping a batch's records (IngestStorefrontRecords) at once;
+  // batches under 128 records are mapped on the calling thread alone.
+  size_t map_threads = std::max(1u, std::thread::hardware_concurrency());
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{5000};
   // Asked before each retry of a transient failure; false ends the attempts.

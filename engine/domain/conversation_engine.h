@@ -128,8 +128,8 @@ class ConversationEngine {
   // Executes `commands` as Execute would, for a caller that has many at once
   // (e.g. a batch of storefront records): the commands of each partition are
   // decided in input order in ONE group (with whatever other callers queued)
-  // and appended with ONE AppendBatch; partitions are handled one after the
-  // other. Returns one result per command, in input order; refusals are per
+  // and appended with ONE AppendBatch; the partitions are handled at the
+  // same time, one thread each. Returns one result per command, in input order; refusals are per
   // command. When a partition's append fails, every command of that
   // partition gets the log's error (retry them with the same idempotency
   // keys); the other partitions' results stand.

@@ -224,6 +224,54 @@ TEST_P(GroupCommitTest, AnIdempotencyKeyTwiceInOneBatchAppendsOnce) {
   EXPECT_EQ(again.events.front().position, r[0]->events.front().position);
 }
 
+TEST_P(GroupCommitTest, ABatchOverTwoPartitionsAnswersEachCommandWithItsOwnEvent) {
+  // The two shops' partitions are handled at the same time; each command must
+  // still get its own event, and each partition the events in input order.
+  const int32_t shop_partition = log_->PartitionFor(kShop);
+  const int32_t other_partition = log_->PartitionFor(kOtherShop);
+  ASSERT_NE(shop_partition, other_partition) << "the test needs the shops on two partitions";
+  const int64_t shop_before = h().EndOffset();
+  Result<int64_t> other_end = log_->EndOffset(other_partition);
+  ASSERT_TRUE(other_end.ok()) << other_end.status().ToString();
+  const int64_t other_before = *other_end;
+
+  std::vector<Command> batch;
+  for (int i = 0; i < 200; ++i) {
+    const char* shop = i % 3 == 0 ? kOtherShop : kShop;
+    batch.push_back(ChangePresence{
+        EngineHarness::Meta(ActorKind::kStorefront, "connector", "", shop),
+        "customer-" + std::to_string(i), Presence::kOnline, "session-" + std::to_string(i)});
+  }
+  std::vector<Result<CommandResult>> r = h().engine().ExecuteBatch(batch);
+  ASSERT_EQ(r.size(), batch.size());
+  std::map<int32_t, int64_t> next = {{shop_partition, shop_before},
+                                     {other_partition, other_before}};
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_TRUE(r[i].ok()) << i << ": " << r[i].status().ToString();
+    ASSERT_EQ(r[i]->events.size(), 1u) << i;
+    const AppendedEvent& e = r[i]->events.front();
+    const auto& presence = std::get<PresenceChanged>(e.event.body);
+    EXPECT_EQ(presence.customer_id, "customer-" + std::to_string(i));
+    EXPECT_EQ(e.event.envelope.tenant, i % 3 == 0 ? kOtherShop : kShop) << i;
+    EXPECT_EQ(e.position.partition, log_->PartitionFor(e.event.envelope.tenant)) << i;
+    EXPECT_EQ(e.position.offset, next[e.position.partition]++) << i;
+  }
+  // The log holds each event where its result says.
+  for (const auto& [partition, end] : next) {
+    const int64_t from = partition == shop_partition ? shop_before : other_before;
+    Result<std::vector<LogRecord>> records =
+        ReadRecords(*log_, partition, from, static_cast<size_t>(end - from));
+    ASSERT_TRUE(records.ok()) << records.status().ToString();
+    ASSERT_EQ(records->size(), static_cast<size_t>(end - from));
+    for (const Result<CommandResult>& result : r) {
+      const AppendedEvent& e = result->events.front();
+      if (e.position.partition != partition) continue;
+      EXPECT_EQ(EnvelopeOf((*records)[static_cast<size_t>(e.position.offset - from)]).event_id,
+                e.event.envelope.event_id);
+    }
+  }
+}
+
 TEST_P(GroupCommitTest, BatchRefusalsArePerCommand) {
   const std::string conv = h().StartChat("c1");
   const int64_t before = h().EndOffset();
