@@ -51,27 +51,35 @@ class StorefrontConsumer::Impl {
   ~Impl() { rd_kafka_consumer_close(consumer_.get()); }
 
   Status Run(std::stop_token stop) {
-    // While one batch is executed, dead-lettered and committed, the next one
-    // is polled and mapped on a helper thread: mapping is CPU work and the
-    // execution mostly waits for the log.
-    Polled current = PollAndPrepare(stop);
-    std::map<TopicPartition, int64_t> unfinished;  // first unfinished offset
-    while (current.fatal.ok() && !Stopping(stop)) {
-      Polled next;
-      {
-        std::jthread ahead([&] { next = PollAndPrepare(stop); });
-        unfinished = HandleBatch(current, stop);
-      }  // joined here
-      current = std::move(next);
+    const size_t max_batch = std::max<size_t>(options_.max_batch_records, 1);
+    std::vector<MessageHandle> batch;
+    while (!Stopping(stop)) {
+      // The first record waits up to 100 ms; the rest of the batch is what
+      // the client has already fetched (no wait).
+      batch.clear();
+      int wait_ms = 100;
+      while (batch.size() < max_batch) {
+        MessageHandle msg(rd_kafka_consumer_poll(consumer_.get(), wait_ms));
+        if (!msg) break;
+        wait_ms = 0;
+        if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
+        if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
+            // The batch's offsets stay uncommitted: its records come back.
+            char fatal[512];
+            rd_kafka_fatal_error(consumer_.get(), fatal, sizeof(fatal));
+            return Status::Error(
+                ErrorCode::kUnavailable,
+                std::string("the storefront consumer hit a fatal Kafka error: ") + fatal);
+          }
+          spdlog::warn("storefront.consume_error code={} error=\"{}\"", rd_kafka_err2name(msg->err),
+                       rd_kafka_message_errstr(msg.get()));
+          continue;
+        }
+        batch.push_back(std::move(msg));
+      }
+      if (!batch.empty()) HandleBatch(batch, stop);
     }
-    if (!current.fatal.ok()) return current.fatal;  // offsets stay uncommitted
-    // Stopping: the batch polled ahead was not handled at all; every
-    // partition's position goes back to its first unfinished record.
-    for (size_t i = 0; i < current.messages.size(); ++i) {
-      const TopicPartition tp{current.topics[i], current.messages[i]->partition};
-      unfinished.try_emplace(tp, current.messages[i]->offset);  // an earlier one stays
-    }
-    for (const auto& [tp, offset] : unfinished) Rewind(tp, offset);
     return Status::Ok();
   }
 
@@ -102,74 +110,24 @@ class StorefrontConsumer::Impl {
     ++(stats_.*counter);
   }
 
-  using TopicPartition = std::pair<std::string, int32_t>;
-
-  // A batch of records taken from the consumer, mapped (steps 1-3 of
-  // storefront_ingest.h) and ready to execute.
-  struct Polled {
-    std::vector<MessageHandle> messages;
-    std::vector<std::string> topics;       // of each message
-    std::vector<IngestRecord> records;     // of each message (views into it)
-    std::vector<PreparedRecord> prepared;  // of each record
-    Status fatal;                          // a fatal Kafka error ended the poll
-  };
-
-  // Waits for a first record (empty only when stopping, or after a fatal
-  // error), then takes the ones the client has already fetched, up to
-  // max_batch_records.
-  Polled PollAndPrepare(const std::stop_token& stop) {
-    Polled polled;
-    const size_t max_batch = std::max<size_t>(options_.max_batch_records, 1);
-    while (polled.messages.size() < max_batch && !Stopping(stop)) {
-      // Waits of 100 ms, so that a stop is seen soon.
-      MessageHandle msg(rd_kafka_consumer_poll(consumer_.get(), polled.messages.empty() ? 100 : 0));
-      if (!msg && polled.messages.empty()) continue;
-      if (!msg) break;
-      if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-      if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (msg->err == RD_KAFKA_RESP_ERR__FATAL) {
-          // The batch's offsets stay uncommitted: its records come back.
-          char fatal[512];
-          rd_kafka_fatal_error(consumer_.get(), fatal, sizeof(fatal));
-          polled.fatal = Status::Error(
-              ErrorCode::kUnavailable,
-              std::string("the storefront consumer hit a fatal Kafka error: ") + fatal);
-          return polled;
-        }
-        spdlog::warn("storefront.consume_error code={} error=\"{}\"", rd_kafka_err2name(msg->err),
-                     rd_kafka_message_errstr(msg.get()));
-        continue;
-      }
-      polled.messages.push_back(std::move(msg));
-    }
-    polled.topics.reserve(polled.messages.size());
-    polled.records.reserve(polled.messages.size());
-    for (const MessageHandle& msg : polled.messages) {
-      polled.topics.emplace_back(rd_kafka_topic_name(msg->rkt));
-      // A record without any producer id still gets a key: a redelivery of
-      // this very record (after a crash before the commit) has no second effect.
-      polled.records.push_back(
-          IngestRecord{std::string_view(static_cast<const char*>(msg->payload), msg->len),
-                       std::string_view(static_cast<const char*>(msg->key), msg->key_len),
-                       "storefront-offset:" + polled.topics.back() + "/" +
-                           std::to_string(msg->partition) + "/" + std::to_string(msg->offset)});
-    }
-    IngestOptions mapping;
-    mapping.mapper = options_.mapper;
-    polled.prepared = PrepareStorefrontRecords(polled.records, mapping);
-    return polled;
-  }
-
-  // Executes the batch, dead-letters its rejections and commits its offsets.
-  // Returns, per partition, the offset of the first record left unfinished
-  // (only when stopping; its offset and the later ones stay uncommitted).
-  std::map<TopicPartition, int64_t> HandleBatch(Polled& polled, const std::stop_token& stop) {
-    const std::vector<MessageHandle>& batch = polled.messages;
-    const std::vector<std::string>& topics = polled.topics;
-    const std::vector<IngestRecord>& records = polled.records;
+  void HandleBatch(const std::vector<MessageHandle>& batch, const std::stop_token& stop) {
     {
       std::lock_guard lock(stats_mu_);
       stats_.records += static_cast<int64_t>(batch.size());
+    }
+    std::vector<std::string> topics;
+    std::vector<IngestRecord> records;
+    topics.reserve(batch.size());
+    records.reserve(batch.size());
+    for (const MessageHandle& msg : batch) {
+      topics.emplace_back(rd_kafka_topic_name(msg->rkt));
+      // A record without any producer id still gets a key: a redelivery of
+      // this very record (after a crash before the commit) has no second effect.
+      records.push_back(
+          IngestRecord{std::string_view(static_cast<const char*>(msg->payload), msg->len),
+                       std::string_view(static_cast<const char*>(msg->key), msg->key_len),
+                       "storefront-offset:" + topics.back() + "/" + std::to_string(msg->partition) +
+                           "/" + std::to_string(msg->offset)});
     }
 
     IngestOptions ingest;
@@ -182,16 +140,16 @@ class StorefrontConsumer::Impl {
       spdlog::warn("storefront.retry topic={} partition={} offset={} error=\"{}\"", topics[i],
                    batch[i]->partition, batch[i]->offset, status.ToString());
     };
-    std::vector<IngestOutcome> outcomes =
-        ExecutePreparedRecords(engine_, std::move(polled.prepared), ingest);
+    std::vector<IngestOutcome> outcomes = IngestStorefrontRecords(engine_, records, ingest);
 
     // Per source partition: the offset to commit (past the last finished
     // record) and the first unfinished record. Records of one partition come
     // in offset order; once one is unfinished, the later ones of its
     // partition are left for the redelivery too (their offsets cannot be
     // committed past it).
+    using TopicPartition = std::pair<std::string, int32_t>;
     std::map<TopicPartition, int64_t> commit_to;
-    std::map<TopicPartition, int64_t> unfinished;
+    std::map<TopicPartition, const rd_kafka_message_t*> unfinished;
     int64_t finished = 0;
     for (size_t i = 0; i < batch.size(); ++i) {
       const rd_kafka_message_t& msg = *batch[i];
@@ -216,11 +174,11 @@ class StorefrontConsumer::Impl {
         commit_to[tp] = msg.offset + 1;
         ++finished;
       } else {
-        unfinished[tp] = msg.offset;
+        unfinished[tp] = &msg;
       }
     }
     Commit(commit_to, finished);
-    return unfinished;
+    for (const auto& [tp, msg] : unfinished) Rewind(*msg, tp.first);
   }
 
   // Writes the dead letter; retries until it is durable. False when stopping
@@ -253,16 +211,16 @@ class StorefrontConsumer::Impl {
 
   // Moves the fetch position back to an unfinished record, so a later Run()
   // on this consumer handles it again instead of skipping it.
-  void Rewind(const TopicPartition& tp, int64_t offset) {
-    const auto& [topic, partition] = tp;
+  void Rewind(const rd_kafka_message_t& msg, const std::string& topic) {
     PartitionList list(rd_kafka_topic_partition_list_new(1));
-    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), partition)->offset = offset;
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), msg.partition)->offset =
+        msg.offset;
     rd_kafka_error_t* error = rd_kafka_seek_partitions(
         consumer_.get(), list.get(), std::max(KafkaTimeoutMs(options_.kafka_timeout), 1));
     if (error != nullptr) {
       // The offset is uncommitted: the record comes back after a restart or rebalance.
       spdlog::warn("storefront.rewind_failed topic={} partition={} offset={} error=\"{}\"", topic,
-                   partition, offset, rd_kafka_error_string(error));
+                   msg.partition, msg.offset, rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
     }
   }

@@ -2,13 +2,11 @@
 //
 // A librdkafka consumer in a consumer group (enable.auto.commit=false,
 // enable.auto.offset.store=false, auto.offset.reset=earliest) handles a batch
-// of records at a time: the first record it waits for, then up to
-// max_batch_records - 1 more that the client has already fetched. While one
-// batch goes through steps 2-4, the next is polled and mapped (step 1) on a
-// helper thread.
+// of records per poll: the first record waits up to 100 ms, then up to
+// max_batch_records - 1 more that the client has already fetched.
 //
-//   1-2. The path of IngestStorefrontRecords (storefront_ingest.h), shared
-//      with the HTTP endpoint: map each record, then ONE
+//   1-2. IngestStorefrontRecords (storefront_ingest.h, the path shared with
+//      the HTTP endpoint): map each record, then ONE
 //      ConversationEngine::ExecuteBatch for the valid ones (one decision pass
 //      and one append per partition); kUnavailable and kTimeout are retried
 //      with backoff, only for the records that failed (each command carries

@@ -11,7 +11,8 @@ namespace palaver::storefront {
 namespace {
 
 // Steps 1-3: the record's command (with its idempotency key), or a Rejection.
-PreparedRecord Prepare(const IngestRecord& record, const IngestOptions& options) {
+std::variant<MappedCommand, Rejection> Prepare(const IngestRecord& record,
+                                               const IngestOptions& options) {
   MapResult mapped = MapStorefrontRecord(record.value, record.kafka_key, options.mapper);
   if (auto* rejection = std::get_if<Rejection>(&mapped)) return std::move(*rejection);
   MappedCommand& command = std::get<MappedCommand>(mapped);
@@ -25,6 +26,29 @@ PreparedRecord Prepare(const IngestRecord& record, const IngestOptions& options)
   }
   if (meta.idempotency_key.empty()) meta.idempotency_key = record.fallback_idempotency_key;
   return std::move(command);
+}
+
+// Steps 1-3 for every record, in input order. Records are independent and
+// mapping is CPU work (JSON parsing and schema validation), so a large batch
+// is split into contiguous shares mapped on up to options.map_threads
+// threads, the calling thread taking the first share.
+std::vector<std::variant<MappedCommand, Rejection>> PrepareAll(
+    std::span<const IngestRecord> records, const IngestOptions& options) {
+  constexpr size_t kMinRecordsPerThread = 64;  // below this a thread costs more than it maps
+  const size_t threads = std::clamp<size_t>(records.size() / kMinRecordsPerThread, 1,
+                                            std::max<size_t>(options.map_threads, 1));
+  std::vector<std::variant<MappedCommand, Rejection>> prepared(records.size(), Rejection{});
+  auto map_share = [&](size_t share) {
+    const size_t begin = records.size() * share / threads;
+    const size_t end = records.size() * (share + 1) / threads;
+    for (size_t i = begin; i < end; ++i) prepared[i] = Prepare(records[i], options);
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (size_t share = 1; share < threads; ++share) helpers.emplace_back(map_share, share);
+    map_share(0);
+  }  // the helpers are joined here
+  return prepared;
 }
 
 bool KeepTrying(const IngestOptions& options) {
@@ -45,42 +69,15 @@ IngestOutcome IngestStorefrontRecord(domain::ConversationEngine& engine, std::st
   return std::move(outcomes.front());
 }
 
-// Records are independent and mapping is CPU work (JSON parsing and schema
-// validation), so a large batch is split into contiguous shares mapped on up
-// to options.map_threads threads, the calling thread taking the first share.
-std::vector<PreparedRecord> PrepareStorefrontRecords(std::span<const IngestRecord> records,
-                                                     const IngestOptions& options) {
-  constexpr size_t kMinRecordsPerThread = 64;  // below this a thread costs more than it maps
-  const size_t threads = std::clamp<size_t>(records.size() / kMinRecordsPerThread, 1,
-                                            std::max<size_t>(options.map_threads, 1));
-  std::vector<PreparedRecord> prepared(records.size(), Rejection{});
-  auto map_share = [&](size_t share) {
-    const size_t begin = records.size() * share / threads;
-    const size_t end = records.size() * (share + 1) / threads;
-    for (size_t i = begin; i < end; ++i) prepared[i] = Prepare(records[i], options);
-  };
-  {
-    std::vector<std::jthread> helpers;
-    for (size_t share = 1; share < threads; ++share) helpers.emplace_back(map_share, share);
-    map_share(0);
-  }  // the helpers are joined here
-  return prepared;
-}
-
 std::vector<IngestOutcome> IngestStorefrontRecords(domain::ConversationEngine& engine,
                                                    std::span<const IngestRecord> records,
                                                    const IngestOptions& options) {
-  return ExecutePreparedRecords(engine, PrepareStorefrontRecords(records, options), options);
-}
-
-std::vector<IngestOutcome> ExecutePreparedRecords(domain::ConversationEngine& engine,
-                                                  std::vector<PreparedRecord> prepared,
-                                                  const IngestOptions& options) {
   std::vector<IngestOutcome> out(
-      prepared.size(), IngestOutcome(Status::Error(ErrorCode::kInternal, "not ingested")));
+      records.size(), IngestOutcome(Status::Error(ErrorCode::kInternal, "not ingested")));
   std::vector<MappedCommand> commands;
   std::vector<size_t> record_of;  // command index -> record index
-  for (size_t i = 0; i < prepared.size(); ++i) {
+  std::vector<std::variant<MappedCommand, Rejection>> prepared = PrepareAll(records, options);
+  for (size_t i = 0; i < records.size(); ++i) {
     if (auto* rejection = std::get_if<Rejection>(&prepared[i])) {
       out[i] = std::move(*rejection);
       continue;

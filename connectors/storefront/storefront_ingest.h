@@ -82,26 +82,9 @@ struct IngestRecord {
 
 // One outcome per record, in input order; the options' kafka_key and
 // fallback_idempotency_key are ignored (each record has its own).
-// The same as ExecutePreparedRecords(engine, PrepareStorefrontRecords(...)).
 std::vector<IngestOutcome> IngestStorefrontRecords(domain::ConversationEngine& engine,
                                                    std::span<const IngestRecord> records,
                                                    const IngestOptions& options);
-
-// A record after steps 1-3: its command (with its idempotency key), or why
-// it is refused.
-using PreparedRecord = std::variant<MappedCommand, Rejection>;
-
-// Steps 1-3 of IngestStorefrontRecords alone (no engine involved), one per
-// record in input order, for a caller that maps a batch while the previous
-// one executes.
-std::vector<PreparedRecord> PrepareStorefrontRecords(std::span<const IngestRecord> records,
-                                                     const IngestOptions& options);
-
-// Step 4 of IngestStorefrontRecords for `prepared` (from
-// PrepareStorefrontRecords): one outcome per record, in the same order.
-std::vector<IngestOutcome> ExecutePreparedRecords(domain::ConversationEngine& engine,
-                                                  std::vector<PreparedRecord> prepared,
-                                                  const IngestOptions& options);
 
 // kUnavailable and kTimeout: the log could not confirm an append.
 bool IsTransient(const Status& status);

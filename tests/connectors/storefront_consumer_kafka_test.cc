@@ -4,7 +4,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -87,36 +86,6 @@ class SwitchableLog final : public EventLog {
   EventLog& inner_;
 };
 
-// A real log whose first append waits a second (the consumer polls ahead
-// meanwhile) and then calls `before_first_append`.
-class SlowFirstAppendLog final : public EventLog {
- public:
-  SlowFirstAppendLog(EventLog& inner, std::function<void()> before_first_append)
-      : inner_(inner), before_first_append_(std::move(before_first_append)) {}
-  Result<LogPosition> Append(std::string frame) override {
-    Result<std::vector<LogPosition>> positions = AppendBatch({std::move(frame)});
-    if (!positions.ok()) return positions.status();
-    return positions->at(0);
-  }
-  Result<std::vector<LogPosition>> AppendBatch(std::vector<std::string> frames) override {
-    if (calls_++ == 0) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      before_first_append_();
-    }
-    return inner_.AppendBatch(std::move(frames));
-  }
-  Result<std::unique_ptr<LogReader>> OpenReader(int32_t partition, int64_t from) override {
-    return inner_.OpenReader(partition, from);
-  }
-  Result<int64_t> EndOffset(int32_t partition) override { return inner_.EndOffset(partition); }
-  int32_t PartitionCount() const override { return inner_.PartitionCount(); }
-
- private:
-  EventLog& inner_;
-  const std::function<void()> before_first_append_;
-  std::atomic<int> calls_{0};
-};
-
 class StorefrontConsumerKafkaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -193,7 +162,6 @@ class StorefrontConsumerKafkaTest : public ::testing::Test {
   std::unique_ptr<EventLog> log_;
   std::unique_ptr<FlakyLog> flaky_;            // when a test puts the engine on it
   std::unique_ptr<SwitchableLog> switchable_;  // likewise
-  std::unique_ptr<SlowFirstAppendLog> slow_;   // likewise
   rules::ManualClock clock_{int64_t{1795424400} * 1000000};
   domain::ConversationEngineOptions engine_options_;
   std::unique_ptr<domain::ConversationEngine> engine_;
@@ -452,32 +420,6 @@ TEST_F(StorefrontConsumerKafkaTest, RecordUnfinishedAtStopIsHandledByTheNextRun)
   EXPECT_EQ(stats.events, 1);
   EXPECT_EQ(stats.records, 2);  // delivered once per Run
   EXPECT_EQ(EventsByKey().count("storefront:evt-down-1"), 1u);
-}
-
-// The next batch is polled while one is handled: when stop comes, the one
-// polled ahead was not handled at all, and the next Run() handles it.
-TEST_F(StorefrontConsumerKafkaTest, ABatchPolledAheadAtStopIsHandledByTheNextRun) {
-  // The first record's append lands, but only after a stop was asked while
-  // the second record was being polled ahead.
-  slow_ = std::make_unique<SlowFirstAppendLog>(*log_, [this] { thread_.request_stop(); });
-  engine_ = std::make_unique<domain::ConversationEngine>(*slow_, clock_, engine_options_);
-  options_.max_batch_records = 1;
-  Start();
-  Publisher publisher(brokers_);
-  for (const char* id : {"evt-ahead-1", "evt-ahead-2"})
-    publisher.Publish(options_.source_topic, kShop,
-                      Example(EventType::kProductUpserted, id).dump());
-  thread_.join();
-  ASSERT_TRUE(run_status_.ok()) << run_status_.ToString();
-  EXPECT_EQ(consumer_->Stats().committed, 1);
-  EXPECT_EQ(consumer_->Stats().records, 1);  // the second was polled, not handled
-
-  thread_ = std::jthread([this](std::stop_token stop) { run_status_ = consumer_->Run(stop); });
-  const StorefrontConsumerStats stats = WaitCommitted(2);
-  EXPECT_EQ(stats.events, 2);
-  const std::multimap<std::string, Envelope> events = EventsByKey();
-  EXPECT_EQ(events.count("storefront:evt-ahead-1"), 1u);
-  EXPECT_EQ(events.count("storefront:evt-ahead-2"), 1u);
 }
 
 }  // namespace
