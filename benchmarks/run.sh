@@ -75,7 +75,7 @@ if [[ $MODE == full ]]; then
 else
   MICRO=(--events 5000 --benchmark_min_time=0.1)
   LOAD=(--shops 20 --conversations 400 --agents 3 --seconds 10 --threads 4)
-  INGEST=(--records 3000 --max-seconds 45)
+  INGEST=(--records 20000 --max-seconds 60)
   PROJ=(--events 50000 --conversations 10000 --queries 500)
   HTTP=(--conversations 200 --rate 1000 --seconds 10 --threads 32)
   WRK=(--threads 2 --connections 32 --duration 10s)
