@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <span>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -45,7 +46,12 @@ std::vector<std::variant<MappedCommand, Rejection>> PrepareAll(
   };
   {
     std::vector<std::jthread> helpers;
-    for (size_t share = 1; share < threads; ++share) helpers.emplace_back(map_share, share);
+    size_t share = 1;
+    try {
+      for (; share < threads; ++share) helpers.emplace_back(map_share, share);
+    } catch (const std::system_error&) {  // no thread to be had: the rest are mapped here
+    }
+    for (; share < threads; ++share) map_share(share);
     map_share(0);
   }  // the helpers are joined here
   return prepared;

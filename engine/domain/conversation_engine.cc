@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
@@ -1509,9 +1510,10 @@ std::vector<Result<CommandResult>> ConversationEngine::ExecuteBatch(
     waiters[log_.PartitionFor(meta.tenant)].commands.push_back(
         Pending{&commands[i], std::move(*secret), &results[i]});
   }
-  // Each partition's group on its own thread (the last one on this thread):
-  // their decisions share the cores and their appends wait for the log at
-  // the same time, instead of one round trip after another.
+  // Each partition's group on its own thread (the last one on this thread,
+  // and any when no thread can be had): their decisions share the cores and
+  // their appends wait for the log at the same time, instead of one round
+  // trip after another.
   {
     std::vector<std::jthread> others;
     for (auto it = waiters.begin(); it != waiters.end(); ++it) {
@@ -1521,11 +1523,14 @@ std::vector<Result<CommandResult>> ConversationEngine::ExecuteBatch(
         writer.Run(waiter, options_.max_group_commands,
                    [&](std::vector<Pending*>& group) { CommitGroup(writer, group); });
       };
-      if (std::next(it) == waiters.end()) {
-        run();
-      } else {
-        others.emplace_back(run);
+      if (std::next(it) != waiters.end()) {
+        try {
+          others.emplace_back(run);
+          continue;
+        } catch (const std::system_error&) {
+        }
       }
+      run();
     }
   }  // joined here
   return results;
