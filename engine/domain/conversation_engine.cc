@@ -1523,11 +1523,12 @@ std::vector<Result<CommandResult>> ConversationEngine::ExecuteBatch(
         writer.Run(waiter, options_.max_group_commands,
                    [&](std::vector<Pending*>& group) { CommitGroup(writer, group); });
       };
-      if (std::next(it) != waiters.end()) {
+      const bool last = std::next(it) == waiters.end();
+      if (!last) {
         try {
           others.emplace_back(run);
           continue;
-        } catch (const std::system_error&) {
+        } catch (const std::system_error&) {  // no thread to be had: run it here
         }
       }
       run();

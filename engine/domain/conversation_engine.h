@@ -129,10 +129,10 @@ class ConversationEngine {
   // (e.g. a batch of storefront records): the commands of each partition are
   // decided in input order in ONE group (with whatever other callers queued)
   // and appended with ONE AppendBatch; the partitions are handled at the
-  // same time, one thread each. Returns one result per command, in input order; refusals are per
-  // command. When a partition's append fails, every command of that
-  // partition gets the log's error (retry them with the same idempotency
-  // keys); the other partitions' results stand.
+  // same time, one thread each. Returns one result per command, in input
+  // order; refusals are per command. When a partition's append fails, every
+  // command of that partition gets the log's error (retry them with the same
+  // idempotency keys); the other partitions' results stand.
   std::vector<Result<CommandResult>> ExecuteBatch(std::span<const Command> commands);
 
   // Reopens every snoozed conversation of the shops this engine has loaded
