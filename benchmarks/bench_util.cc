@@ -77,13 +77,29 @@ nlohmann::json LatencyRecorder::Series(double window_s) const {
   return out;
 }
 
-int64_t PeakRssBytes() {
+namespace {
+
+// A "Vm...:" line of /proc/self/status in bytes; 0 when absent.
+int64_t StatusBytes(std::string_view field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+    if (line.rfind(field, 0) == 0) return std::atoll(line.c_str() + field.size()) * 1024;
   }
   return 0;
+}
+
+}  // namespace
+
+int64_t PeakRssBytes() { return StatusBytes("VmHWM:"); }
+
+int64_t RssBytes() { return StatusBytes("VmRSS:"); }
+
+bool ResetPeakRss() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";  // "5": reset the peak resident set size
+  clear_refs.flush();
+  return static_cast<bool>(clear_refs);
 }
 
 std::string TempDir(const std::string& what) {

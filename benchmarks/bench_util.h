@@ -50,6 +50,14 @@ class LatencyRecorder {
 // The process's peak resident set (VmHWM) in bytes; 0 when unknown.
 int64_t PeakRssBytes();
 
+// The process's resident set now (VmRSS) in bytes; 0 when unknown.
+int64_t RssBytes();
+
+// Starts PeakRssBytes() again from the resident set now (Linux's
+// /proc/self/clear_refs), so a phase's peak is not an earlier phase's.
+// False when the kernel refused.
+bool ResetPeakRss();
+
 // A directory under the system temporary directory unique to this process.
 std::string TempDir(const std::string& what);
 

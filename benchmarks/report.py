@@ -177,6 +177,9 @@ def parse_projection(text):
     m = re.search(r"peak RSS:\s*(\d+) kB", text)
     if m:
         out["peak_rss_bytes"] = int(m.group(1)) * 1024
+    m = re.search(r"rebuild memory: peak (\d+) kB above", text)
+    if m:
+        out["rebuild_memory_bytes"] = int(m.group(1)) * 1024
     return out
 
 
@@ -367,6 +370,10 @@ def main():
             projection.get("raw_puts_per_second"),
             ratio(projection.get("rebuild_events_per_second"), projection.get("raw_puts_per_second")),
             ">= 150,000 events/s")
+        if projection.get("rebuild_memory_bytes"):
+            add("projection_benchmark", "rebuild memory: peak RSS above the RSS before it",
+                f'{projection["rebuild_memory_bytes"] / (1 << 20):.0f}', "MiB", "", None, None,
+                "bounded by the configured caches")
         for q in projection.get("inbox", []):
             add("projection_benchmark", f'inbox page "{q["query"]}" p50 / p99 at '
                 f'{projection.get("conversations", "?")} conversations',
