@@ -72,13 +72,24 @@ class KafkaDeadLetterWriter final : public DeadLetterWriter {
                           static_cast<ssize_t>(value.size()));
     }
     DeliveryReport report;
-    const rd_kafka_resp_err_t err = rd_kafka_producev(
-        producer_.get(), RD_KAFKA_V_TOPIC(options_.topic.c_str()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(const_cast<char*>(letter.source_key.data()), letter.source_key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&report), RD_KAFKA_V_END);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_vu_t vus[6];
+    vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+    vus[0].u.cstr = options_.topic.c_str();
+    vus[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vus[1].u.i = RD_KAFKA_MSG_F_COPY;
+    vus[2].vtype = RD_KAFKA_VTYPE_KEY;
+    vus[2].u.mem.ptr = const_cast<char*>(letter.source_key.data());
+    vus[2].u.mem.size = letter.source_key.size();
+    vus[3].vtype = RD_KAFKA_VTYPE_VALUE;
+    vus[3].u.mem.ptr = const_cast<char*>(payload.data());
+    vus[3].u.mem.size = payload.size();
+    vus[4].vtype = RD_KAFKA_VTYPE_HEADERS;
+    vus[4].u.headers = hdrs;
+    vus[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vus[5].u.ptr = &report;
+    if (rd_kafka_error_t* error = rd_kafka_produceva(producer_.get(), vus, 6); error != nullptr) {
+      const rd_kafka_resp_err_t err = rd_kafka_error_code(error);
+      rd_kafka_error_destroy(error);
       rd_kafka_headers_destroy(hdrs);  // not taken over on failure
       return DeliveryError(err);
     }
