@@ -542,7 +542,14 @@ struct Projector::Impl {
 
   mutable std::mutex applied_mu;
   std::condition_variable applied_cv;
-  std::vector<int64_t> applied;  // guarded by applied_mu: min checkpoint per partition
+  // Guarded by applied_mu: per partition, each projection's checkpoint (a
+  // copy of Partition::checkpoints, readable without waiting for a batch).
+  std::vector<std::vector<int64_t>> applied;
+  // The least of `partition`'s checkpoints. Requires applied_mu.
+  int64_t MinApplied(int32_t partition) const {
+    const std::vector<int64_t>& checkpoints = applied[static_cast<size_t>(partition)];
+    return *std::min_element(checkpoints.begin(), checkpoints.end());
+  }
 
   // ShopGeneration: bumped after the commit of a batch with an event of a
   // shop hashing to the slot.
@@ -640,11 +647,10 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   impl->log = &log;
   impl->projections = std::move(projections);
   const int32_t count = log.PartitionCount();
-  impl->applied.assign(static_cast<size_t>(count), -1);
+  impl->applied.resize(static_cast<size_t>(count));
   for (int32_t p = 0; p < count; ++p) {
     auto part = std::make_unique<Impl::Partition>();
     part->views = std::make_unique<PartitionViews>(*impl->db, impl->options.read_cache_bytes);
-    int64_t min_checkpoint = INT64_MAX;
     for (const auto& projection : impl->projections) {
       std::string value;
       rocksdb::Status g =
@@ -656,9 +662,8 @@ Result<std::unique_ptr<Projector>> Projector::Open(
         return FromRocks(g, "reading checkpoints");
       }
       part->checkpoints.push_back(checkpoint);
-      min_checkpoint = std::min(min_checkpoint, checkpoint);
     }
-    impl->applied[static_cast<size_t>(p)] = min_checkpoint;
+    impl->applied[static_cast<size_t>(p)] = part->checkpoints;
     impl->partitions.push_back(std::move(part));
   }
   return std::unique_ptr<Projector>(new Projector(std::move(impl)));
@@ -817,8 +822,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   part.checkpoints = std::move(checkpoints);
   {
     std::lock_guard applied_lock(impl_->applied_mu);
-    impl_->applied[static_cast<size_t>(partition)] =
-        *std::min_element(part.checkpoints.begin(), part.checkpoints.end());
+    impl_->applied[static_cast<size_t>(partition)] = part.checkpoints;
   }
   impl_->applied_cv.notify_all();
   consumed_.fetch_add(records.size());
@@ -933,19 +937,34 @@ Status Projector::WaitForPosition(int32_t partition, int64_t offset,
                          "partition " + std::to_string(partition) + " is out of range");
   std::unique_lock lock(impl_->applied_mu);
   const bool reached = impl_->applied_cv.wait_for(
-      lock, timeout, [&] { return impl_->applied[static_cast<size_t>(partition)] >= offset; });
+      lock, timeout, [&] { return impl_->MinApplied(partition) >= offset; });
   if (reached) return Status::Ok();
   return Status::Error(ErrorCode::kTimeout,
                        "projections have applied partition " + std::to_string(partition) +
-                           " up to offset " +
-                           std::to_string(impl_->applied[static_cast<size_t>(partition)]) +
+                           " up to offset " + std::to_string(impl_->MinApplied(partition)) +
                            ", not yet " + std::to_string(offset) + "; retry later");
 }
 
 int64_t Projector::AppliedOffset(int32_t partition) const {
   std::lock_guard lock(impl_->applied_mu);
   if (partition < 0 || static_cast<size_t>(partition) >= impl_->applied.size()) return -1;
-  return impl_->applied[static_cast<size_t>(partition)];
+  return impl_->MinApplied(partition);
+}
+
+int64_t Projector::AppliedOffset(int32_t partition, std::string_view projection) const {
+  for (size_t i = 0; i < impl_->projections.size(); ++i) {
+    if (impl_->projections[i]->name() != projection) continue;
+    std::lock_guard lock(impl_->applied_mu);
+    if (partition < 0 || static_cast<size_t>(partition) >= impl_->applied.size()) return -1;
+    return impl_->applied[static_cast<size_t>(partition)][i];
+  }
+  return -1;
+}
+
+std::vector<std::string> Projector::ProjectionNames() const {
+  std::vector<std::string> names;
+  for (const auto& projection : impl_->projections) names.emplace_back(projection->name());
+  return names;
 }
 
 bool Projector::ReachedLimit(int32_t partition) const {

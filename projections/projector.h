@@ -202,8 +202,17 @@ class Projector : public ViewReader {
   // happened within `timeout`, kInvalidArgument for a bad partition.
   Status WaitForPosition(int32_t partition, int64_t offset, std::chrono::milliseconds timeout);
 
-  // The offset of the last record applied in `partition`; -1 when none.
+  // The offset of the last record applied in `partition` by every
+  // projection; -1 when none.
   int64_t AppliedOffset(int32_t partition) const;
+  // ... by the projection named `projection`; -1 when none, and for an
+  // unknown partition or name. Projections differ after one is added to
+  // existing views: it applies the partition from offset 0 while the others
+  // skip what they have applied.
+  int64_t AppliedOffset(int32_t partition, std::string_view projection) const;
+
+  // The projections' names, in the order Open was given them.
+  std::vector<std::string> ProjectionNames() const;
 
   // True once `partition` met a record past max_offset / max_timestamp_ms.
   bool ReachedLimit(int32_t partition) const;

@@ -337,12 +337,15 @@ Result<std::unique_ptr<ServeConnectors>> ServeConnectors::Start(
   // Gauges and counters read on each scrape.
   const metrics::PalaverMetrics& families = metrics.families();
   registry.AddCollectHook([&parts, &families, &log, &projector, &api] {
+    const std::vector<std::string> projections = projector.ProjectionNames();
     for (int32_t p = 0; p < log.PartitionCount(); ++p) {
       auto end = log.EndOffset(p);
       if (!end.ok()) continue;
-      const int64_t lag = *end - (projector.AppliedOffset(p) + 1);
-      families.projection_lag->WithLabels({"all", std::to_string(p)})
-          .Set(static_cast<double>(lag < 0 ? 0 : lag));
+      for (const std::string& projection : projections) {
+        const int64_t lag = *end - (projector.AppliedOffset(p, projection) + 1);
+        families.projection_lag->WithLabels({projection, std::to_string(p)})
+            .Set(static_cast<double>(lag < 0 ? 0 : lag));
+      }
     }
     const live::LiveStats live = parts.streams->Stats();
     for (auto transport : {live::StreamTransport::kWebSocket, live::StreamTransport::kSse}) {

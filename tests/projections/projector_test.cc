@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "projections/queries.h"
+#include "projections/view_codec.h"
 #include "schemas/codec.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/event_generator.h"
@@ -78,6 +79,52 @@ TEST(ProjectorTest, CommitsCheckpointsWithBatchesAndResumesWithoutReapplying) {
   EXPECT_EQ(CountOf(**projector, "shop-0"), expected);
   // The dump leaves the checkpoints out.
   EXPECT_EQ((*projector)->DumpAll().find("checkpoint/"), std::string::npos);
+}
+
+// A view added to existing ones applies the log from offset 0 while the
+// others skip what they applied: each projection's offset shows where it is,
+// and the views end as if built together.
+TEST(ProjectorTest, AViewAddedToExistingViewsCatchesUpAloneAndShowsItsOwnOffset) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(11, {.shops = 2}).Next(300)).ok());
+  auto inbox_and_receipts = [] {
+    std::vector<std::unique_ptr<Projection>> both;
+    both.push_back(projections::internal::NewInboxProjection());
+    both.push_back(projections::internal::NewReceiptsProjection());
+    return both;
+  };
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  {
+    std::vector<std::unique_ptr<Projection>> inbox;
+    inbox.push_back(projections::internal::NewInboxProjection());
+    auto projector = Projector::Open(options, *log, std::move(inbox));
+    ASSERT_TRUE(projector.ok());
+    ASSERT_TRUE((*projector)->CatchUp().ok());
+    EXPECT_EQ((*projector)->AppliedOffset(0, "inbox"), 299);
+  }
+  auto projector = Projector::Open(options, *log, inbox_and_receipts());
+  ASSERT_TRUE(projector.ok());
+  EXPECT_EQ((*projector)->ProjectionNames(), (std::vector<std::string>{"inbox", "receipts"}));
+  EXPECT_EQ((*projector)->AppliedOffset(0, "inbox"), 299);
+  EXPECT_EQ((*projector)->AppliedOffset(0, "receipts"), -1);
+  EXPECT_EQ((*projector)->AppliedOffset(0), -1);             // what every view has applied
+  EXPECT_EQ((*projector)->AppliedOffset(0, "profile"), -1);  // not one of them
+  EXPECT_EQ((*projector)->AppliedOffset(1, "inbox"), -1);    // no such partition
+  ASSERT_TRUE((*projector)->PollOnce(0, 100, std::chrono::milliseconds(0)).ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0, "receipts"), 99);
+  EXPECT_EQ((*projector)->AppliedOffset(0, "inbox"), 299);
+  EXPECT_EQ((*projector)->AppliedOffset(0), 99);
+  ASSERT_TRUE((*projector)->CatchUp().ok());
+  EXPECT_EQ((*projector)->AppliedOffset(0, "receipts"), 299);
+  EXPECT_EQ((*projector)->AppliedOffset(0), 299);
+
+  options.db_path = dir.path() + "/together";
+  auto together = Projector::Open(options, *log, inbox_and_receipts());
+  ASSERT_TRUE(together.ok());
+  ASSERT_TRUE((*together)->CatchUp().ok());
+  EXPECT_EQ((*projector)->DumpAll(), (*together)->DumpAll());
 }
 
 TEST(ProjectorTest, FailedApplyIsRolledBackCountedAndDoesNotStall) {

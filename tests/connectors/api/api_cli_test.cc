@@ -210,10 +210,14 @@ TEST(ApiCliTest, ServeMetricsCountAppendsRequestsAndOpenStreams) {
             3)
       << after.body;
   EXPECT_GT(Sample(after.body, "palaver_inbox_cache_bytes"), 0) << after.body;
-  // One lag series per partition (the views of a partition share one offset).
-  EXPECT_GE(Sample(after.body, R"(palaver_projection_lag_events{projection="all",partition="7"})"),
-            0)
-      << after.body;
+  // One lag series per view and partition.
+  for (const char* view : {"inbox", "receipts", "history", "profile", "metrics"}) {
+    EXPECT_GE(Sample(after.body, "palaver_projection_lag_events{projection=\"" + std::string(view) +
+                                     "\",partition=\"7\"}"),
+              0)
+        << view << "\n"
+        << after.body;
+  }
 
   stream.close();
   EXPECT_EQ(serve.Stop(SIGTERM), 0) << serve.output();
