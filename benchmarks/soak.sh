@@ -7,8 +7,9 @@
 #   benchmarks/soak.sh [--minutes N] [--rate R] [--conversations C] [--every S] [--csv FILE]
 #
 # Defaults: 10 minutes, 500 messages/s over 500 conversations, a sample every
-# 30 s, CSV to benchmarks/results/soak.csv. Needs the Release build of
-# benchmarks/run.sh (build/bench); builds it when missing.
+# 30 s, CSV to benchmarks/results/soak.csv. Installs what is missing and
+# builds palaver and load_generator in Release (build/bench), as
+# benchmarks/run.sh does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,17 +21,16 @@ while [[ $# -gt 0 ]]; do
     --conversations) conversations=$2; shift 2 ;;
     --every) every=$2; shift 2 ;;
     --csv) csv=$2; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "soak.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 
 BIN=build/bench
-if [[ ! -x $BIN/engine/palaver || ! -x $BIN/benchmarks/load_generator ]]; then
-  cmake -S . -B "$BIN" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPALAVER_BUILD_TESTS=OFF \
-    -DPALAVER_BUILD_BENCHMARKS=ON >/dev/null
-  cmake --build "$BIN" --target palaver load_generator
-fi
+./deps.sh --bench
+cmake -S . -B "$BIN" -G Ninja -DCMAKE_BUILD_TYPE=Release -DPALAVER_BUILD_TESTS=OFF \
+  -DPALAVER_BUILD_BENCHMARKS=ON >/dev/null
+cmake --build "$BIN" --target palaver load_generator
 
 data=$(mktemp -d /tmp/palaver-soak.XXXXXX)
 secret="soak-identity-secret-$$"
@@ -60,6 +60,11 @@ echo "seconds,rss_kb" >"$csv"
 start=$SECONDS
 echo "palaver serve (pid $serve_pid) under $rate messages/s over $conversations conversations for $minutes min"
 while kill -0 $load_pid 2>/dev/null; do
+  if ! kill -0 $serve_pid 2>/dev/null; then
+    echo "soak.sh: palaver serve exited during the load; its log:" >&2
+    cat "$data/serve.log" >&2
+    exit 1
+  fi
   kb=$(rss_kb)
   echo "$((SECONDS - start)),$kb" >>"$csv"
   awk -v t=$((SECONDS - start)) -v kb="$kb" 'BEGIN {printf "%5d s  RSS %7.1f MiB\n", t, kb / 1024}'
