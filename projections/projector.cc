@@ -98,6 +98,65 @@ bool ValidName(std::string_view name) {
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
+// The keys a partition has written since its database held none of its
+// keys: a Bloom filter (blocked: a key's bits lie in one 64-byte line, so a
+// lookup is one cache miss) over the keys' 64-bit hashes. While it is on, a
+// key it has never seen is absent from the database, which spares RocksDB
+// the lookup (its memtable filter, then a top-level index search and a
+// filter partition in every table file): most reads of a rebuild ask for
+// keys not written yet. It never forgets a key, so it stays correct when
+// writes are discarded or fail. Once it holds more keys than its bits
+// answer well, it turns itself off for good and every lookup goes to the
+// database.
+class WrittenKeys {
+ public:
+  // Turns the filter on with `bytes` of bits (rounded down to whole lines).
+  void Start(size_t bytes) { lines_.assign(bytes / sizeof(Line), Line{}); }
+
+  // False only when the key with this hash was never added (while on).
+  bool MayContain(uint64_t hash) const {
+    if (lines_.empty()) return true;
+    const Line& line = lines_[LineOf(hash)];
+    uint32_t h = static_cast<uint32_t>(Mix(hash));
+    for (int i = 0; i < kProbes; ++i, h *= kStep)
+      if (!(line.words[h >> 29] & (uint64_t{1} << ((h >> 23) & 63)))) return false;
+    return true;
+  }
+
+  void Add(uint64_t hash) {
+    if (lines_.empty()) return;
+    if (++added_ > lines_.size() * sizeof(Line) * 8 / kBitsPerKey) {  // full: off for good
+      lines_ = std::vector<Line>();
+      return;
+    }
+    Line& line = lines_[LineOf(hash)];
+    uint32_t h = static_cast<uint32_t>(Mix(hash));
+    for (int i = 0; i < kProbes; ++i, h *= kStep)
+      line.words[h >> 29] |= uint64_t{1} << ((h >> 23) & 63);
+  }
+
+  size_t bytes() const { return lines_.capacity() * sizeof(Line); }
+
+ private:
+  struct alignas(64) Line {
+    uint64_t words[8];
+  };
+  // Six probes in one line at eight bits or more per key: under 3% false
+  // positives (each costs one RocksDB lookup, as without the filter).
+  static constexpr int kProbes = 6;
+  static constexpr size_t kBitsPerKey = 8;
+  static constexpr uint32_t kStep = 0x9e3779b9;
+
+  // The table of values uses the hash's low bits; the filter mixes them all.
+  static uint64_t Mix(uint64_t hash) { return hash * 0x9e3779b97f4a7c15ull; }
+  size_t LineOf(uint64_t hash) const {
+    return static_cast<size_t>(((Mix(hash) >> 32) * lines_.size()) >> 32);
+  }
+
+  std::vector<Line> lines_;  // empty: off
+  size_t added_ = 0;         // first writes of a key in a batch (a key may count again)
+};
+
 // One partition's values: the pending writes of the batch being applied
 // (the last value or deletion per key, so a key rewritten by many events of a
 // batch reaches RocksDB once) and, beside them in the same table, committed
@@ -118,7 +177,12 @@ bool ValidName(std::string_view name) {
 // again, and a full clear sends every one of them back to RocksDB).
 class PartitionViews {
  public:
-  PartitionViews(rocksdb::DB& db, size_t budget_bytes) : db_(db), budget_bytes_(budget_bytes) {}
+  // `fresh`: the database holds no key of this partition's shops (no batch
+  // of it was ever committed), so a key it has not written since is absent.
+  PartitionViews(rocksdb::DB& db, size_t budget_bytes, bool fresh)
+      : db_(db), budget_bytes_(budget_bytes) {
+    if (fresh && budget_bytes > 0) written_.Start(budget_bytes / 4);
+  }
   ~PartitionViews() { Clear(); }
   PartitionViews(const PartitionViews&) = delete;
   PartitionViews& operator=(const PartitionViews&) = delete;
@@ -128,7 +192,9 @@ class PartitionViews {
     const uint64_t hash = Hash(key);
     Entry* e = Find(key, hash);
     if (e == nullptr) {
-      rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
+      rocksdb::Status s = written_.MayContain(hash)
+                              ? db_.Get(rocksdb::ReadOptions(), key, &scratch_)
+                              : rocksdb::Status::NotFound();
       if (!s.ok() && !s.IsNotFound()) return FromRocks(s, "projection read");
       if (budget_bytes_ == 0) {  // nothing is cached: the value lives in scratch_
         if (s.IsNotFound()) return std::optional<std::string_view>();
@@ -145,8 +211,10 @@ class PartitionViews {
 
   // The value at `key` before the batch's pending writes; valid like Get's.
   Result<std::optional<std::string_view>> GetCommitted(const std::string& key) {
-    Entry* e = Find(key, Hash(key));
+    const uint64_t hash = Hash(key);
+    Entry* e = Find(key, hash);
     if (e == nullptr || (e->pending && !e->committed_known)) {
+      if (!written_.MayContain(hash)) return std::optional<std::string_view>();
       rocksdb::Status s = db_.Get(rocksdb::ReadOptions(), key, &scratch_);
       if (s.IsNotFound()) return std::optional<std::string_view>();
       if (!s.ok()) return FromRocks(s, "projection read");
@@ -182,6 +250,7 @@ class PartitionViews {
     if (!e->pending) {
       e->pending = true;
       pending_.push_back(e);
+      written_.Add(hash);
     }
   }
 
@@ -265,7 +334,7 @@ class PartitionViews {
     ResetPending();
     if (budget_bytes_ == 0) {
       Clear();
-    } else if (bytes_ > budget_bytes_) {
+    } else if (bytes_ > ValueBudget()) {
       // A sweep (the clock algorithm's, in one pass): entries not read since
       // the previous sweep go, the others lose their mark. Most of a
       // rebuild's writes are never read back (timeline entries, index keys,
@@ -279,8 +348,8 @@ class PartitionViews {
         e.read = false;
         return false;
       });
-      if (bytes_ > budget_bytes_ / 4 * 3)
-        RemoveIf([&](Entry&) { return bytes_ > budget_bytes_ / 2; });
+      if (bytes_ > ValueBudget() / 4 * 3)
+        RemoveIf([&](Entry&) { return bytes_ > ValueBudget() / 2; });
     }
   }
 
@@ -293,7 +362,8 @@ class PartitionViews {
     ResetPending();
   }
 
-  size_t bytes() const { return bytes_; }
+  // What the cache holds, its filter of written keys included.
+  size_t bytes() const { return bytes_ + written_.bytes(); }
 
   // Forgets everything (after a failed commit).
   void Clear() {
@@ -346,6 +416,9 @@ class PartitionViews {
     uint64_t hash = 0;
     Entry* entry = nullptr;  // nullptr: empty
   };
+
+  // The budget left to values beside the filter of written keys.
+  size_t ValueBudget() const { return budget_bytes_ - written_.bytes(); }
 
   static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>()(key); }
 
@@ -455,6 +528,7 @@ class PartitionViews {
   size_t count_ = 0;                       // entries in cells_
   Entry* last_ = nullptr;                  // the entry found or added last
   std::string scratch_;                    // a value read while nothing is cached
+  WrittenKeys written_;                    // on only while `fresh` holds (see the constructor)
   std::vector<Entry*> pending_;            // the pending entries, in order of first write
   std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
   size_t in_runs_ = 0;
@@ -650,7 +724,6 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   impl->applied.resize(static_cast<size_t>(count));
   for (int32_t p = 0; p < count; ++p) {
     auto part = std::make_unique<Impl::Partition>();
-    part->views = std::make_unique<PartitionViews>(*impl->db, impl->options.read_cache_bytes);
     for (const auto& projection : impl->projections) {
       std::string value;
       rocksdb::Status g =
@@ -663,6 +736,11 @@ Result<std::unique_ptr<Projector>> Projector::Open(
       }
       part->checkpoints.push_back(checkpoint);
     }
+    // No checkpoint: no batch of the partition was committed, so the
+    // database holds none of its shops' keys.
+    const bool fresh = *std::max_element(part->checkpoints.begin(), part->checkpoints.end()) < 0;
+    part->views =
+        std::make_unique<PartitionViews>(*impl->db, impl->options.read_cache_bytes, fresh);
     impl->applied[static_cast<size_t>(p)] = part->checkpoints;
     impl->partitions.push_back(std::move(part));
   }

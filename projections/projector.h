@@ -114,8 +114,12 @@ struct ProjectorOptions {
   size_t write_buffer_bytes = 32u << 20;
   int max_write_buffers = 2;
   // Per partition: committed values recently read or written by its
-  // projections, kept to spare RocksDB lookups during Apply (0 = off).
-  // Memory is this budget per partition plus the block cache and memtables.
+  // projections, kept to spare RocksDB lookups during Apply (0 = off); while
+  // no batch of the partition had been committed when the database was
+  // opened (a rebuild, a first start), a quarter of it is a Bloom filter of
+  // the keys written since, which answers reads of keys not written yet
+  // without RocksDB. Memory is this budget per partition plus the block
+  // cache and memtables.
   size_t read_cache_bytes = 16u << 20;
   bool sync_writes = false;  // fsync the WAL on each commit (unless without_wal)
   // A bulk load (Replay into a new directory): batches are committed without

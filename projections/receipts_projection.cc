@@ -51,9 +51,11 @@ class ReceiptsProjection final : public Projection {
         w.Field("at", env.occurred_at_us);
         w.EndMap();
         view.Put(Key({"agentmsg", shop, conv, BigEndian64(static_cast<uint64_t>(seq))}), w.Take());
-        // Writing a reply means having read up to it.
-        return Advance(view, Key({"read", shop, conv, Participant(env)}), message->message_id, seq,
-                       env.occurred_at_us);
+        // Writing a reply means having read up to it. No read position can
+        // be past the newest message, so this one moves forward without
+        // reading the current one.
+        view.Put(Key({"read", shop, conv, Participant(env)}),
+                 EncodeReceiptsRead({message->message_id, seq, env.occurred_at_us}));
       }
       return Status::Ok();
     }
