@@ -168,6 +168,16 @@ int64_t ApiHarness::LogSize() {
   return n;
 }
 
+void ApiHarness::WaitForViews() {
+  for (int32_t p = 0; p < log_->PartitionCount(); ++p) {
+    auto end = log_->EndOffset(p);
+    ASSERT_TRUE(end.ok()) << end.status().ToString();
+    if (*end == 0) continue;
+    const Status applied = projector_->WaitForPosition(p, *end - 1, std::chrono::seconds(10));
+    EXPECT_TRUE(applied.ok()) << "partition " << p << ": " << applied.ToString();
+  }
+}
+
 namespace {
 std::string Today() {
   const time_t now = std::time(nullptr);

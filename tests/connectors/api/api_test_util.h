@@ -101,6 +101,9 @@ class ApiHarness {
 
   // Number of records in the log, over every partition.
   int64_t LogSize();
+  // Waits (up to 10 s) until the views have applied every record now in the
+  // log, as a client passing ?min_position would. Fails the test otherwise.
+  void WaitForViews();
 
  private:
   TempDir dir_;
