@@ -124,7 +124,7 @@ class WrittenKeys {
   }
 
   void Add(uint64_t hash) {
-    if (lines_.empty()) return;
+    if (MayContain(hash)) return;  // seen before (or off): no new key to count
     if (++added_ > lines_.size() * sizeof(Line) * 8 / kBitsPerKey) {  // full: off for good
       lines_ = std::vector<Line>();
       return;
@@ -154,7 +154,7 @@ class WrittenKeys {
   }
 
   std::vector<Line> lines_;  // empty: off
-  size_t added_ = 0;         // first writes of a key in a batch (a key may count again)
+  size_t added_ = 0;         // keys added: those it had not seen (false positives aside)
 };
 
 // One partition's values: the pending writes of the batch being applied
