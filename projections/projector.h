@@ -107,9 +107,10 @@ struct ProjectorOptions {
   size_t max_batch_bytes = 64u << 20;
   // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
   // and the memtables are charged to it), at most max_write_buffers
-  // memtables of write_buffer_bytes and never more than half the block cache
-  // (so they cannot evict every index block), and read_cache_bytes per
-  // partition.
+  // memtables of write_buffer_bytes, flushed once they hold half the block
+  // cache (so they cannot evict every index block; RocksDB does not stop
+  // writes while that flush runs, so they may pass the half meanwhile), and
+  // read_cache_bytes per partition.
   size_t block_cache_bytes = 64u << 20;
   size_t write_buffer_bytes = 32u << 20;
   int max_write_buffers = 2;
