@@ -24,7 +24,6 @@
 #include <chrono>
 #include <map>
 #include <memory>
-#include <mutex>
 
 #include <date/tz.h>
 
@@ -181,21 +180,25 @@ class MetricsProjection final : public Projection {
   }
 
   // The shop's office hours and time zone as stored now, resolved once per
-  // distinct stored value. Only a cache of a pure function, so it cannot make
-  // two runs differ.
+  // distinct stored value and thread. Only a cache of a pure function, so it
+  // cannot make two runs differ; one per thread, because partitions are
+  // applied on several threads at once and a shared one behind a lock made
+  // them wait for each other on almost every event. The result is valid
+  // until the thread's next call.
   struct ShopHours {
     std::optional<rules::OfficeHours> hours;  // nullopt: none, or they do not validate
     const date::time_zone* zone = nullptr;    // nullptr: UTC
   };
-  Result<std::shared_ptr<const ShopHours>> Hours(ViewWriter& view, const std::string& shop) {
+  static Result<const ShopHours*> Hours(ViewWriter& view, const std::string& shop) {
+    static const ShopHours kNone;
+    thread_local std::map<std::string, ShopHours, std::less<>> cache;
     auto stored = view.Get(Key({"hours", shop}));
     if (!stored.ok()) return stored.status();
-    if (!stored->has_value()) return std::shared_ptr<const ShopHours>(none_);
-    std::lock_guard lock(cache_mu_);
-    auto it = cache_.find(**stored);
-    if (it != cache_.end()) return std::shared_ptr<const ShopHours>(it->second);
+    if (!stored->has_value()) return &kNone;
+    auto it = cache.find(**stored);
+    if (it != cache.end()) return &it->second;
     Json spec_json = Unpack(**stored);
-    auto entry = std::make_shared<ShopHours>();
+    ShopHours entry;
     rules::OfficeHoursSpec spec;
     spec.time_zone = spec_json.value("time_zone", std::string());
     if (spec_json.contains("ranges"))
@@ -207,16 +210,15 @@ class MetricsProjection final : public Projection {
       }
     if (!spec.time_zone.empty()) {
       try {
-        entry->zone = date::locate_zone(spec.time_zone);
+        entry.zone = date::locate_zone(spec.time_zone);
       } catch (const std::exception&) {
-        entry->zone = nullptr;  // unknown zone: UTC days
+        entry.zone = nullptr;  // unknown zone: UTC days
       }
     }
     auto created = rules::OfficeHours::Create(std::move(spec));
-    if (created.ok() && created->has_hours()) entry->hours = std::move(created).value();
-    if (cache_.size() > 1024) cache_.clear();  // bound memory; entries are shared
-    cache_.emplace(**stored, entry);
-    return std::shared_ptr<const ShopHours>(entry);
+    if (created.ok() && created->has_hours()) entry.hours = std::move(created).value();
+    if (cache.size() > 1024) cache.clear();  // bound memory
+    return &cache.emplace(**stored, std::move(entry)).first->second;
   }
 
   // Office-hours time in [from, to) under the shop's current hours; null
@@ -240,10 +242,6 @@ class MetricsProjection final : public Projection {
     // The local wall-clock time, read as if it were UTC, falls on the local day.
     return UtcDay(local.time_since_epoch().count());
   }
-
-  std::mutex cache_mu_;
-  std::map<std::string, std::shared_ptr<ShopHours>, std::less<>> cache_;  // guarded by cache_mu_
-  const std::shared_ptr<const ShopHours> none_ = std::make_shared<ShopHours>();
 };
 
 }  // namespace
