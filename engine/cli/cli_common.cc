@@ -40,7 +40,7 @@ void LogFlags::AddTo(CLI::App& app) {
 void ViewsMemoryFlags::AddTo(CLI::App& app) {
   app.add_option("--views-block-cache-mb", block_cache_mb,
                  "Memory of the views' RocksDB block cache, which their write buffers share "
-                 "(at most half of it)")
+                 "(flushed once they hold half of it)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   app.add_option("--views-read-cache-mb", read_cache_mb,

@@ -19,12 +19,14 @@ struct ReplayFlags {
   int64_t up_to_offset = -1;
   std::string up_to_time;
   ViewsMemoryFlags views_memory;
+  size_t batch_events = projections::ReplayOptions().batch_events;
 };
 
 int Replay(const ReplayFlags& replay) {
   projections::ReplayOptions options;
   options.db_path = replay.out;
   replay.views_memory.ApplyTo(options);
+  options.batch_events = replay.batch_events;
   if (replay.up_to_offset >= 0) options.up_to_offset = replay.up_to_offset;
   if (!replay.up_to_time.empty()) {
     auto ms = ParseUtcTime(replay.up_to_time, "--up-to-time");
@@ -51,8 +53,8 @@ int Replay(const ReplayFlags& replay) {
       spdlog::info("replay: {}/{} records, {:.0f} events/s, ETA {:.0f} s", done, total, rate, eta);
     }
   };
-  spdlog::info("replay: {} into {} ({})", replay.log.Describe(), replay.out,
-               replay.views_memory.Describe());
+  spdlog::info("replay: {} into {} ({}, batches of {} records)", replay.log.Describe(), replay.out,
+               replay.views_memory.Describe(), replay.batch_events);
   auto stats = projections::Replay(**log, options);
   if (terminal) std::fprintf(stderr, "\n");
   if (!stats.ok()) return Fail(stats.status());
@@ -78,6 +80,14 @@ Subcommand AddReplayCommand(CLI::App& app) {
                      "Apply records the log accepted up to this UTC time, e.g. "
                      "2026-01-31T23:59:59Z");
   flags->views_memory.AddTo(*replay);
+  replay
+      ->add_option("--batch-events", flags->batch_events,
+                   "Records each applying thread applies and commits at once. Larger batches "
+                   "rebuild faster (a row that many events of a batch change is written once) "
+                   "and hold more memory: 1 M generated events took 470 MB at 50000 and 830 MB "
+                   "at 150000, and were rebuilt 15-20% faster")
+      ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
+      ->capture_default_str();
   return {replay, [flags] { return Replay(*flags); }};
 }
 
