@@ -683,10 +683,11 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   db_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   db_options.write_buffer_size = std::max<size_t>(options.write_buffer_bytes, 1u << 20);
   db_options.max_write_buffer_number = std::max(options.max_write_buffers, 2);
-  // The memtables may take at most half of the block cache: charged to the
-  // whole of it, full memtables evict every index and data block, and each
-  // Get then reads and decompresses them again (rebuilds slowed down as the
-  // database grew).
+  // The memtables are flushed once they hold half of the block cache (they
+  // may pass it while the flush runs: the manager does not stop writes):
+  // charged to the whole of it, full memtables evict every index and data
+  // block, and each Get then reads and decompresses them again (rebuilds
+  // slowed down as the database grew).
   db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
       std::min(
           db_options.write_buffer_size * static_cast<size_t>(db_options.max_write_buffer_number),
