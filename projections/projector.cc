@@ -119,20 +119,24 @@ class WrittenKeys {
     const Line& line = lines_[LineOf(hash)];
     uint32_t h = static_cast<uint32_t>(Mix(hash));
     for (int i = 0; i < kProbes; ++i, h *= kStep)
-      if (!(line.words[h >> 29] & (uint64_t{1} << ((h >> 23) & 63)))) return false;
+      if (!(line.words[Word(h)] & Bit(h))) return false;
     return true;
   }
 
+  // Sets the key's bits in one pass; a key whose bits were not all set yet
+  // counts toward the capacity.
   void Add(uint64_t hash) {
-    if (MayContain(hash)) return;  // seen before (or off): no new key to count
-    if (++added_ > lines_.size() * sizeof(Line) * 8 / kBitsPerKey) {  // full: off for good
-      lines_ = std::vector<Line>();
-      return;
-    }
+    if (lines_.empty()) return;
     Line& line = lines_[LineOf(hash)];
     uint32_t h = static_cast<uint32_t>(Mix(hash));
-    for (int i = 0; i < kProbes; ++i, h *= kStep)
-      line.words[h >> 29] |= uint64_t{1} << ((h >> 23) & 63);
+    bool seen = true;
+    for (int i = 0; i < kProbes; ++i, h *= kStep) {
+      uint64_t& word = line.words[Word(h)];
+      seen = seen && (word & Bit(h)) != 0;
+      word |= Bit(h);
+    }
+    if (!seen && ++added_ > lines_.size() * sizeof(Line) * 8 / kBitsPerKey)
+      lines_ = std::vector<Line>();  // full: off for good
   }
 
   size_t bytes() const { return lines_.capacity() * sizeof(Line); }
@@ -149,6 +153,9 @@ class WrittenKeys {
 
   // The table of values uses the hash's low bits; the filter mixes them all.
   static uint64_t Mix(uint64_t hash) { return hash * 0x9e3779b97f4a7c15ull; }
+  // A probe's word in the line and bit in the word, from the probe's hash.
+  static size_t Word(uint32_t h) { return h >> 29; }
+  static uint64_t Bit(uint32_t h) { return uint64_t{1} << ((h >> 23) & 63); }
   size_t LineOf(uint64_t hash) const {
     return static_cast<size_t>(((Mix(hash) >> 32) * lines_.size()) >> 32);
   }
