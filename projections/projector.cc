@@ -768,44 +768,6 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     if (!reader.ok()) return reader.status();
     part.reader = std::move(reader).value();
   }
-  // The batch: up to max_records records, read in chunks, and no more once
-  // they hold max_batch_bytes (the record that would pass it is read again
-  // by the next batch; a batch always takes at least one).
-  std::vector<LogRecord> records;
-  size_t batch_bytes = 0;
-  for (bool full = false; !full && records.size() < max_records;) {
-    constexpr size_t kReadChunk = 256;
-    auto chunk = part.reader->Next(std::min(kReadChunk, max_records - records.size()),
-                                   records.empty() ? wait : std::chrono::milliseconds(0));
-    if (!chunk.ok()) {
-      part.reader.reset();
-      return chunk.status();
-    }
-    if (chunk->empty()) break;
-    for (LogRecord& record : *chunk) {
-      if (!records.empty() && batch_bytes + record.value.size() > impl_->options.max_batch_bytes) {
-        part.reader->Seek(record.offset);
-        full = true;
-        break;
-      }
-      batch_bytes += record.value.size();
-      records.push_back(std::move(record));
-    }
-  }
-  if (records.empty()) return size_t{0};
-  const auto& limit_offset = impl_->options.max_offset;
-  const auto& limit_ms = impl_->options.max_timestamp_ms;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const LogRecord& r = records[i];
-    if ((limit_offset && r.offset > *limit_offset) || (limit_ms && r.timestamp_ms > *limit_ms)) {
-      records.resize(i);
-      part.reached_limit = true;
-      part.reader.reset();  // what was read past the limit is not applied
-      break;
-    }
-  }
-  if (records.empty()) return size_t{0};
-
   PartitionViews& views = *part.views;
   std::vector<int64_t> checkpoints = part.checkpoints;
   std::vector<BatchViewWriter> writers;
@@ -813,62 +775,100 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   for (const auto& projection : impl_->projections)
     writers.emplace_back(views, std::string(projection->name()) + "/");
 
-  // Redeliveries (offsets already applied) are skipped; `last` is the
-  // offset the checkpoints move to.
-  int64_t last = resume_after;
-  for (const LogRecord& record : records) last = std::max(last, record.offset);
-
-  // Apply the batch, decoding each record just before its Apply (the event
-  // is freed before the next one is decoded, so a batch never holds all its
-  // events at once). When an Apply fails, its (offset, projection) is added
-  // to `failed` and the batch is applied again from scratch without it (its
-  // records decoded again): the same effect as rolling back that one event's
-  // writes, without keeping an undo log on the hot path. Each retry adds a
-  // failure, so this ends. Undecodable records are skipped, and reported
-  // once: the passes go in offset order, and `reported` is the last offset
-  // reported.
+  // The batch is read in chunks and applied as it is read: each record is
+  // decoded just before its Apply and dropped with its chunk, so a batch
+  // never holds its records or events, only its pending writes. It ends
+  // after max_records records, before the record that would take the bytes
+  // read past max_batch_bytes (read again by the next batch; a batch always
+  // takes at least one), at the first record past max_offset /
+  // max_timestamp_ms, or when the log has no more for now.
+  //
+  // When an Apply fails, its (offset, projection) is added to `failed`, and
+  // the reader goes back to the batch's first record to apply the batch
+  // again from scratch without it: the same effect as rolling back that one
+  // event's writes, without an undo log on the hot path (failures are rare).
+  // Each pass adds a failure, so this ends. Redeliveries (offsets already
+  // applied) are skipped. Undecodable records are skipped, and reported once:
+  // the passes go in offset order, and `reported` is the last offset
+  // reported. `last` is the offset the checkpoints move to.
+  const int64_t first = part.reader->Position();
   std::set<std::pair<int64_t, size_t>> failed;
   int64_t reported = resume_after;
   std::vector<std::string> shops;  // of the batch's events, for ShopGeneration
+  size_t consumed = 0;
+  int64_t last = resume_after;
   for (bool again = true; again;) {
+    if (!failed.empty()) part.reader->Seek(first);
     again = false;
     views.Discard();
     shops.clear();
     for (BatchViewWriter& writer : writers) writer.ForgetDeferred();
+    consumed = 0;
+    last = resume_after;
+    size_t batch_bytes = 0;
     int64_t seen = resume_after;
-    for (const LogRecord& record : records) {
-      if (record.offset <= seen) continue;  // a redelivery; already applied
-      seen = record.offset;
-      Result<Event> event = DecodeEvent(record.value);
-      if (!event.ok()) {
-        if (record.offset > reported) {
-          reported = record.offset;
-          undecodable_.fetch_add(1);
-          spdlog::error(
-              "projector: skipping undecodable record partition={} offset={} error=\"{}\"",
-              record.partition, record.offset, event.status().ToString());
-        }
-        continue;
+    for (bool end = false; !end && !again && consumed < max_records;) {
+      constexpr size_t kReadChunk = 256;
+      auto chunk = part.reader->Next(std::min(kReadChunk, max_records - consumed),
+                                     consumed == 0 ? wait : std::chrono::milliseconds(0));
+      if (!chunk.ok()) {
+        views.Discard();
+        part.reader.reset();  // read again from the checkpoints next time
+        return chunk.status();
       }
-      if (shops.empty() || shops.back() != event->envelope.tenant)
-        shops.push_back(event->envelope.tenant);
-      for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
-        if (checkpoints[i] >= record.offset) continue;
-        if (!failed.empty() && failed.count({record.offset, i})) continue;
-        const Status applied =
-            Guarded([&] { return impl_->projections[i]->Apply(*event, record, writers[i]); });
-        if (!applied.ok()) {
-          failed.insert({record.offset, i});
-          failed_applies_.fetch_add(1);
-          spdlog::error("projector: projection={} failed partition={} offset={} error=\"{}\"",
-                        impl_->projections[i]->name(), record.partition, record.offset,
-                        applied.ToString());
-          again = true;
+      if (chunk->empty()) break;
+      for (const LogRecord& record : *chunk) {
+        if (consumed > 0 && batch_bytes + record.value.size() > impl_->options.max_batch_bytes) {
+          part.reader->Seek(record.offset);
+          end = true;
+          break;
         }
+        const auto& limit_offset = impl_->options.max_offset;
+        const auto& limit_ms = impl_->options.max_timestamp_ms;
+        if ((limit_offset && record.offset > *limit_offset) ||
+            (limit_ms && record.timestamp_ms > *limit_ms)) {
+          part.reached_limit = true;
+          part.reader.reset();  // what was read past the limit is not applied
+          end = true;
+          break;
+        }
+        batch_bytes += record.value.size();
+        ++consumed;
+        last = std::max(last, record.offset);
+        if (record.offset <= seen) continue;  // a redelivery; already applied
+        seen = record.offset;
+        Result<Event> event = DecodeEvent(record.value);
+        if (!event.ok()) {
+          if (record.offset > reported) {
+            reported = record.offset;
+            undecodable_.fetch_add(1);
+            spdlog::error(
+                "projector: skipping undecodable record partition={} offset={} error=\"{}\"",
+                record.partition, record.offset, event.status().ToString());
+          }
+          continue;
+        }
+        if (shops.empty() || shops.back() != event->envelope.tenant)
+          shops.push_back(event->envelope.tenant);
+        for (size_t i = 0; i < impl_->projections.size() && !again; ++i) {
+          if (checkpoints[i] >= record.offset) continue;
+          if (!failed.empty() && failed.count({record.offset, i})) continue;
+          const Status applied =
+              Guarded([&] { return impl_->projections[i]->Apply(*event, record, writers[i]); });
+          if (!applied.ok()) {
+            failed.insert({record.offset, i});
+            failed_applies_.fetch_add(1);
+            spdlog::error("projector: projection={} failed partition={} offset={} error=\"{}\"",
+                          impl_->projections[i]->name(), record.partition, record.offset,
+                          applied.ToString());
+            again = true;
+          }
+        }
+        if (again) break;
       }
-      if (again) break;
     }
   }
+  if (consumed == 0) return size_t{0};
   // What the projections derive from their rows' state at the end of the batch.
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     for (const std::string& token : writers[i].TakeDeferred()) {
@@ -911,8 +911,8 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     impl_->applied[static_cast<size_t>(partition)] = part.checkpoints;
   }
   impl_->applied_cv.notify_all();
-  consumed_.fetch_add(records.size());
-  return records.size();
+  consumed_.fetch_add(consumed);
+  return consumed;
 }
 
 uint64_t Projector::ReadCacheBytes() const {

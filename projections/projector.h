@@ -101,9 +101,11 @@ class Projection {
 struct ProjectorOptions {
   std::string db_path;             // created when missing
   size_t max_batch_events = 1000;  // records per WriteBatch
-  // ... and no more records once they hold this many bytes (a batch takes
-  // at least one): with large events, a batch's records and pending writes
-  // stay bounded by this rather than by max_batch_events x the event size.
+  // ... and no more records once those read for it add up to this many
+  // bytes (a batch takes at least one): with large events, a batch's pending
+  // writes stay bounded by this rather than by max_batch_events x the event
+  // size. A batch's records are read and applied a chunk at a time (256),
+  // never held all at once.
   size_t max_batch_bytes = 64u << 20;
   // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
   // and the memtables are charged to it), at most max_write_buffers

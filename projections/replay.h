@@ -26,8 +26,8 @@ struct ReplayOptions {
   std::optional<int64_t> up_to_offset;
   std::optional<int64_t> up_to_timestamp_ms;
   // Records per WriteBatch. Memory grows with it (each applying thread holds
-  // one batch's records and pending writes), and so does speed: a row
-  // rewritten by many events of a batch reaches RocksDB once.
+  // one batch's pending writes), and so does speed: a row rewritten by many
+  // events of a batch reaches RocksDB once.
   size_t batch_events = 50000;
   // Memory, as in ProjectorOptions: the block cache and each partition's read
   // cache (a larger one spares RocksDB reads when a log's rows outgrow it).
