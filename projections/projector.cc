@@ -308,17 +308,19 @@ class PartitionViews {
 
   // The pending writes as one batch, in key order: the memtable's skip list
   // inserts sorted keys much faster (each insert starts from the previous
-  // one's place). The batch is the calling thread's, reused from one call to
-  // the next (valid until the thread's next call, on any partition): its
-  // buffer keeps its capacity, so a batch of megabytes is neither regrown nor
-  // freed and mapped again every time, and a catch-up thread going through
-  // many partitions keeps one such buffer, not one per partition.
-  rocksdb::WriteBatch& ToWriteBatch() {
-    thread_local rocksdb::WriteBatch batch;
+  // one's place). Its buffer is allocated once, at the size the writes need
+  // (a few bytes over), so it is never regrown and holds no slack; it is
+  // freed with the batch, after the commit.
+  rocksdb::WriteBatch ToWriteBatch() {
     SortNewPendingKeys();
     while (runs_.size() > 1) MergeLastRuns();
-    batch.Clear();
-    if (runs_.empty()) return batch;
+    if (runs_.empty()) return rocksdb::WriteBatch();
+    // Per write: a type byte, the key's and the value's lengths (varints of
+    // at most 5 bytes each) and their bytes; 12 bytes of header.
+    size_t bytes = 12;
+    for (const Entry* e : runs_.front())
+      bytes += 11 + e->key_size + (e->value ? e->value->size() : 0);
+    rocksdb::WriteBatch batch(bytes);
     for (const Entry* e : runs_.front()) {
       const std::string_view key = e->key();
       if (e->value) {
@@ -894,8 +896,11 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   rocksdb::WriteOptions write_options;
   write_options.sync = impl_->options.sync_writes && !impl_->options.without_wal;
   write_options.disableWAL = impl_->options.without_wal;
-  rocksdb::WriteBatch& write_batch = views.ToWriteBatch();
-  rocksdb::Status s = impl_->db->Write(write_options, &write_batch);
+  rocksdb::Status s;
+  {
+    rocksdb::WriteBatch write_batch = views.ToWriteBatch();
+    s = impl_->db->Write(write_options, &write_batch);
+  }  // its buffer is freed once written
   if (!s.ok()) {
     views.Clear();        // it holds the batch that was not committed
     part.reader.reset();  // re-read the batch from the checkpoint next time
