@@ -85,7 +85,7 @@ Subcommand AddReplayCommand(CLI::App& app) {
                    "Records each applying thread applies and commits at once. Larger batches "
                    "rebuild faster (a row that many events of a batch change is written once) "
                    "and hold more memory: 1 M generated events took 330-370 MB at 50000 and "
-                   "540-550 MB at 150000, and were rebuilt 15-20% faster")
+                   "540-560 MB at 150000, and were rebuilt 15-20% faster")
       ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
       ->capture_default_str();
   return {replay, [flags] { return Replay(*flags); }};
