@@ -329,14 +329,18 @@ Status Decide(const PostShopperMessage& cmd, Decision& d) {
   PALAVER_RETURN_IF_ERROR(CheckText(cmd.text));
   d.conversation_id = c.conversation_id;
   ConversationStatus status = d.ExpireSnoozeIfDue(c);
-  ConversationState target = c;
+  // The conversation the message goes to: this one, or a new ticket. Not a
+  // copy of this one (its message ids would be copied on every message).
+  const ConversationState* target = &c;
+  ConversationState new_ticket;
   bool new_inquiry = c.shopper_messages == 0;
   if (status == ConversationStatus::kClosed && c.channel == Channel::kWebChat) {
     // A closed web chat never reopens: the message starts a new ticket.
     ConversationStarted started;
     started.shopper_authenticated = true;
     started.personal.email = c.email;
-    target = d.StartConversation(c.customer_id, Channel::kWebChat, std::move(started));
+    new_ticket = d.StartConversation(c.customer_id, Channel::kWebChat, std::move(started));
+    target = &new_ticket;
     new_inquiry = true;
   } else if (status != ConversationStatus::kOpen) {
     ConversationStatusChanged b;
@@ -345,11 +349,12 @@ Status Decide(const PostShopperMessage& cmd, Decision& d) {
     b.reason = StatusChangeReason::kShopperWrote;
     d.Emit(c.conversation_id, d.meta.actor.kind, d.meta.actor.id, b);
   }
-  MessagePosted& m = d.PostMessage(
-      target, ActorKind::kShopper, target.customer_id, MessageKind::kText, cmd.text,
-      target.channel == Channel::kWebChat ? std::optional(DeliveryRoute::kLiveChat) : std::nullopt);
+  MessagePosted& m =
+      d.PostMessage(*target, ActorKind::kShopper, target->customer_id, MessageKind::kText, cmd.text,
+                    target->channel == Channel::kWebChat ? std::optional(DeliveryRoute::kLiveChat)
+                                                         : std::nullopt);
   d.created_id = m.message_id;
-  if (new_inquiry) d.OfficeHoursReply(target);
+  if (new_inquiry) d.OfficeHoursReply(*target);
   return Status::Ok();
 }
 
