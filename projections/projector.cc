@@ -793,6 +793,9 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   // applied) are skipped. Undecodable records are skipped, and reported once:
   // the passes go in offset order, and `reported` is the last offset
   // reported. `last` is the offset the checkpoints move to.
+  constexpr size_t kReadChunk = 256;
+  const auto& limit_offset = impl_->options.max_offset;
+  const auto& limit_ms = impl_->options.max_timestamp_ms;
   const int64_t first = part.reader->Position();
   std::set<std::pair<int64_t, size_t>> failed;
   int64_t reported = resume_after;
@@ -810,7 +813,6 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     size_t batch_bytes = 0;
     int64_t seen = resume_after;
     for (bool end = false; !end && !again && consumed < max_records;) {
-      constexpr size_t kReadChunk = 256;
       auto chunk = part.reader->Next(std::min(kReadChunk, max_records - consumed),
                                      consumed == 0 ? wait : std::chrono::milliseconds(0));
       if (!chunk.ok()) {
@@ -825,8 +827,6 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           end = true;
           break;
         }
-        const auto& limit_offset = impl_->options.max_offset;
-        const auto& limit_ms = impl_->options.max_timestamp_ms;
         if ((limit_offset && record.offset > *limit_offset) ||
             (limit_ms && record.timestamp_ms > *limit_ms)) {
           part.reached_limit = true;
