@@ -3,8 +3,10 @@
 #include "connectors/outbound/sms_connector.h"
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -160,7 +162,12 @@ TEST_F(SmsConnectorTest, AReplyWithoutAKnownPhoneIsRecordedAsFailed) {
 }
 
 TEST_F(SmsConnectorTest, RestartInTheMiddleOfABurstSendsEveryMessageExactlyOnce) {
-  HttpReceiver provider;
+  // A provider that takes 10 ms per message, so that the first connector is
+  // stopped in the middle of the burst however fast the machine is.
+  HttpReceiver provider([](const ReceivedRequest&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return 200;
+  });
   Shop shop(*log_, "shop-acme");
   constexpr int kReplies = 60;
   shop.Started("conv-1", "cust-1", Channel::kSms, "", "", "+351912345678");

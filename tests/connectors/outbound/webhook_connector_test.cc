@@ -2,7 +2,9 @@
 #include "connectors/outbound/webhook_connector.h"
 
 #include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -206,7 +208,12 @@ TEST_F(WebhookConnectorTest, ParkedEndpointDoesNotDelayAnotherAndItsBacklogArriv
 }
 
 TEST_F(WebhookConnectorTest, RestartInTheMiddleOfABurstDeliversEveryEventExactlyOnce) {
-  HttpReceiver receiver;
+  // A receiver that takes 10 ms per event, so that the first connector is
+  // stopped in the middle of the burst however fast the machine is.
+  HttpReceiver receiver([](const ReceivedRequest&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return 200;
+  });
   Shop shop(*log_, "shop-acme");
   constexpr int kEvents = 60;
   for (int i = 0; i < kEvents; ++i) {
