@@ -368,7 +368,7 @@ Status Decide(const MarkRead& cmd, Decision& d) {
     Result<const Agent*> agent = d.RequireAgent("mark_read", false);
     if (!agent.ok()) return agent.status();
   }
-  if (!c.message_ids.contains(cmd.up_to_message_id)) {
+  if (!c.message_ids.Contains(cmd.up_to_message_id)) {
     return Refuse(ErrorCode::kNotFound, "not_found.message",
                   "message '" + cmd.up_to_message_id + "' is not in this conversation",
                   "up_to_message_id");
@@ -662,7 +662,7 @@ Status Decide(const MarkUnread& cmd, Decision& d) {
   if (!agent.ok()) return agent.status();
   Result<const ConversationState*> found = d.Conversation(cmd.conversation_id);
   if (!found.ok()) return found.status();
-  if (!cmd.from_message_id.empty() && !(*found)->message_ids.contains(cmd.from_message_id)) {
+  if (!cmd.from_message_id.empty() && !(*found)->message_ids.Contains(cmd.from_message_id)) {
     return Refuse(ErrorCode::kNotFound, "not_found.message",
                   "message '" + cmd.from_message_id + "' is not in this conversation",
                   "from_message_id");

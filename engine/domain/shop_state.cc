@@ -69,7 +69,7 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
           [&](const ConversationMarkedUnread&) {},
           [&](const MessagePosted& b) {
             if (conv == nullptr) return;
-            conv->message_ids.insert(b.message_id);
+            conv->message_ids.Insert(b.message_id);
             if (b.kind == MessageKind::kDiscountShare)
               conv->shared_discount_codes.push_back(b.discount_code);
             if (IsCustomerActor(env.actor_kind)) {

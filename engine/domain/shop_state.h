@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/domain/message_ids.h"
 #include "engine/event_log.h"
 #include "schemas/events.h"
 
@@ -39,7 +40,7 @@ struct ConversationState {
   std::string email;     // given at chat start (web chat) or the email channel's address
   std::string phone;
   int64_t started_at_us = 0;
-  std::set<std::string> message_ids;
+  MessageIds message_ids;                   // every message posted to the conversation
   std::set<std::string> internal_note_ids;  // live (not deleted) notes
   int shopper_messages = 0;                 // messages from the customer
   bool agent_has_replied = false;
