@@ -1335,11 +1335,13 @@ Status KeyReused(const std::string& key) {
       "idempotency_key");
 }
 
-CommandResult ResultFrom(const IdempotentOutcome& outcome) {
+Result<CommandResult> ResultFrom(const IdempotentOutcome& outcome) {
+  Result<std::vector<std::pair<Event, LogPosition>>> events = outcome.Events();
+  if (!events.ok()) return events.status();
   CommandResult r;
   r.conversation_id = outcome.conversation_id;
   r.replayed = true;
-  for (const auto& [event, position] : outcome.events) r.events.push_back({event, position});
+  for (auto& [event, position] : *events) r.events.push_back({std::move(event), position});
   // The id the command created, as Decide reported it the first time.
   for (const AppendedEvent& e : r.events) {
     if (!r.created_id.empty()) break;
@@ -1420,8 +1422,10 @@ void ConversationEngine::CommitGroup(PartitionWriter& writer, std::vector<Pendin
       if (it != shop.idempotency.end()) {
         if (it->second.fingerprint != fingerprint) {
           out.status = KeyReused(meta.idempotency_key);
+        } else if (Result<CommandResult> original = ResultFrom(it->second); original.ok()) {
+          out.result = std::move(*original);
         } else {
-          out.result = ResultFrom(it->second);
+          out.status = original.status();
         }
         continue;
       }

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <string>
 #include <type_traits>
 
 #include "engine/rules/text.h"
+#include "schemas/codec.h"
 
 namespace palaver::domain {
 namespace {
@@ -160,7 +162,16 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
     IdempotentOutcome& outcome = it->second;
     if (outcome.fingerprint.empty()) outcome.fingerprint = env.correlation_id.substr(0, 16);
     if (outcome.conversation_id.empty()) outcome.conversation_id = env.conversation_id;
-    outcome.events.emplace_back(event, position);
+    Result<std::string> bytes = EncodeEvent(event);  // it came from, or goes to, the log
+    IdempotentOutcome::Record& record = outcome.records.emplace_back();
+    if (bytes.ok()) record.bytes = std::move(*bytes);
+    record.position = position;
+    std::visit(
+        [&](const auto& body) {
+          if constexpr (HasPersonal<std::decay_t<decltype(body)>>)
+            record.personal_of = body.customer_id;
+        },
+        event.body);
   }
   // Forget keys first used more than the window before this event. The
   // newest time applied decides, so replaying the log forgets the same keys.
@@ -182,16 +193,35 @@ void ShopState::ForgetPersonalData(const std::string& customer_id) {
     }
   }
   for (auto& [key, outcome] : idempotency) {
-    for (auto& [event, position] : outcome.events) {
+    for (IdempotentOutcome::Record& record : outcome.records) {
+      if (record.personal_of != customer_id) continue;
+      Result<Event> event = DecodeEvent(record.bytes);
+      if (!event.ok()) continue;  // a record that was never kept holds nothing
       std::visit(
           [&](auto& body) {
-            if constexpr (HasPersonal<std::decay_t<decltype(body)>>) {
-              if (body.customer_id == customer_id) body.personal = {};
-            }
+            if constexpr (HasPersonal<std::decay_t<decltype(body)>>) body.personal = {};
           },
-          event.body);
+          event->body);
+      Result<std::string> bytes = EncodeEvent(*event);
+      record.bytes = bytes.ok() ? std::move(*bytes) : std::string();
+      record.personal_of.clear();
     }
   }
+}
+
+Result<std::vector<std::pair<Event, LogPosition>>> IdempotentOutcome::Events() const {
+  std::vector<std::pair<Event, LogPosition>> events;
+  events.reserve(records.size());
+  for (const Record& record : records) {
+    Result<Event> event = DecodeEvent(record.bytes);
+    if (!event.ok()) {
+      return Status::Error(ErrorCode::kCorruption,
+                           "an event of this command's original result was not kept (offset " +
+                               std::to_string(record.position.offset) + ")");
+    }
+    events.emplace_back(std::move(*event), record.position);
+  }
+  return events;
 }
 
 const Agent* ShopState::FindAgent(std::string_view agent_id) const {

@@ -75,8 +75,9 @@ TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData)
   for (const char* id : {"k1", "k2"}) {
     EXPECT_EQ(s.FindConversation(id)->email, "") << id;
     EXPECT_EQ(s.FindConversation(id)->phone, "") << id;
-    const auto& remembered = std::get<ConversationStarted>(
-        s.idempotency.at(std::string("key-") + id).events.at(0).first.body);
+    auto events = s.idempotency.at(std::string("key-") + id).Events();
+    ASSERT_TRUE(events.ok()) << events.status().ToString();
+    const auto& remembered = std::get<ConversationStarted>(events->at(0).first.body);
     EXPECT_EQ(remembered.personal.email, "") << id;
     EXPECT_EQ(remembered.personal.phone, "") << id;
     EXPECT_EQ(remembered.customer_id, "c1");  // what happened stays
@@ -84,7 +85,7 @@ TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData)
   // Another customer keeps everything.
   EXPECT_EQ(s.FindConversation("k3")->email, "c2@example.com");
   EXPECT_EQ(s.FindConversation("k3")->phone, "+15550102");
-  EXPECT_EQ(std::get<ConversationStarted>(s.idempotency.at("key-k3").events.at(0).first.body)
+  EXPECT_EQ(std::get<ConversationStarted>(s.idempotency.at("key-k3").Events()->at(0).first.body)
                 .personal.email,
             "c2@example.com");
   EXPECT_EQ(s.customers.at("c1").conversation_ids, (std::vector<std::string>{"k1", "k2"}));
@@ -97,8 +98,14 @@ TEST(ShopStateTest, RebuildsIdempotencyOutcomesFromEnvelopes) {
           {2, 7});
   ASSERT_TRUE(s.idempotency.contains("key-1"));
   EXPECT_EQ(s.idempotency["key-1"].fingerprint, "0123456789abcdef");
-  ASSERT_EQ(s.idempotency["key-1"].events.size(), 1u);
-  EXPECT_EQ(s.idempotency["key-1"].events[0].second, (LogPosition{2, 7}));
+  auto events = s.idempotency["key-1"].Events();
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->at(0).second, (LogPosition{2, 7}));
+  EXPECT_EQ(events->at(0).first.envelope.idempotency_key, "key-1");
+  const auto& deleted = std::get<CustomerNoteDeleted>(events->at(0).first.body);
+  EXPECT_EQ(deleted.note_id, "n");
+  EXPECT_EQ(deleted.customer_id, "c");
 }
 
 TEST(ShopStateTest, ForgetsIdempotencyKeysOlderThanTheWindow) {
@@ -120,8 +127,8 @@ TEST(ShopStateTest, ForgetsIdempotencyKeysOlderThanTheWindow) {
   // not bring a key back, and a forgotten key can be used anew.
   s.Apply(keyed("old", 5), {0, 4});
   ASSERT_TRUE(s.idempotency.contains("old"));
-  EXPECT_EQ(s.idempotency["old"].events.size(), 1u);
-  EXPECT_EQ(s.idempotency["old"].events[0].second, (LogPosition{0, 4}));
+  ASSERT_EQ(s.idempotency["old"].records.size(), 1u);
+  EXPECT_EQ(s.idempotency["old"].records[0].position, (LogPosition{0, 4}));
   s.Apply(keyed("", 2 * kIdempotencyWindowMicros), {0, 5});
   EXPECT_TRUE(s.idempotency.empty());
   EXPECT_TRUE(s.idempotency_first_used.empty());
