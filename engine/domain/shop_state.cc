@@ -164,7 +164,10 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
     if (outcome.conversation_id.empty()) outcome.conversation_id = env.conversation_id;
     Result<std::string> bytes = EncodeEvent(event);  // it came from, or goes to, the log
     IdempotentOutcome::Record& record = outcome.records.emplace_back();
-    if (bytes.ok()) record.bytes = std::move(*bytes);
+    if (bytes.ok()) {
+      record.bytes = std::move(*bytes);
+      record.bytes.shrink_to_fit();  // the encoder's buffer grows by doubling
+    }
     record.position = position;
     std::visit(
         [&](const auto& body) {
