@@ -779,8 +779,6 @@ struct ApiService::Impl {
 
   Result<Json> Settings(const QueryParams& q, const Principal& who) {
     PALAVER_RETURN_IF_ERROR(q.Check({}));
-    auto state = engine.Snapshot(who.shop);
-    if (!state.ok()) return state.status();
     auto aspect = [](SettingsAspect a) {
       Event e;
       e.body = SettingsChanged{std::move(a)};
@@ -788,14 +786,20 @@ struct ApiService::Impl {
       j.erase("kind");
       return j;
     };
-    return Json{{"visibility", aspect(VisibilitySetting{state->visibility})},
-                {"welcome_message", aspect(WelcomeMessageSetting{state->welcome_message})},
-                {"legal_links", aspect(LegalLinksSetting{state->terms_url, state->privacy_url})},
-                {"faqs", aspect(FaqsSetting{state->faqs})},
-                {"office_hours", aspect(state->office_hours)},
-                {"macros", aspect(MacrosSetting{state->macros})},
-                {"agents", aspect(AgentsSetting{state->agents})},
-                {"overdue_target", aspect(OverdueTargetSetting{state->overdue_target_seconds})}};
+    // Rendered under the shop's lock from the settings alone: a copy of the
+    // whole state would copy every conversation of the shop.
+    Json out;
+    PALAVER_RETURN_IF_ERROR(engine.Read(who.shop, [&](const domain::ShopState& shop) {
+      out = Json{{"visibility", aspect(VisibilitySetting{shop.visibility})},
+                 {"welcome_message", aspect(WelcomeMessageSetting{shop.welcome_message})},
+                 {"legal_links", aspect(LegalLinksSetting{shop.terms_url, shop.privacy_url})},
+                 {"faqs", aspect(FaqsSetting{shop.faqs})},
+                 {"office_hours", aspect(shop.office_hours)},
+                 {"macros", aspect(MacrosSetting{shop.macros})},
+                 {"agents", aspect(AgentsSetting{shop.agents})},
+                 {"overdue_target", aspect(OverdueTargetSetting{shop.overdue_target_seconds})}};
+    }));
+    return out;
   }
 };
 

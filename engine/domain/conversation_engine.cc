@@ -1578,23 +1578,28 @@ Result<int> ConversationEngine::ExpireSnoozes() {
 
 Result<std::vector<Faq>> ConversationEngine::SearchFaqs(std::string_view tenant,
                                                         std::string_view query) {
+  std::vector<Faq> found;
+  PALAVER_RETURN_IF_ERROR(
+      Read(tenant, [&](const ShopState& shop) { found = domain::SearchFaqs(shop.faqs, query); }));
+  return found;
+}
+
+Status ConversationEngine::Read(std::string_view tenant,
+                                const std::function<void(const ShopState&)>& read) {
   if (tenant.empty() || !options_.shop_secret || !options_.shop_secret(tenant)) {
     return UnknownShop(tenant);
   }
   PartitionWriter& writer = WriterFor(tenant);
   std::lock_guard<std::mutex> lock(writer.mu);
   PALAVER_RETURN_IF_ERROR(writer.CatchUp(options_.catch_up_timeout));
-  return domain::SearchFaqs(writer.Shop(std::string(tenant)).faqs, query);
+  read(writer.Shop(std::string(tenant)));
+  return Status::Ok();
 }
 
 Result<ShopState> ConversationEngine::Snapshot(std::string_view tenant) {
-  if (tenant.empty() || !options_.shop_secret || !options_.shop_secret(tenant)) {
-    return UnknownShop(tenant);
-  }
-  PartitionWriter& writer = WriterFor(tenant);
-  std::lock_guard<std::mutex> lock(writer.mu);
-  PALAVER_RETURN_IF_ERROR(writer.CatchUp(options_.catch_up_timeout));
-  return writer.Shop(std::string(tenant));
+  ShopState copy;
+  PALAVER_RETURN_IF_ERROR(Read(tenant, [&](const ShopState& shop) { copy = shop; }));
+  return copy;
 }
 
 }  // namespace palaver::domain

@@ -145,7 +145,14 @@ class ConversationEngine {
   // appends nothing. Errors: kNotFound / "not_found.shop".
   Result<std::vector<Faq>> SearchFaqs(std::string_view tenant, std::string_view query);
 
-  // A copy of the shop's state after catching up with the log (tests, tools).
+  // Calls `read` with the shop's state after catching up with the log, while
+  // the shop's partition takes no command: `read` should copy out only what
+  // it needs (a shop's state holds every conversation and 24 hours of
+  // remembered outcomes) and keep no reference. Errors: kNotFound /
+  // "not_found.shop", those of catching up.
+  Status Read(std::string_view tenant, const std::function<void(const ShopState&)>& read);
+
+  // A copy of the whole of the shop's state (tests, tools; see Read).
   Result<ShopState> Snapshot(std::string_view tenant);
 
  private:

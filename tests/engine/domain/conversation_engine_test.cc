@@ -45,6 +45,25 @@ TEST_F(ConversationEngineTest, UnknownShopIsRefused) {
   meta.tenant = "";
   h().Refused(AgentReply{meta, "c", MessageKind::kText, "hi"}, "not_found.shop");
   EXPECT_EQ(h().engine().SearchFaqs("nope", "x").status().reason(), "not_found.shop");
+  bool called = false;
+  Status read = h().engine().Read("nope", [&](const ShopState&) { called = true; });
+  EXPECT_EQ(read.reason(), "not_found.shop");
+  EXPECT_FALSE(called);
+}
+
+TEST_F(ConversationEngineTest, ReadSeesTheShopAsOfTheLastCommand) {
+  const std::string conv = h().StartChat("c1");
+  size_t conversations = 0;
+  std::string tenant;
+  ASSERT_TRUE(h().engine()
+                  .Read(kShop,
+                        [&](const ShopState& shop) {
+                          conversations = shop.conversations.size();
+                          tenant = shop.tenant;
+                        })
+                  .ok());
+  EXPECT_EQ(conversations, 1u);
+  EXPECT_EQ(tenant, kShop);
 }
 
 TEST_F(ConversationEngineTest, UnknownConversationIsRefused) {
