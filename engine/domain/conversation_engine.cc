@@ -1198,7 +1198,8 @@ class ConversationEngine::PartitionWriter {
           spdlog::error("domain.catch_up.skip partition={} offset={} error=\"{}\"", partition_,
                         record.offset, event.status().ToString());
         } else {
-          Shop(event->envelope.tenant).Apply(*event, {record.partition, record.offset});
+          Shop(event->envelope.tenant)
+              .Apply(*event, {record.partition, record.offset}, record.value);
         }
         cursor_ = record.offset + 1;
       }
@@ -1231,10 +1232,11 @@ class ConversationEngine::PartitionWriter {
     return it->second;
   }
 
-  // Applies an event decided for the next append at `offset`, before the
-  // append (the group's later commands decide on it). Requires mu.
-  void ApplyAt(const Event& event, int64_t offset) {
-    Shop(event.envelope.tenant).Apply(event, {partition_, offset});
+  // Applies an event decided for the next append at `offset`, as `frame`
+  // (its EncodeEvent), before the append (the group's later commands decide
+  // on it). Requires mu.
+  void ApplyAt(const Event& event, std::string_view frame, int64_t offset) {
+    Shop(event.envelope.tenant).Apply(event, {partition_, offset}, frame);
   }
 
   // True when `positions` are the `count` offsets right after the cursor in
@@ -1460,7 +1462,7 @@ void ConversationEngine::CommitGroup(PartitionWriter& writer, std::vector<Pendin
     }
     out.first_frame = frames.size();
     for (size_t k = 0; k < d.events.size(); ++k) {
-      writer.ApplyAt(d.events[k], base + static_cast<int64_t>(frames.size()));
+      writer.ApplyAt(d.events[k], (*encoded)[k], base + static_cast<int64_t>(frames.size()));
       frames.push_back(std::move((*encoded)[k]));
     }
     out.events = std::move(d.events);
@@ -1566,7 +1568,7 @@ Result<int> ConversationEngine::ExpireSnoozes() {
     if (!frames.ok()) return frames.status();
     // Applied first, appended after, as a group of commands is.
     for (size_t i = 0; i < events.size(); ++i) {
-      writer->ApplyAt(events[i], writer->cursor() + static_cast<int64_t>(i));
+      writer->ApplyAt(events[i], (*frames)[i], writer->cursor() + static_cast<int64_t>(i));
     }
     Result<std::vector<LogPosition>> appended =
         writer->AppendApplied(std::move(*frames), options_.catch_up_timeout);

@@ -29,7 +29,7 @@ std::string Lower(std::string_view s) {
 
 }  // namespace
 
-void ShopState::Apply(const Event& event, const LogPosition& position) {
+void ShopState::Apply(const Event& event, const LogPosition& position, std::string_view record) {
   const Envelope& env = event.envelope;
   ConversationState* conv = nullptr;
   if (!env.conversation_id.empty()) {
@@ -162,17 +162,13 @@ void ShopState::Apply(const Event& event, const LogPosition& position) {
     IdempotentOutcome& outcome = it->second;
     if (outcome.fingerprint.empty()) outcome.fingerprint = env.correlation_id.substr(0, 16);
     if (outcome.conversation_id.empty()) outcome.conversation_id = env.conversation_id;
-    Result<std::string> bytes = EncodeEvent(event);  // it came from, or goes to, the log
-    IdempotentOutcome::Record& record = outcome.records.emplace_back();
-    if (bytes.ok()) {
-      record.bytes = std::move(*bytes);
-      record.bytes.shrink_to_fit();  // the encoder's buffer grows by doubling
-    }
-    record.position = position;
+    IdempotentOutcome::Record& kept = outcome.records.emplace_back();
+    kept.bytes.assign(record);
+    kept.position = position;
     std::visit(
         [&](const auto& body) {
           if constexpr (HasPersonal<std::decay_t<decltype(body)>>)
-            record.personal_of = body.customer_id;
+            kept.personal_of = body.customer_id;
         },
         event.body);
   }
@@ -199,7 +195,7 @@ void ShopState::ForgetPersonalData(const std::string& customer_id) {
     for (IdempotentOutcome::Record& record : outcome.records) {
       if (record.personal_of != customer_id) continue;
       Result<Event> event = DecodeEvent(record.bytes);
-      if (!event.ok()) continue;  // a record that was never kept holds nothing
+      if (!event.ok()) continue;  // it cannot be replayed either (Events)
       std::visit(
           [&](auto& body) {
             if constexpr (HasPersonal<std::decay_t<decltype(body)>>) body.personal = {};
@@ -219,7 +215,7 @@ Result<std::vector<std::pair<Event, LogPosition>>> IdempotentOutcome::Events() c
     Result<Event> event = DecodeEvent(record.bytes);
     if (!event.ok()) {
       return Status::Error(ErrorCode::kCorruption,
-                           "an event of this command's original result was not kept (offset " +
+                           "an event of this command's original result does not decode (offset " +
                                std::to_string(record.position.offset) + ")");
     }
     events.emplace_back(std::move(*event), record.position);

@@ -66,11 +66,11 @@ struct CustomerState {
 
 // The original result of an idempotent command, rebuilt from the log. A
 // shop remembers every keyed event for 24 hours (every storefront event is
-// keyed), so the events are kept as their log records (EncodeEvent): a few
-// hundred bytes each, against 672 bytes for an Event plus its strings.
+// keyed), so the events are kept as their log records: a few hundred bytes
+// each, against 672 bytes for an Event plus its strings.
 struct IdempotentOutcome {
   struct Record {
-    std::string bytes;  // EncodeEvent of the event
+    std::string bytes;  // the event as on the log (EncodeEvent)
     LogPosition position;
     std::string personal_of;  // the customer whose personal data `bytes` holds ("" = none)
   };
@@ -79,7 +79,7 @@ struct IdempotentOutcome {
   std::vector<Record> records;  // in log order
 
   // The command's events, decoded, with their positions. Errors:
-  // kCorruption when an event could not be kept (it did not encode).
+  // kCorruption when a record does not decode.
   Result<std::vector<std::pair<Event, LogPosition>>> Events() const;
 };
 
@@ -115,7 +115,8 @@ struct ShopState {
   std::deque<std::pair<int64_t, std::string>> idempotency_first_used;
   int64_t newest_recorded_us = 0;  // the largest envelope.recorded_at_us applied
 
-  // Applies one event (already on the log at `position`). Events of other
+  // Applies one event (already on the log at `position`, as the bytes
+  // `record`: EncodeEvent's, which a keyed event's outcome keeps). Events of other
   // tenants must not be passed. Unknown references (a note of an unknown
   // conversation, ...) are ignored: the log is the truth, this is a view.
   // customer.erased forgets the customer's personal data held here: the
@@ -123,7 +124,7 @@ struct ShopState {
   // of their events in remembered idempotent outcomes; so no later command
   // writes them to the log again. What the customer did (orders, presence,
   // messages' ids) stays.
-  void Apply(const Event& event, const LogPosition& position);
+  void Apply(const Event& event, const LogPosition& position, std::string_view record);
 
   const Agent* FindAgent(std::string_view agent_id) const;
   const ConversationState* FindConversation(std::string_view conversation_id) const;

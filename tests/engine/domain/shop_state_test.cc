@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "schemas/codec.h"
+
 namespace palaver::domain {
 namespace {
 
@@ -21,13 +23,22 @@ Event MakeEvent(std::string conversation, ActorKind actor, EventBody body, int64
   return e;
 }
 
+// Applies `event` as the engine does, with its bytes as on the log; only a
+// keyed event's are kept, and only keyed events here are complete enough to
+// encode.
+void ApplyLogged(ShopState& s, const Event& event, const LogPosition& position) {
+  std::string record;
+  if (!event.envelope.idempotency_key.empty()) record = EncodeEvent(event).value();
+  s.Apply(event, position, record);
+}
+
 TEST(ShopStateTest, AppliesConversationLifecycle) {
   ShopState s;
   ConversationStarted started;
   started.customer_id = "c1";
   started.channel = Channel::kWebChat;
   started.personal.email = "c1@example.com";
-  s.Apply(MakeEvent("k1", ActorKind::kShopper, started, 10), {0, 0});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kShopper, started, 10), {0, 0});
   ASSERT_NE(s.FindConversation("k1"), nullptr);
   EXPECT_EQ(s.FindConversation("k1")->email, "c1@example.com");
   EXPECT_EQ((s.latest_conversation[{"c1", Channel::kWebChat}]), "k1");
@@ -35,18 +46,18 @@ TEST(ShopStateTest, AppliesConversationLifecycle) {
   ConversationStatusChanged snooze;
   snooze.to = ConversationStatus::kSnoozed;
   snooze.snoozed_until_us = 99;
-  s.Apply(MakeEvent("k1", ActorKind::kAgent, snooze), {0, 1});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kAgent, snooze), {0, 1});
   EXPECT_EQ(s.FindConversation("k1")->status, ConversationStatus::kSnoozed);
   EXPECT_EQ(s.FindConversation("k1")->snoozed_until_us, 99);
 
-  s.Apply(MakeEvent("k1", ActorKind::kAgent, ConversationAssigned{"bob", "", {}}), {0, 2});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kAgent, ConversationAssigned{"bob", "", {}}), {0, 2});
   EXPECT_EQ(s.FindConversation("k1")->assignee, "bob");
-  s.Apply(MakeEvent("k1", ActorKind::kAgent, ConversationUnassigned{"bob"}), {0, 3});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kAgent, ConversationUnassigned{"bob"}), {0, 3});
   EXPECT_EQ(s.FindConversation("k1")->assignee, "");
 
   // The same start appended twice lists the conversation once; a new one is added.
-  s.Apply(MakeEvent("k1", ActorKind::kShopper, started, 10), {0, 4});
-  s.Apply(MakeEvent("k2", ActorKind::kShopper, started, 20), {0, 5});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kShopper, started, 10), {0, 4});
+  ApplyLogged(s, MakeEvent("k2", ActorKind::kShopper, started, 20), {0, 5});
   EXPECT_EQ(s.customers.at("c1").conversation_ids, (std::vector<std::string>{"k1", "k2"}));
 }
 
@@ -59,9 +70,10 @@ TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData)
     started.channel = channel;
     started.personal.email = email;
     started.personal.phone = phone;
-    s.Apply(MakeEvent(conversation, ActorKind::kShopper, started, offset, "key-" + conversation,
-                      "0123456789abcdef:corr"),
-            {0, offset});
+    ApplyLogged(s,
+                MakeEvent(conversation, ActorKind::kShopper, started, offset, "key-" + conversation,
+                          "0123456789abcdef:corr"),
+                {0, offset});
   };
   start("k1", "c1", Channel::kWebChat, "c1@example.com", "", 1);
   start("k2", "c1", Channel::kSms, "", "+15550101", 2);
@@ -70,7 +82,7 @@ TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData)
   CustomerErased erased;
   erased.customer_id = "c1";
   erased.request_id = "privacy-1";
-  s.Apply(MakeEvent("", ActorKind::kSystem, erased, 4), {0, 4});
+  ApplyLogged(s, MakeEvent("", ActorKind::kSystem, erased, 4), {0, 4});
 
   for (const char* id : {"k1", "k2"}) {
     EXPECT_EQ(s.FindConversation(id)->email, "") << id;
@@ -93,9 +105,10 @@ TEST(ShopStateTest, ErasureForgetsTheCustomersContactsAndRememberedPersonalData)
 
 TEST(ShopStateTest, RebuildsIdempotencyOutcomesFromEnvelopes) {
   ShopState s;
-  s.Apply(MakeEvent("", ActorKind::kAgent, CustomerNoteDeleted{"n", "c"}, 0, "key-1",
-                    "0123456789abcdef:corr"),
-          {2, 7});
+  ApplyLogged(s,
+              MakeEvent("", ActorKind::kAgent, CustomerNoteDeleted{"n", "c"}, 0, "key-1",
+                        "0123456789abcdef:corr"),
+              {2, 7});
   ASSERT_TRUE(s.idempotency.contains("key-1"));
   EXPECT_EQ(s.idempotency["key-1"].fingerprint, "0123456789abcdef");
   auto events = s.idempotency["key-1"].Events();
@@ -116,20 +129,20 @@ TEST(ShopStateTest, ForgetsIdempotencyKeysOlderThanTheWindow) {
     e.envelope.recorded_at_us = recorded_at_us;
     return e;
   };
-  s.Apply(keyed("old", 0), {0, 0});
-  s.Apply(keyed("newer", kIdempotencyWindowMicros / 2), {0, 1});
-  s.Apply(keyed("", kIdempotencyWindowMicros), {0, 2});
+  ApplyLogged(s, keyed("old", 0), {0, 0});
+  ApplyLogged(s, keyed("newer", kIdempotencyWindowMicros / 2), {0, 1});
+  ApplyLogged(s, keyed("", kIdempotencyWindowMicros), {0, 2});
   EXPECT_TRUE(s.idempotency.contains("old")) << "exactly at the window's edge: still remembered";
-  s.Apply(keyed("", kIdempotencyWindowMicros + 1), {0, 3});
+  ApplyLogged(s, keyed("", kIdempotencyWindowMicros + 1), {0, 3});
   EXPECT_FALSE(s.idempotency.contains("old"));
   EXPECT_TRUE(s.idempotency.contains("newer"));
   // An event recorded earlier than the newest (another writer's clock) does
   // not bring a key back, and a forgotten key can be used anew.
-  s.Apply(keyed("old", 5), {0, 4});
+  ApplyLogged(s, keyed("old", 5), {0, 4});
   ASSERT_TRUE(s.idempotency.contains("old"));
   ASSERT_EQ(s.idempotency["old"].records.size(), 1u);
   EXPECT_EQ(s.idempotency["old"].records[0].position, (LogPosition{0, 4}));
-  s.Apply(keyed("", 2 * kIdempotencyWindowMicros), {0, 5});
+  ApplyLogged(s, keyed("", 2 * kIdempotencyWindowMicros), {0, 5});
   EXPECT_TRUE(s.idempotency.empty());
   EXPECT_TRUE(s.idempotency_first_used.empty());
 }
@@ -150,18 +163,18 @@ TEST(ShopStateTest, WaitingStartsWithTheCustomerAndEndsWithAnAgentReply) {
   ShopState s;
   ConversationStarted started;
   started.customer_id = "c1";
-  s.Apply(MakeEvent("k1", ActorKind::kShopper, started), {0, 0});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kShopper, started), {0, 0});
   MessagePosted m;
   m.message_id = "m1";
-  s.Apply(MakeEvent("k1", ActorKind::kShopper, m, 100), {0, 1});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kShopper, m, 100), {0, 1});
   m.message_id = "m2";
-  s.Apply(MakeEvent("k1", ActorKind::kShopper, m, 200), {0, 2});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kShopper, m, 200), {0, 2});
   EXPECT_EQ(s.FindConversation("k1")->waiting_since_us, 100);
   m.message_id = "m3";
-  s.Apply(MakeEvent("k1", ActorKind::kSystem, m, 300), {0, 3});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kSystem, m, 300), {0, 3});
   EXPECT_EQ(s.FindConversation("k1")->waiting_since_us, 100) << "an automatic reply is no answer";
   m.message_id = "m4";
-  s.Apply(MakeEvent("k1", ActorKind::kAgent, m, 400), {0, 4});
+  ApplyLogged(s, MakeEvent("k1", ActorKind::kAgent, m, 400), {0, 4});
   EXPECT_FALSE(s.FindConversation("k1")->waiting_since_us.has_value());
 }
 
