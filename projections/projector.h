@@ -131,6 +131,9 @@ struct ProjectorOptions {
   // back as of its last flushed memtable, which holds the view changes and
   // the checkpoints of the same batches (one column family; a batch never
   // spans two memtables), so only the records since are applied again.
+  // CatchUp also gives back a partition's read cache once it has caught up:
+  // a bulk load applies each partition once, so memory holds the caches of
+  // the partitions being applied, not of all of them.
   bool without_wal = false;
   std::chrono::milliseconds poll_wait{100};  // how long a partition thread waits for records
   // Replay "as of": records with a larger offset, or a later log timestamp

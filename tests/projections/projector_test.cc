@@ -297,6 +297,33 @@ TEST(ProjectorTest, ReadCacheStaysWithinItsBudgetBatchAfterBatch) {
   EXPECT_GT((*projector)->ReadCacheBytes(), 0u);
 }
 
+// A bulk load (replay) applies each partition once: CatchUp gives back a
+// partition's read cache when the partition is done, while a live projector
+// keeps its caches for the batches to come; the views are the same.
+TEST(ProjectorTest, BulkLoadGivesBackEachCaughtUpPartitionsReadCache) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 4);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(11, {.shops = 8}).Next(4000)).ok());
+  std::string dumps[2];
+  for (bool bulk : {false, true}) {
+    projections::ProjectorOptions options;
+    options.db_path = dir.path() + (bulk ? "/bulk" : "/live");
+    options.max_batch_events = 500;
+    options.without_wal = bulk;
+    auto projector = Projector::Open(options, *log, projections::DefaultProjections());
+    ASSERT_TRUE(projector.ok());
+    ASSERT_TRUE((*projector)->CatchUp(std::chrono::seconds(60)).ok());
+    if (bulk) {
+      EXPECT_EQ((*projector)->ReadCacheBytes(), 0u);
+    } else {
+      EXPECT_GT((*projector)->ReadCacheBytes(), 0u);
+    }
+    dumps[bulk] = (*projector)->DumpAll();
+  }
+  EXPECT_FALSE(dumps[0].empty());
+  EXPECT_EQ(dumps[0], dumps[1]);
+}
+
 // A fresh database's partitions answer reads of keys they have not written
 // without RocksDB (a filter within the read cache's budget, which turns
 // itself off once full). With a budget so small that the filter fills early
