@@ -248,6 +248,7 @@ class PartitionViews {
         e->committed_known = true;
       }
     }
+    if (e->pending) pending_bytes_ -= Cost(*e);
     if (!value) {
       e->value.reset();
     } else if (e->value) {
@@ -256,12 +257,17 @@ class PartitionViews {
       e->value.emplace(*value);
     }
     bytes_ += Cost(*e);
+    pending_bytes_ += Cost(*e);
     if (!e->pending) {
       e->pending = true;
       pending_.push_back(e);
       written_.Add(hash);
     }
   }
+
+  // What the pending writes hold (their keys, values, replaced values and
+  // table cells), counted as the read cache's budget counts them.
+  size_t pending_bytes() const { return pending_bytes_; }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
   Status Scan(const std::string& prefix,
@@ -510,6 +516,7 @@ class PartitionViews {
   }
 
   void ResetPending() {
+    pending_bytes_ = 0;
     pending_.clear();
     runs_.clear();
     in_runs_ = 0;
@@ -552,6 +559,7 @@ class PartitionViews {
   std::string scratch_;                    // a value read while nothing is cached
   WrittenKeys written_;                    // on only while `fresh` holds (see the constructor)
   std::vector<Entry*> pending_;            // the pending entries, in order of first write
+  size_t pending_bytes_ = 0;               // their Cost
   std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
   size_t in_runs_ = 0;
 };
@@ -880,6 +888,12 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           }
         }
         if (again) break;
+        if (impl_->options.max_batch_write_bytes > 0 &&
+            views.pending_bytes() >= impl_->options.max_batch_write_bytes) {
+          part.reader->Seek(record.offset + 1);  // the rest of the chunk: next batch
+          end = true;
+          break;
+        }
       }
     }
   }

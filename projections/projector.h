@@ -107,6 +107,9 @@ struct ProjectorOptions {
   // size. A batch's records are read and applied a chunk at a time (256),
   // never held all at once.
   size_t max_batch_bytes = 64u << 20;
+  // ... and no more once its pending writes hold this many bytes (0 = no
+  // bound): the batch ends with the record that reached it.
+  size_t max_batch_write_bytes = 0;
   // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
   // and the memtables are charged to it), at most max_write_buffers
   // memtables of write_buffer_bytes, flushed once they hold half the block

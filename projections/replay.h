@@ -25,10 +25,14 @@ struct ReplayOptions {
   // partition, and/or up to this log timestamp (ms since the epoch).
   std::optional<int64_t> up_to_offset;
   std::optional<int64_t> up_to_timestamp_ms;
-  // Records per WriteBatch. Memory grows with it (each applying thread holds
-  // one batch's pending writes), and so does speed: a row rewritten by many
-  // events of a batch reaches RocksDB once.
+  // A batch (one WriteBatch) ends after batch_events records, or once its
+  // pending writes hold batch_write_bytes, whichever comes first. Each
+  // applying thread holds one batch's pending writes (and, while it commits,
+  // their copy in the WriteBatch), so the bytes bound a rebuild's memory
+  // whatever the log's size; larger batches are faster, as a row rewritten
+  // by many events of a batch reaches RocksDB once.
   size_t batch_events = 50000;
+  size_t batch_write_bytes = 32u << 20;
   // Memory, as in ProjectorOptions: the block cache and each partition's read
   // cache (a larger one spares RocksDB reads when a log's rows outgrow it).
   size_t block_cache_bytes = ProjectorOptions().block_cache_bytes;

@@ -314,14 +314,15 @@ TEST_F(PalaverMainTest, ReplayMemoryIsConfigurableAndLeavesTheViewsAsTheyAre) {
   };
   const auto [default_log, default_rows] = replay_and_export("default", {});
   EXPECT_NE(default_log.find(
-                "(block cache 64 MiB, read cache 16 MiB per partition, batches of 50000 records)"),
+                "(block cache 64 MiB, read cache 16 MiB per partition, batches of 50000 records "
+                "or 32 MiB of writes)"),
             std::string::npos)
       << default_log;
-  const auto [small_log, small_rows] = replay_and_export(
-      "small",
-      {"--views-block-cache-mb", "1", "--views-read-cache-mb", "0", "--batch-events", "3"});
+  const auto [small_log, small_rows] =
+      replay_and_export("small", {"--views-block-cache-mb", "1", "--views-read-cache-mb", "0",
+                                  "--batch-events", "3", "--batch-mb", "1"});
   EXPECT_NE(small_log.find("(block cache 1 MiB, read cache 0 MiB per partition, batches of 3 "
-                           "records)"),
+                           "records or 1 MiB of writes)"),
             std::string::npos)
       << small_log;
   EXPECT_FALSE(default_rows.empty());
@@ -331,6 +332,12 @@ TEST_F(PalaverMainTest, ReplayMemoryIsConfigurableAndLeavesTheViewsAsTheyAre) {
                                   (dir_ / "none").string(), "--batch-events", "0"});
   EXPECT_NE(no_batch.Wait(), 0);
   EXPECT_NE(no_batch.output().find("--batch-events"), std::string::npos) << no_batch.output();
+  EXPECT_FALSE(fs::exists(dir_ / "none"));
+
+  testing::ChildProcess no_bytes({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out",
+                                  (dir_ / "none").string(), "--batch-mb", "0"});
+  EXPECT_NE(no_bytes.Wait(), 0);
+  EXPECT_NE(no_bytes.output().find("--batch-mb"), std::string::npos) << no_bytes.output();
   EXPECT_FALSE(fs::exists(dir_ / "none"));
 
   testing::ChildProcess no_cache({PALAVER_BINARY, "replay", "--data-dir", dir_.string(), "--out",

@@ -279,6 +279,43 @@ TEST(ProjectorTest, BatchesStopAtMaxBatchBytesAndTheRestIsAppliedByTheNext) {
   EXPECT_EQ(CountOf(**projector, "shop-0"), expected);  // each record applied once
 }
 
+// A batch ends once its pending writes hold max_batch_write_bytes: with the
+// bound, batches are smaller than max_batch_events, every record is applied
+// once (the rest of a chunk read is left to the next batch), and the views are
+// those of unbounded batches.
+TEST(ProjectorTest, BatchesStopAtMaxBatchWriteBytesAndTheViewsAreTheSame) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  const auto events = EventGenerator(13, {.shops = 3}).Next(3000);
+  ASSERT_TRUE(AppendEvents(*log, events).ok());
+  std::string dumps[2];
+  for (size_t bound : {size_t{0}, size_t{64} << 10}) {
+    projections::ProjectorOptions options;
+    options.db_path = dir.path() + "/db" + std::to_string(bound);
+    options.max_batch_write_bytes = bound;
+    auto projector = Projector::Open(options, *log, projections::DefaultProjections());
+    ASSERT_TRUE(projector.ok());
+    size_t at = 0, batches = 0;
+    while (at < events.size()) {
+      auto n = (*projector)->PollOnce(0, 1000, std::chrono::milliseconds(0));
+      ASSERT_TRUE(n.ok());
+      ASSERT_GE(*n, 1u);
+      at += *n;
+      ++batches;
+      EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
+    }
+    EXPECT_EQ(at, events.size());
+    if (bound == 0) {
+      EXPECT_EQ(batches, 3u);
+    } else {
+      EXPECT_GT(batches, 6u);
+    }
+    dumps[bound > 0] = (*projector)->DumpAll();
+  }
+  EXPECT_FALSE(dumps[0].empty());
+  EXPECT_EQ(dumps[0], dumps[1]);
+}
+
 TEST(ProjectorTest, ReadCacheStaysWithinItsBudgetBatchAfterBatch) {
   TempDir dir;
   auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
