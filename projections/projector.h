@@ -108,7 +108,8 @@ struct ProjectorOptions {
   // never held all at once.
   size_t max_batch_bytes = 64u << 20;
   // ... and no more once its pending writes hold this many bytes (0 = no
-  // bound): the batch ends with the record that reached it.
+  // bound): the batch ends with the record that reached it (what Finish
+  // writes at the batch's end comes on top).
   size_t max_batch_write_bytes = 0;
   // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
   // and the memtables are charged to it), at most max_write_buffers
