@@ -1,6 +1,7 @@
 // projector_child <log dir> <db dir> <batch size> [without-wal]: projects
 // every record of an embedded log into the projection database (without
-// RocksDB's write-ahead log when asked), then prints "done" and exits 0.
+// RocksDB's write-ahead log and with batches bounded by their writes, as a
+// replay has them, when asked), then prints "done" and exits 0.
 // The crash-safety test kills it with SIGKILL at random points and restarts it.
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,10 @@ int main(int argc, char** argv) {
   // Without the WAL only flushed memtables survive a kill: small ones are
   // flushed often, so the kills land between flushes.
   if (options.without_wal) options.write_buffer_bytes = 1u << 20;
+  // And, as a replay does, batches also end by the bytes of their pending
+  // writes: 64 KiB, so that some batches of the test's 1-300 records end by
+  // their records and others by their writes.
+  if (options.without_wal) options.max_batch_write_bytes = 64u << 10;
   auto projector = projections::Projector::Open(options, **log, projections::DefaultProjections());
   if (!projector.ok()) {
     std::fprintf(stderr, "open projector: %s\n", projector.status().ToString().c_str());
