@@ -187,7 +187,7 @@ and inbox page latency at N conversations; see benchmarks/README.md.
                       profile or metrics (all of them)
   --batch N           events per rebuild batch (as palaver replay: 50000)
   --batch-mb N        ... or fewer, once its pending writes hold N MiB (as
-                      palaver replay: 32)
+                      palaver replay: 48)
   --wal 0|1           the rebuild's WAL, as the live projector has it (0)
   --cache-mb N        RocksDB block cache (64)
   --read-cache-mb N   read cache per partition (16)

@@ -32,7 +32,7 @@ struct ReplayOptions {
   // whatever the log's size; larger batches are faster, as a row rewritten
   // by many events of a batch reaches RocksDB once.
   size_t batch_events = 50000;
-  size_t batch_write_bytes = 32u << 20;
+  size_t batch_write_bytes = 48u << 20;
   // Memory, as in ProjectorOptions: the block cache and each partition's read
   // cache (a larger one spares RocksDB reads when a log's rows outgrow it).
   size_t block_cache_bytes = ProjectorOptions().block_cache_bytes;

@@ -94,7 +94,7 @@ Subcommand AddReplayCommand(CLI::App& app) {
                    "applying thread holds one batch, so this bounds a replay's memory whatever "
                    "the log's size; larger batches rebuild faster (a row that many events of a "
                    "batch change is written once): 8 M generated events took 285 MB and were "
-                   "rebuilt at 31 k events/s at 32, 425 MB and 38 k at 64")
+                   "rebuilt at 31 k events/s at 32, 364 MB and 35 k at 48, 425 MB and 38 k at 64")
       ->check(CLI::Range(size_t{1}, size_t{65'536}))
       ->capture_default_str();
   return {replay, [flags] { return Replay(*flags); }};

@@ -315,7 +315,7 @@ TEST_F(PalaverMainTest, ReplayMemoryIsConfigurableAndLeavesTheViewsAsTheyAre) {
   const auto [default_log, default_rows] = replay_and_export("default", {});
   EXPECT_NE(default_log.find(
                 "(block cache 64 MiB, read cache 16 MiB per partition, batches of 50000 records "
-                "or 32 MiB of writes)"),
+                "or 48 MiB of writes)"),
             std::string::npos)
       << default_log;
   const auto [small_log, small_rows] =
