@@ -135,11 +135,9 @@ class WrittenKeys {
       seen = seen && (word & Bit(h)) != 0;
       word |= Bit(h);
     }
-    if (!seen && ++added_ > lines_.size() * sizeof(Line) * 8 / kBitsPerKey) Stop();  // full
+    if (!seen && ++added_ > lines_.size() * sizeof(Line) * 8 / kBitsPerKey)
+      lines_ = std::vector<Line>();  // full: off for good
   }
-
-  // Off for good, its memory given back.
-  void Stop() { lines_ = std::vector<Line>(); }
 
   size_t bytes() const { return lines_.capacity() * sizeof(Line); }
 
@@ -381,17 +379,6 @@ class PartitionViews {
 
   // What the cache holds, its filter of written keys included.
   size_t bytes() const { return bytes_ + written_.bytes(); }
-
-  // Forgets everything and gives back the memory of the table and of the
-  // filter of written keys, which stays off (a bulk load is done with the
-  // partition; any later read goes to the database, as for an old partition).
-  void Release() {
-    Clear();
-    cells_ = std::vector<Cell>();
-    pending_ = std::vector<Entry*>();
-    written_.Stop();
-    scratch_ = std::string();
-  }
 
   // Forgets everything (after a failed commit).
   void Clear() {
@@ -1009,10 +996,13 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout,
           after_batch();
         }
       }
-      if (impl_->options.without_wal) {  // a bulk load: the partition is done
+      if (impl_->options.without_wal) {  // a bulk load is done with the partition
+        // Its cache and filter of written keys go; empty views that ask the
+        // database, as a partition opened with checkpoints does, take their place.
         Impl::Partition& part = *impl_->partitions[static_cast<size_t>(p)];
         std::lock_guard lock(part.poll_mu);
-        part.views->Release();
+        part.views = std::make_unique<PartitionViews>(*impl_->db, impl_->options.read_cache_bytes,
+                                                      /*fresh=*/false);
       }
     }
   };
