@@ -82,22 +82,19 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
 }
 
 size_t g_batch = projections::ReplayOptions().batch_events;  // as `palaver replay` does
-size_t g_batch_write_bytes = projections::ReplayOptions().batch_write_bytes;
-size_t g_cache_bytes = 64u << 20;
-size_t g_read_cache_bytes = 16u << 20;
+size_t g_cache_bytes = projections::ReplayOptions().block_cache_bytes;
+size_t g_read_cache_bytes = projections::ReplayOptions().read_cache_bytes;
 bool g_without_wal = true;  // as Replay does; --wal 1 for the live projector's setting
 std::string g_only;         // one projection by name; empty = all of them
 
 // The rebuild phase's projector is set up as `palaver replay` sets up its own
-// (unless --batch/--batch-mb/--wal say otherwise); the inbox phase's build keeps the
+// (unless --batch/--wal say otherwise); the inbox phase's build keeps the
 // batches of 10,000 with the WAL on that its recorded figures were taken with.
 std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log,
-                                                      size_t batch, size_t batch_write_bytes,
-                                                      bool without_wal) {
+                                                      size_t batch, bool without_wal) {
   projections::ProjectorOptions options;
   options.db_path = dir;
   options.max_batch_events = batch;
-  options.max_batch_write_bytes = batch_write_bytes;
   options.block_cache_bytes = g_cache_bytes;
   options.read_cache_bytes = g_read_cache_bytes;
   options.without_wal = without_wal;
@@ -185,12 +182,12 @@ and inbox page latency at N conversations; see benchmarks/README.md.
                       (0: to any conversation started so far)
   --only NAME         rebuild one projection: inbox, receipts, history,
                       profile or metrics (all of them)
-  --batch N           events per rebuild batch (as palaver replay: 50000)
-  --batch-mb N        ... or fewer, once its pending writes hold N MiB (as
-                      palaver replay: 48)
+  --batch N           events per rebuild batch, at most (as palaver replay:
+                      1000000; the block cache ends most batches first)
   --wal 0|1           the rebuild's WAL, as the live projector has it (0)
-  --cache-mb N        RocksDB block cache (64)
-  --read-cache-mb N   read cache per partition (16)
+  --cache-mb N        RocksDB block cache, which bounds the views' memory
+                      (as palaver replay: 512)
+  --read-cache-mb N   read cache per partition, charged to it (16)
   --conversations N   conversations in the inbox phase's shop (100000)
   --queries N         queries per inbox page kind (2000)
   --dir D             working directory, emptied first and removed at the end
@@ -200,7 +197,6 @@ and inbox page latency at N conversations; see benchmarks/README.md.
 int Main(int argc, char** argv) {
   size_t events = 300'000, conversations = 100'000, queries = 2000, rounds = 5, recent = 0;
   size_t cache_mb = g_cache_bytes >> 20, read_cache_mb = g_read_cache_bytes >> 20;
-  size_t batch_mb = g_batch_write_bytes >> 20;
   std::string phase = "all";
   std::string dir = bench::TempDir("projection");
   bench::Flags(kUsage)
@@ -214,7 +210,6 @@ int Main(int argc, char** argv) {
       .Option("--recent", &recent)
       .Option("--only", &g_only)
       .Option("--batch", &g_batch, 1)
-      .Option("--batch-mb", &batch_mb)
       .Option("--wal", "0 or 1",
               [](const std::string& v) {
                 g_without_wal = v == "0";
@@ -227,7 +222,6 @@ int Main(int argc, char** argv) {
       .Option("--dir", &dir)
       .Parse(argc, argv);
   g_cache_bytes = cache_mb << 20;
-  g_batch_write_bytes = batch_mb << 20;
   g_read_cache_bytes = read_cache_mb << 20;
   spdlog::set_level(spdlog::level::warn);
   std::filesystem::remove_all(dir);
@@ -235,10 +229,10 @@ int Main(int argc, char** argv) {
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
   std::printf(
-      "rebuild batch %zu events or %zu MiB, %s, block cache %zu MiB, read cache %zu MiB per "
-      "partition, projections: %s\n",
-      g_batch, g_batch_write_bytes >> 20, g_without_wal ? "no WAL" : "WAL on", g_cache_bytes >> 20,
-      g_read_cache_bytes >> 20, g_only.empty() ? "all" : g_only.c_str());
+      "rebuild batch %zu events, %s, block cache %zu MiB, read cache %zu MiB per partition, "
+      "projections: %s\n",
+      g_batch, g_without_wal ? "no WAL" : "WAL on", g_cache_bytes >> 20, g_read_cache_bytes >> 20,
+      g_only.empty() ? "all" : g_only.c_str());
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
@@ -265,8 +259,7 @@ int Main(int argc, char** argv) {
     const bool peak_reset = bench::ResetPeakRss();
     for (size_t r = 0; r < rounds; ++r) {
       std::filesystem::remove_all(dir + "/views");
-      auto projector =
-          OpenProjector(dir + "/views", *log, g_batch, g_batch_write_bytes, g_without_wal);
+      auto projector = OpenProjector(dir + "/views", *log, g_batch, g_without_wal);
       const auto start = Clock::now();
       const double cpu_start = CpuSeconds();
       const double thread_start = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
@@ -354,8 +347,7 @@ int Main(int argc, char** argv) {
       }
     }
     Append(*log, batch);
-    auto projector = OpenProjector(dir + "/inbox-views", *log, 10'000, /*batch_write_bytes=*/0,
-                                   /*without_wal=*/false);
+    auto projector = OpenProjector(dir + "/inbox-views", *log, 10'000, /*without_wal=*/false);
     const auto start = Clock::now();
     const double cpu_start = CpuSeconds();
     if (!projector->CatchUp(std::chrono::hours(1)).ok()) return 1;

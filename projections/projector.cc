@@ -92,6 +92,12 @@ Status CheckFormat(rocksdb::DB& db, const std::string& path) {
       .WithReason("view_format_mismatch");
 }
 
+// See Projector::CatchUpThreads.
+int CatchUpThreadsFor(int32_t partitions) {
+  return static_cast<int>(std::max(
+      1u, std::min(std::thread::hardware_concurrency(), static_cast<unsigned>(partitions))));
+}
+
 bool ValidName(std::string_view name) {
   if (name.empty() || name == "checkpoint") return false;
   return std::all_of(name.begin(), name.end(),
@@ -110,8 +116,9 @@ bool ValidName(std::string_view name) {
 // database.
 class WrittenKeys {
  public:
-  // Turns the filter on with `bytes` of bits (rounded down to whole lines).
-  void Start(size_t bytes) { lines_.assign(bytes / sizeof(Line), Line{}); }
+  // Turns the filter on with `bytes` of bits (rounded down to whole lines),
+  // allocated by the first Add: a partition not applied yet holds none.
+  void Start(size_t bytes) { lines_to_start_ = bytes / sizeof(Line); }
 
   // False only when the key with this hash was never added (while on).
   bool MayContain(uint64_t hash) const {
@@ -126,7 +133,10 @@ class WrittenKeys {
   // Sets the key's bits in one pass; a key whose bits were not all set yet
   // counts toward the capacity.
   void Add(uint64_t hash) {
-    if (lines_.empty()) return;
+    if (lines_.empty()) {
+      if (lines_to_start_ == 0) return;  // off
+      lines_.assign(std::exchange(lines_to_start_, 0), Line{});
+    }
     Line& line = lines_[LineOf(hash)];
     uint32_t h = static_cast<uint32_t>(Mix(hash));
     bool seen = true;
@@ -160,8 +170,54 @@ class WrittenKeys {
     return static_cast<size_t>(((Mix(hash) >> 32) * lines_.size()) >> 32);
   }
 
-  std::vector<Line> lines_;  // empty: off
-  size_t added_ = 0;         // keys added: those it had not seen (false positives aside)
+  std::vector<Line> lines_;    // empty: off, or not started yet
+  size_t lines_to_start_ = 0;  // the first Add's allocation
+  size_t added_ = 0;           // keys added: those it had not seen (false positives aside)
+};
+
+// Memory the projector holds outside RocksDB, charged to RocksDB's block
+// cache as pinned placeholder entries (256 KiB each, as RocksDB charges the
+// memtables to it), so that one capacity bounds both: the cache evicts blocks
+// to make room for the charge, and Full says when it holds nothing left to
+// evict.
+class CacheCharge {
+ public:
+  explicit CacheCharge(std::shared_ptr<rocksdb::Cache> cache) : cache_(std::move(cache)) {}
+  ~CacheCharge() { Set(0); }
+  CacheCharge(const CacheCharge&) = delete;
+  CacheCharge& operator=(const CacheCharge&) = delete;
+
+  // Charges `bytes`, rounded up to whole placeholders, instead of what was
+  // charged before. True when that added placeholders.
+  bool Set(size_t bytes) {
+    const size_t units = (bytes + kUnit - 1) / kUnit;
+    const bool grew = units > handles_.size();
+    while (handles_.size() < units) {
+      char key[16] = "palaver/";  // and a number unique in the cache
+      const uint64_t id = cache_->NewId();
+      std::memcpy(key + 8, &id, sizeof id);
+      rocksdb::Cache::Handle* handle = nullptr;
+      if (!cache_->Insert(rocksdb::Slice(key, sizeof key), nullptr, kUnit, &NoValue, &handle).ok())
+        break;  // only with a strict capacity limit, which this cache does not have
+      handles_.push_back(handle);
+    }
+    while (handles_.size() > units) {
+      cache_->Release(handles_.back(), /*erase_if_last_ref=*/true);
+      handles_.pop_back();
+    }
+    return grew;
+  }
+
+  // True when the cache's pinned entries (these charges, the memtables',
+  // pinned index and filter blocks, blocks being read) fill its capacity.
+  bool Full() const { return cache_->GetPinnedUsage() >= cache_->GetCapacity(); }
+
+ private:
+  static constexpr size_t kUnit = 256u << 10;
+  static void NoValue(const rocksdb::Slice&, void*) {}
+
+  std::shared_ptr<rocksdb::Cache> cache_;
+  std::vector<rocksdb::Cache::Handle*> handles_;  // each charged kUnit
 };
 
 // One partition's values: the pending writes of the batch being applied
@@ -186,8 +242,10 @@ class PartitionViews {
  public:
   // `fresh`: the database holds no key of this partition's shops (no batch
   // of it was ever committed), so a key it has not written since is absent.
-  PartitionViews(rocksdb::DB& db, size_t budget_bytes, bool fresh)
-      : db_(db), budget_bytes_(budget_bytes) {
+  // What the views hold is charged to `block_cache` (see Charge).
+  PartitionViews(rocksdb::DB& db, std::shared_ptr<rocksdb::Cache> block_cache, size_t budget_bytes,
+                 bool fresh)
+      : db_(db), budget_bytes_(budget_bytes), charge_(std::move(block_cache)) {
     if (fresh && budget_bytes > 0) written_.Start(budget_bytes / 4);
   }
   ~PartitionViews() { Clear(); }
@@ -266,6 +324,17 @@ class PartitionViews {
   // What the pending writes hold (their keys, values, replaced values and
   // table cells), counted as the read cache's budget counts them.
   size_t pending_bytes() const { return pending_bytes_; }
+
+  // Charges the block cache with what the views hold (bytes()), the pending
+  // writes once more (for the WriteBatch the commit copies them into) and,
+  // twice as well, `expected_bytes` that the batch is expected to write
+  // before its commit (Finish). True when the charge grew and the block
+  // cache is now full of pinned entries: the batch should end, or memory
+  // passes the cache's capacity. Called after each record; Committed,
+  // Discard and Clear charge what is left.
+  bool Charge(size_t expected_bytes = 0) {
+    return charge_.Set(bytes() + pending_bytes_ + 2 * expected_bytes) && charge_.Full();
+  }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
   Status Scan(const std::string& prefix,
@@ -366,6 +435,7 @@ class PartitionViews {
       if (bytes_ > ValueBudget() / 4 * 3)
         RemoveIf([&](Entry&) { return bytes_ > ValueBudget() / 2; });
     }
+    Charge();
   }
 
   // Forgets the pending writes (their keys are read from the database again).
@@ -375,6 +445,7 @@ class PartitionViews {
     if (pending_.empty()) return;
     RemoveIf([](Entry& e) { return e.pending; });
     ResetPending();
+    Charge();
   }
 
   // What the cache holds, its filter of written keys included.
@@ -389,6 +460,7 @@ class PartitionViews {
     last_ = nullptr;
     bytes_ = 0;
     ResetPending();
+    charge_.Set(0);
   }
 
  private:
@@ -546,9 +618,10 @@ class PartitionViews {
   std::string scratch_;                    // a value read while nothing is cached
   WrittenKeys written_;                    // on only while `fresh` holds (see the constructor)
   std::vector<Entry*> pending_;            // the pending entries, in order of first write
-  size_t pending_bytes_ = 0;               // their Cost
+  size_t pending_bytes_ = 0;               // their Cost (keys, values, replaced values, cells)
   std::vector<std::vector<Entry*>> runs_;  // pending_[0, in_runs_) in sorted runs, largest first
   size_t in_runs_ = 0;
+  CacheCharge charge_;
 };
 
 // One projection's access to its partition's views, relative to its prefix.
@@ -587,6 +660,8 @@ class BatchViewWriter final : public ViewWriter {
     return tokens;
   }
   void ForgetDeferred() { deferred_.clear(); }
+  // Defer's calls since TakeDeferred or ForgetDeferred, but for repeats of the last token.
+  size_t deferrals() const { return deferred_.size(); }
 
  private:
   // The absolute key, built in a buffer reused by every call.
@@ -619,6 +694,7 @@ struct Projector::Impl {
   ProjectorOptions options;
   EventLog* log = nullptr;
   std::vector<std::unique_ptr<Projection>> projections;
+  std::shared_ptr<rocksdb::Cache> block_cache;  // the views' memory is charged to it
   std::unique_ptr<rocksdb::DB> db;
 
   struct Partition {
@@ -628,6 +704,9 @@ struct Projector::Impl {
     std::vector<int64_t> checkpoints;       // per projection: last applied offset, -1 = none
     std::unique_ptr<PartitionViews> views;  // pending writes and cached values
     bool reached_limit = false;             // a record past max_offset/max_timestamp_ms was seen
+    // What Finish wrote per deferral in the last batch with any (pending
+    // bytes), to charge what a batch's Finish will write before it runs.
+    double finish_bytes_per_deferral = 0;
   };
   std::vector<std::unique_ptr<Partition>> partitions;
 
@@ -735,10 +814,24 @@ Result<std::unique_ptr<Projector>> Projector::Open(
 
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db);
+  impl->block_cache = std::move(cache);
   impl->options = std::move(options);
   impl->log = &log;
   impl->projections = std::move(projections);
   const int32_t count = log.PartitionCount();
+  // The read caches charged to the block cache take at most half of it.
+  const int32_t applied_at_once =
+      impl->options.without_wal ? CatchUpThreadsFor(count) : std::max(count, 1);
+  const size_t read_cache_bytes =
+      impl->options.block_cache_bytes / 2 / static_cast<size_t>(applied_at_once);
+  if (impl->options.read_cache_bytes > read_cache_bytes) {
+    spdlog::info(
+        "projector: read cache {} KiB per partition instead of {} KiB: half the {} KiB block "
+        "cache over the {} partitions applied at once",
+        read_cache_bytes >> 10, impl->options.read_cache_bytes >> 10,
+        impl->options.block_cache_bytes >> 10, applied_at_once);
+    impl->options.read_cache_bytes = read_cache_bytes;
+  }
   impl->applied.resize(static_cast<size_t>(count));
   for (int32_t p = 0; p < count; ++p) {
     auto part = std::make_unique<Impl::Partition>();
@@ -757,8 +850,8 @@ Result<std::unique_ptr<Projector>> Projector::Open(
     // No checkpoint: no batch of the partition was committed, so the
     // database holds none of its shops' keys.
     const bool fresh = *std::max_element(part->checkpoints.begin(), part->checkpoints.end()) < 0;
-    part->views =
-        std::make_unique<PartitionViews>(*impl->db, impl->options.read_cache_bytes, fresh);
+    part->views = std::make_unique<PartitionViews>(*impl->db, impl->block_cache,
+                                                   impl->options.read_cache_bytes, fresh);
     impl->applied[static_cast<size_t>(p)] = part->checkpoints;
     impl->partitions.push_back(std::move(part));
   }
@@ -788,10 +881,10 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   // The batch is read in chunks and applied as it is read: each record is
   // decoded just before its Apply and dropped with its chunk, so a batch
   // never holds its records or events, only its pending writes. It ends
-  // after max_records records, before the record that would take the bytes
-  // read past max_batch_bytes (read again by the next batch; a batch always
-  // takes at least one), at the first record past max_offset /
-  // max_timestamp_ms, or when the log has no more for now.
+  // after max_records records, after the record whose writes fill the block
+  // cache (the rest of the chunk is read again by the next batch), at the
+  // first record past max_offset / max_timestamp_ms, or when the log has no
+  // more for now.
   //
   // When an Apply fails, its (offset, projection) is added to `failed`, and
   // the reader goes back to the batch's first record to apply the batch
@@ -818,7 +911,6 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
     for (BatchViewWriter& writer : writers) writer.ForgetDeferred();
     consumed = 0;
     last = resume_after;
-    size_t batch_bytes = 0;
     int64_t seen = resume_after;
     for (bool end = false; !end && !again && consumed < max_records;) {
       auto chunk = part.reader->Next(std::min(kReadChunk, max_records - consumed),
@@ -830,11 +922,6 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
       }
       if (chunk->empty()) break;
       for (const LogRecord& record : *chunk) {
-        if (consumed > 0 && batch_bytes + record.value.size() > impl_->options.max_batch_bytes) {
-          part.reader->Seek(record.offset);
-          end = true;
-          break;
-        }
         if ((limit_offset && record.offset > *limit_offset) ||
             (limit_ms && record.timestamp_ms > *limit_ms)) {
           part.reached_limit = true;
@@ -842,7 +929,6 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           end = true;
           break;
         }
-        batch_bytes += record.value.size();
         ++consumed;
         last = std::max(last, record.offset);
         if (record.offset <= seen) continue;  // a redelivery; already applied
@@ -875,9 +961,11 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           }
         }
         if (again) break;
-        if (impl_->options.max_batch_write_bytes > 0 &&
-            views.pending_bytes() >= impl_->options.max_batch_write_bytes) {
-          part.reader->Seek(record.offset + 1);  // the rest of the chunk: next batch
+        size_t deferrals = 0;
+        for (const BatchViewWriter& writer : writers) deferrals += writer.deferrals();
+        const double finish_bytes = part.finish_bytes_per_deferral * static_cast<double>(deferrals);
+        if (views.Charge(static_cast<size_t>(finish_bytes))) {  // the block cache is full
+          part.reader->Seek(record.offset + 1);                 // the rest of the chunk: next batch
           end = true;
           break;
         }
@@ -886,6 +974,9 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   if (consumed == 0) return size_t{0};
   // What the projections derive from their rows' state at the end of the batch.
+  size_t deferrals = 0;
+  for (const BatchViewWriter& writer : writers) deferrals += writer.deferrals();
+  const size_t pending_before_finish = views.pending_bytes();
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     for (const std::string& token : writers[i].TakeDeferred()) {
       const Status finished =
@@ -900,6 +991,12 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
       }
     }
   }
+  if (deferrals > 0) {
+    const size_t written =
+        views.pending_bytes() - std::min(views.pending_bytes(), pending_before_finish);
+    part.finish_bytes_per_deferral = static_cast<double>(written) / static_cast<double>(deferrals);
+  }
+  views.Charge();  // what Finish wrote
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     if (checkpoints[i] < last) {
       checkpoints[i] = last;
@@ -948,8 +1045,7 @@ uint64_t Projector::ShopGeneration(std::string_view shop) const {
 }
 
 int Projector::CatchUpThreads() const {
-  const auto partitions = static_cast<unsigned>(impl_->partitions.size());
-  return static_cast<int>(std::max(1u, std::min(std::thread::hardware_concurrency(), partitions)));
+  return CatchUpThreadsFor(static_cast<int32_t>(impl_->partitions.size()));
 }
 
 Status Projector::CatchUp(std::chrono::milliseconds timeout,
@@ -1001,7 +1097,8 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout,
         // database, as a partition opened with checkpoints does, take their place.
         Impl::Partition& part = *impl_->partitions[static_cast<size_t>(p)];
         std::lock_guard lock(part.poll_mu);
-        part.views = std::make_unique<PartitionViews>(*impl_->db, impl_->options.read_cache_bytes,
+        part.views = std::make_unique<PartitionViews>(*impl_->db, impl_->block_cache,
+                                                      impl_->options.read_cache_bytes,
                                                       /*fresh=*/false);
       }
     }

@@ -7,8 +7,8 @@
 // the last record that projection has applied (8 bytes, big-endian).
 //
 // Exactly-once application: records are applied in batches (up to
-// ProjectorOptions::max_batch_events and max_batch_bytes per batch, one
-// partition per batch), and a batch's view changes and its checkpoints are
+// ProjectorOptions::max_batch_events per batch, fewer once the block cache
+// is full, one partition per batch), and a batch's view changes and its checkpoints are
 // committed in the SAME WriteBatch with the WAL on (or, for a bulk load,
 // without it: see ProjectorOptions::without_wal). After any crash the
 // projector resumes from the checkpoints: no record is applied twice or
@@ -99,25 +99,27 @@ class Projection {
 };
 
 struct ProjectorOptions {
-  std::string db_path;             // created when missing
-  size_t max_batch_events = 1000;  // records per WriteBatch
-  // ... and no more records once those read for it add up to this many
-  // bytes (a batch takes at least one): with large events, a batch's pending
-  // writes stay bounded by this rather than by max_batch_events x the event
-  // size. A batch's records are read and applied a chunk at a time (256),
-  // never held all at once.
-  size_t max_batch_bytes = 64u << 20;
-  // ... and no more once its pending writes hold this many bytes (0 = no
-  // bound): the batch ends with the record that reached it (what Finish
-  // writes at the batch's end comes on top).
-  size_t max_batch_write_bytes = 0;
-  // Memory: RocksDB's one LRU block cache (data, index and filter blocks,
-  // and the memtables are charged to it), at most max_write_buffers
-  // memtables of write_buffer_bytes, flushed once they hold half the block
-  // cache (so they cannot evict every index block; RocksDB does not stop
-  // writes while that flush runs, so they may pass the half meanwhile), and
-  // read_cache_bytes per partition.
-  size_t block_cache_bytes = 64u << 20;
+  std::string db_path;  // created when missing
+  // Records per WriteBatch, at most: a batch's records are read and applied
+  // a chunk at a time (256), never held all at once, and it ends early once
+  // its writes fill the block cache (below).
+  size_t max_batch_events = 1000;
+  // Memory: block_cache_bytes bounds what the views hold. It is the
+  // capacity of RocksDB's one LRU block cache (data, index and filter
+  // blocks), and the rest is charged to it as well: the memtables by RocksDB
+  // (at most max_write_buffers of write_buffer_bytes, flushed once they hold
+  // half the cache, so they cannot evict every index block), and by the
+  // projector each partition's read cache, a batch's pending writes and
+  // what its Finish calls are expected to write (as much per Defer as in the
+  // partition's previous batch), the writes twice: once more for the
+  // WriteBatch the commit copies them into. The cache evicts blocks to make
+  // room for the charges, and a batch ends, with the record just applied,
+  // once the cache holds nothing left to evict: charges, memtables and
+  // pinned index and filter blocks fill it. What passes the capacity: a
+  // memtable that grows while its flush runs (RocksDB does not stop
+  // writes), Finish's writes beyond the estimate, and the allocator's freed
+  // pages kept for reuse.
+  size_t block_cache_bytes = 256u << 20;
   size_t write_buffer_bytes = 32u << 20;
   int max_write_buffers = 2;
   // Per partition: committed values recently read or written by its
@@ -125,8 +127,9 @@ struct ProjectorOptions {
   // no batch of the partition had been committed when the database was
   // opened (a rebuild, a first start), a quarter of it is a Bloom filter of
   // the keys written since, which answers reads of keys not written yet
-  // without RocksDB. Memory is this budget per partition plus the block
-  // cache and memtables.
+  // without RocksDB. At most what leaves half the block cache to the rest
+  // when every partition applied at once fills its read cache (all of them,
+  // or CatchUpThreads() in a bulk load).
   size_t read_cache_bytes = 16u << 20;
   bool sync_writes = false;  // fsync the WAL on each commit (unless without_wal)
   // A bulk load (Replay into a new directory): batches are committed without

@@ -306,7 +306,6 @@ Result<ReplayStats> Replay(EventLog& log, const ReplayOptions& options) {
   ProjectorOptions projector_options;
   projector_options.db_path = options.db_path;
   projector_options.max_batch_events = options.batch_events;
-  projector_options.max_batch_write_bytes = options.batch_write_bytes;
   projector_options.block_cache_bytes = options.block_cache_bytes;
   projector_options.read_cache_bytes = options.read_cache_bytes;
   projector_options.max_offset = options.up_to_offset;

@@ -39,14 +39,16 @@ void LogFlags::AddTo(CLI::App& app) {
 
 void ViewsMemoryFlags::AddTo(CLI::App& app) {
   app.add_option("--views-block-cache-mb", block_cache_mb,
-                 "Memory of the views' RocksDB block cache, which their write buffers share "
-                 "(flushed once they hold half of it)")
+                 "Memory of the views: RocksDB's block cache, which their write buffers "
+                 "(flushed once they hold half of it), read caches and batches being applied "
+                 "are charged to; a batch ends early once it is full. More speeds up "
+                 "rebuilding a large log")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   app.add_option("--views-read-cache-mb", read_cache_mb,
                  "Memory per log partition for view rows recently read or written, sparing "
-                 "RocksDB lookups while events are applied (0: none). More speeds up "
-                 "rebuilding a large log")
+                 "RocksDB lookups while events are applied (0: none); charged to the block "
+                 "cache, and at most what leaves half of it to the rest")
       ->check(CLI::Range(0, 1 << 20))
       ->capture_default_str();
 }

@@ -37,15 +37,15 @@ struct LogFlags {
 };
 
 // The projected views' memory, for the commands that build them (serve,
-// replay): RocksDB's block cache (which the memtables are charged to) and
-// each partition's read cache (projections/projector.h, ProjectorOptions).
-// The defaults are ProjectorOptions'.
+// replay): RocksDB's block cache, which bounds it, and each partition's read
+// cache, charged to it (projections/projector.h, ProjectorOptions).
+// The defaults are ProjectorOptions' (a command may set its own).
 struct ViewsMemoryFlags {
   size_t block_cache_mb = projections::ProjectorOptions().block_cache_bytes >> 20;
   size_t read_cache_mb = projections::ProjectorOptions().read_cache_bytes >> 20;
 
   void AddTo(CLI::App& app);
-  // "block cache 64 MiB, read cache 16 MiB per partition", for logs.
+  // "block cache 256 MiB, read cache 16 MiB per partition", for logs.
   std::string Describe() const;
   // Sets block_cache_bytes and read_cache_bytes of ProjectorOptions or ReplayOptions.
   template <class Options>

@@ -18,9 +18,9 @@ struct ReplayFlags {
   std::string out;
   int64_t up_to_offset = -1;
   std::string up_to_time;
-  ViewsMemoryFlags views_memory;
+  ViewsMemoryFlags views_memory{.block_cache_mb =
+                                    projections::ReplayOptions().block_cache_bytes >> 20};
   size_t batch_events = projections::ReplayOptions().batch_events;
-  size_t batch_mb = projections::ReplayOptions().batch_write_bytes >> 20;
 };
 
 int Replay(const ReplayFlags& replay) {
@@ -28,7 +28,6 @@ int Replay(const ReplayFlags& replay) {
   options.db_path = replay.out;
   replay.views_memory.ApplyTo(options);
   options.batch_events = replay.batch_events;
-  options.batch_write_bytes = replay.batch_mb << 20;
   if (replay.up_to_offset >= 0) options.up_to_offset = replay.up_to_offset;
   if (!replay.up_to_time.empty()) {
     auto ms = ParseUtcTime(replay.up_to_time, "--up-to-time");
@@ -55,9 +54,8 @@ int Replay(const ReplayFlags& replay) {
       spdlog::info("replay: {}/{} records, {:.0f} events/s, ETA {:.0f} s", done, total, rate, eta);
     }
   };
-  spdlog::info("replay: {} into {} ({}, batches of {} records or {} MiB of writes)",
-               replay.log.Describe(), replay.out, replay.views_memory.Describe(),
-               replay.batch_events, replay.batch_mb);
+  spdlog::info("replay: {} into {} ({}, batches of at most {} records)", replay.log.Describe(),
+               replay.out, replay.views_memory.Describe(), replay.batch_events);
   auto stats = projections::Replay(**log, options);
   if (terminal) std::fprintf(stderr, "\n");
   if (!stats.ok()) return Fail(stats.status());
@@ -85,17 +83,10 @@ Subcommand AddReplayCommand(CLI::App& app) {
   flags->views_memory.AddTo(*replay);
   replay
       ->add_option("--batch-events", flags->batch_events,
-                   "Records each applying thread applies and commits at once, at most")
+                   "Records each applying thread applies and commits at once, at most; the block "
+                   "cache, once full, ends most batches first. Larger batches rebuild faster: a "
+                   "row that many events of a batch change is written once")
       ->check(CLI::Range(size_t{1}, size_t{10'000'000}))
-      ->capture_default_str();
-  replay
-      ->add_option("--batch-mb", flags->batch_mb,
-                   "... and fewer once the batch's pending writes hold this many MiB. Each "
-                   "applying thread holds one batch, so this bounds a replay's memory whatever "
-                   "the log's size; larger batches rebuild faster (a row that many events of a "
-                   "batch change is written once): 8 M generated events took 285 MB and were "
-                   "rebuilt at 31 k events/s at 32, 364 MB and 35 k at 48, 425 MB and 38 k at 64")
-      ->check(CLI::Range(size_t{1}, size_t{65'536}))
       ->capture_default_str();
   return {replay, [flags] { return Replay(*flags); }};
 }

@@ -33,10 +33,10 @@ int main(int argc, char** argv) {
   // Without the WAL only flushed memtables survive a kill: small ones are
   // flushed often, so the kills land between flushes.
   if (options.without_wal) options.write_buffer_bytes = 1u << 20;
-  // And, as a replay does, batches also end by the bytes of their pending
-  // writes: 64 KiB, so that some batches of the test's 1-300 records end by
-  // their records and others by their writes.
-  if (options.without_wal) options.max_batch_write_bytes = 64u << 10;
+  // And a block cache of 2 MiB, which the memtables, read caches and pending
+  // writes fill, so that batches also end early, as a replay's do once its
+  // cache is full.
+  if (options.without_wal) options.block_cache_bytes = 2u << 20;
   auto projector = projections::Projector::Open(options, **log, projections::DefaultProjections());
   if (!projector.ok()) {
     std::fprintf(stderr, "open projector: %s\n", projector.status().ToString().c_str());

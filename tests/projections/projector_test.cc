@@ -235,64 +235,21 @@ TEST(ProjectorTest, FinishRunsOncePerDeferredTokenAndBatchSeeingTheCommittedValu
   }
 }
 
-TEST(ProjectorTest, BatchesStopAtMaxBatchBytesAndTheRestIsAppliedByTheNext) {
-  TempDir dir;
-  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
-  auto events = EventGenerator(5, {.shops = 2}).Next(120);
-  for (Event& event : events)  // large messages among small events
-    if (auto* message = std::get_if<MessagePosted>(&event.body))
-      message->personal.text = std::string(20'000, 'x');
-  ASSERT_TRUE(AppendEvents(*log, events).ok());
-  std::vector<size_t> sizes;  // record bytes by offset
-  {
-    auto reader = log->OpenReader(0, 0);
-    ASSERT_TRUE(reader.ok());
-    auto records = (*reader)->Next(1000, std::chrono::milliseconds(0));
-    ASSERT_TRUE(records.ok());
-    for (const LogRecord& r : *records) sizes.push_back(r.value.size());
-  }
-  ASSERT_EQ(sizes.size(), events.size());
-
-  projections::ProjectorOptions options;
-  options.db_path = dir.path() + "/db";
-  options.max_batch_bytes = 50'000;
-  auto projector = Projector::Open(options, *log, Counting());
-  ASSERT_TRUE(projector.ok());
-  size_t at = 0, batches = 0;
-  while (at < sizes.size()) {
-    auto n = (*projector)->PollOnce(0, 1000, std::chrono::milliseconds(0));
-    ASSERT_TRUE(n.ok());
-    ASSERT_GE(*n, 1u);
-    size_t bytes = 0;
-    for (size_t i = at; i < at + *n; ++i) bytes += sizes[i];
-    EXPECT_TRUE(*n == 1 || bytes <= options.max_batch_bytes) << *n << " records, " << bytes;
-    if (at + *n < sizes.size()) {  // the next record would not have fitted
-      EXPECT_GT(bytes + sizes[at + *n], options.max_batch_bytes);
-    }
-    at += *n;
-    ++batches;
-    EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
-  }
-  EXPECT_GT(batches, 10u);
-  int expected = 0;
-  for (const auto& e : events) expected += e.envelope.tenant == "shop-0";
-  EXPECT_EQ(CountOf(**projector, "shop-0"), expected);  // each record applied once
-}
-
-// A batch ends once its pending writes hold max_batch_write_bytes: with the
-// bound, batches are smaller than max_batch_events, every record is applied
-// once (the rest of a chunk read is left to the next batch), and the views are
-// those of unbounded batches.
-TEST(ProjectorTest, BatchesStopAtMaxBatchWriteBytesAndTheViewsAreTheSame) {
+// The views' memory is bounded by the block cache: a batch ends early once
+// the cache is full of what is charged to it (memtables, read cache, pending
+// writes). Every record is still applied once (the rest of a chunk read is
+// left to the next batch), and the views are those of a large cache's batches.
+TEST(ProjectorTest, BatchesEndOnceTheBlockCacheIsFullAndTheViewsAreTheSame) {
   TempDir dir;
   auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
   const auto events = EventGenerator(13, {.shops = 3}).Next(3000);
   ASSERT_TRUE(AppendEvents(*log, events).ok());
   std::string dumps[2];
-  for (size_t bound : {size_t{0}, size_t{64} << 10}) {
+  for (size_t cache_mb : {64, 2}) {
     projections::ProjectorOptions options;
-    options.db_path = dir.path() + "/db" + std::to_string(bound);
-    options.max_batch_write_bytes = bound;
+    options.db_path = dir.path() + "/db" + std::to_string(cache_mb);
+    options.block_cache_bytes = cache_mb << 20;
+    options.write_buffer_bytes = 1u << 20;
     auto projector = Projector::Open(options, *log, projections::DefaultProjections());
     ASSERT_TRUE(projector.ok());
     size_t at = 0, batches = 0;
@@ -305,12 +262,12 @@ TEST(ProjectorTest, BatchesStopAtMaxBatchWriteBytesAndTheViewsAreTheSame) {
       EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
     }
     EXPECT_EQ(at, events.size());
-    if (bound == 0) {
+    if (cache_mb == 64) {
       EXPECT_EQ(batches, 3u);
     } else {
       EXPECT_GT(batches, 6u);
     }
-    dumps[bound > 0] = (*projector)->DumpAll();
+    dumps[cache_mb == 2] = (*projector)->DumpAll();
   }
   EXPECT_FALSE(dumps[0].empty());
   EXPECT_EQ(dumps[0], dumps[1]);
