@@ -2,6 +2,7 @@
 // as of an offset or a moment, with a progress bar.
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include <spdlog/spdlog.h>
@@ -22,6 +23,14 @@ struct ReplayFlags {
                                     projections::ReplayOptions().block_cache_bytes >> 20};
   size_t batch_events = projections::ReplayOptions().batch_events;
 };
+
+// The process's peak resident set in MiB (VmHWM), or -1 when unknown.
+long PeakResidentMiB() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6)) >> 10;  // in kB
+  return -1;
+}
 
 int Replay(const ReplayFlags& replay) {
   projections::ReplayOptions options;
@@ -59,8 +68,11 @@ int Replay(const ReplayFlags& replay) {
   auto stats = projections::Replay(**log, options);
   if (terminal) std::fprintf(stderr, "\n");
   if (!stats.ok()) return Fail(stats.status());
-  spdlog::info("replay: {} records into {} in {:.1f} s ({} undecodable, skipped)", stats->records,
-               replay.out, stats->seconds, stats->undecodable);
+  spdlog::info(
+      "replay: {} records into {} in {:.1f} s ({} undecodable, skipped); peak memory {} MiB "
+      "(block cache {} MiB)",
+      stats->records, replay.out, stats->seconds, stats->undecodable, PeakResidentMiB(),
+      replay.views_memory.block_cache_mb);
   return 0;
 }
 

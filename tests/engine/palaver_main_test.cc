@@ -318,6 +318,7 @@ TEST_F(PalaverMainTest, ReplayMemoryIsConfigurableAndLeavesTheViewsAsTheyAre) {
                        "1000000 records)"),
       std::string::npos)
       << default_log;
+  EXPECT_NE(default_log.find("MiB (block cache 512 MiB)"), std::string::npos) << default_log;
   const auto [small_log, small_rows] = replay_and_export(
       "small",
       {"--views-block-cache-mb", "1", "--views-read-cache-mb", "0", "--batch-events", "3"});
