@@ -460,7 +460,7 @@ class PartitionViews {
     last_ = nullptr;
     bytes_ = 0;
     ResetPending();
-    charge_.Set(0);
+    Charge();
   }
 
  private:
@@ -877,6 +877,12 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   writers.reserve(impl_->projections.size());
   for (const auto& projection : impl_->projections)
     writers.emplace_back(views, std::string(projection->name()) + "/");
+  // The batch's Defer calls so far, for the charge of what Finish will write.
+  auto Deferrals = [&] {
+    size_t n = 0;
+    for (const BatchViewWriter& writer : writers) n += writer.deferrals();
+    return static_cast<double>(n);
+  };
 
   // The batch is read in chunks and applied as it is read: each record is
   // decoded just before its Apply and dropped with its chunk, so a batch
@@ -961,9 +967,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           }
         }
         if (again) break;
-        size_t deferrals = 0;
-        for (const BatchViewWriter& writer : writers) deferrals += writer.deferrals();
-        const double finish_bytes = part.finish_bytes_per_deferral * static_cast<double>(deferrals);
+        const double finish_bytes = part.finish_bytes_per_deferral * Deferrals();
         if (views.Charge(static_cast<size_t>(finish_bytes))) {  // the block cache is full
           part.reader->Seek(record.offset + 1);                 // the rest of the chunk: next batch
           end = true;
@@ -974,8 +978,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   }
   if (consumed == 0) return size_t{0};
   // What the projections derive from their rows' state at the end of the batch.
-  size_t deferrals = 0;
-  for (const BatchViewWriter& writer : writers) deferrals += writer.deferrals();
+  const double deferrals = Deferrals();
   const size_t pending_before_finish = views.pending_bytes();
   for (size_t i = 0; i < impl_->projections.size(); ++i) {
     for (const std::string& token : writers[i].TakeDeferred()) {
@@ -994,7 +997,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   if (deferrals > 0) {
     const size_t written =
         views.pending_bytes() - std::min(views.pending_bytes(), pending_before_finish);
-    part.finish_bytes_per_deferral = static_cast<double>(written) / static_cast<double>(deferrals);
+    part.finish_bytes_per_deferral = static_cast<double>(written) / deferrals;
   }
   views.Charge();  // what Finish wrote
   for (size_t i = 0; i < impl_->projections.size(); ++i) {

@@ -8,11 +8,11 @@
 //
 // Exactly-once application: records are applied in batches (up to
 // ProjectorOptions::max_batch_events per batch, fewer once the block cache
-// is full, one partition per batch), and a batch's view changes and its checkpoints are
-// committed in the SAME WriteBatch with the WAL on (or, for a bulk load,
-// without it: see ProjectorOptions::without_wal). After any crash the
-// projector resumes from the checkpoints: no record is applied twice or
-// skipped.
+// is full, one partition per batch), and a batch's view changes and its
+// checkpoints are committed in the SAME WriteBatch with the WAL on (or, for
+// a bulk load, without it: see ProjectorOptions::without_wal). After any
+// crash the projector resumes from the checkpoints: no record is applied
+// twice or skipped.
 //
 // The views are versioned: Open refuses (kFailedPrecondition, reason
 // "view_format_mismatch") a database written in another view format, saying

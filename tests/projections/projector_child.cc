@@ -1,7 +1,7 @@
 // projector_child <log dir> <db dir> <batch size> [without-wal]: projects
 // every record of an embedded log into the projection database (without
-// RocksDB's write-ahead log and with batches bounded by their writes, as a
-// replay has them, when asked), then prints "done" and exits 0.
+// RocksDB's write-ahead log and with a small block cache that ends batches
+// early, as a replay's full cache does, when asked), then prints "done" and exits 0.
 // The crash-safety test kills it with SIGKILL at random points and restarts it.
 #include <cstdio>
 #include <cstdlib>

@@ -273,6 +273,40 @@ TEST(ProjectorTest, BatchesEndOnceTheBlockCacheIsFullAndTheViewsAreTheSame) {
   EXPECT_EQ(dumps[0], dumps[1]);
 }
 
+// Large events fill the block cache sooner: their batches end early, and
+// the rest is applied by the next batches, each record once.
+TEST(ProjectorTest, LargeEventsEndBatchesEarlyAndTheRestIsAppliedByTheNext) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  auto events = EventGenerator(5, {.shops = 2}).Next(120);
+  for (Event& event : events)  // large messages among small events
+    if (auto* message = std::get_if<MessagePosted>(&event.body))
+      message->personal.text = std::string(50'000, 'x');
+  ASSERT_TRUE(AppendEvents(*log, events).ok());
+
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/db";
+  options.block_cache_bytes = 2u << 20;
+  options.write_buffer_bytes = 1u << 20;
+  auto projections = projections::DefaultProjections();  // the history keeps the messages
+  projections.push_back(std::make_unique<CountingProjection>());
+  auto projector = Projector::Open(options, *log, std::move(projections));
+  ASSERT_TRUE(projector.ok());
+  size_t at = 0, batches = 0;
+  while (at < events.size()) {
+    auto n = (*projector)->PollOnce(0, 1000, std::chrono::milliseconds(0));
+    ASSERT_TRUE(n.ok());
+    ASSERT_GE(*n, 1u);
+    at += *n;
+    ++batches;
+    EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
+  }
+  EXPECT_GT(batches, 10u);
+  int expected = 0;
+  for (const auto& e : events) expected += e.envelope.tenant == "shop-0";
+  EXPECT_EQ(CountOf(**projector, "shop-0"), expected);  // each record applied once
+}
+
 TEST(ProjectorTest, ReadCacheStaysWithinItsBudgetBatchAfterBatch) {
   TempDir dir;
   auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
