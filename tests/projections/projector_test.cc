@@ -235,6 +235,26 @@ TEST(ProjectorTest, FinishRunsOncePerDeferredTokenAndBatchSeeingTheCommittedValu
   }
 }
 
+// Applies partition 0's `records` in batches of at most 1,000 records;
+// returns how many batches it took. Each batch takes at least one record,
+// and the partition's offset follows each batch.
+size_t ApplyInBatchesOf1000(Projector& projector, size_t records) {
+  size_t at = 0, batches = 0;
+  while (at < records) {
+    auto n = projector.PollOnce(0, 1000, std::chrono::milliseconds(0));
+    EXPECT_TRUE(n.ok());
+    if (!n.ok() || *n == 0) {
+      ADD_FAILURE() << "no record applied after " << at << " of " << records;
+      break;
+    }
+    at += *n;
+    ++batches;
+    EXPECT_EQ(projector.AppliedOffset(0), static_cast<int64_t>(at) - 1);
+  }
+  EXPECT_EQ(at, records);
+  return batches;
+}
+
 // The views' memory is bounded by the block cache: a batch ends early once
 // the cache is full of what is charged to it (memtables, read cache, pending
 // writes). Every record is still applied once (the rest of a chunk read is
@@ -252,16 +272,7 @@ TEST(ProjectorTest, BatchesEndOnceTheBlockCacheIsFullAndTheViewsAreTheSame) {
     options.write_buffer_bytes = 1u << 20;
     auto projector = Projector::Open(options, *log, projections::DefaultProjections());
     ASSERT_TRUE(projector.ok());
-    size_t at = 0, batches = 0;
-    while (at < events.size()) {
-      auto n = (*projector)->PollOnce(0, 1000, std::chrono::milliseconds(0));
-      ASSERT_TRUE(n.ok());
-      ASSERT_GE(*n, 1u);
-      at += *n;
-      ++batches;
-      EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
-    }
-    EXPECT_EQ(at, events.size());
+    const size_t batches = ApplyInBatchesOf1000(**projector, events.size());
     if (cache_mb == 64) {
       EXPECT_EQ(batches, 3u);
     } else {
@@ -292,15 +303,7 @@ TEST(ProjectorTest, LargeEventsEndBatchesEarlyAndTheRestIsAppliedByTheNext) {
   projections.push_back(std::make_unique<CountingProjection>());
   auto projector = Projector::Open(options, *log, std::move(projections));
   ASSERT_TRUE(projector.ok());
-  size_t at = 0, batches = 0;
-  while (at < events.size()) {
-    auto n = (*projector)->PollOnce(0, 1000, std::chrono::milliseconds(0));
-    ASSERT_TRUE(n.ok());
-    ASSERT_GE(*n, 1u);
-    at += *n;
-    ++batches;
-    EXPECT_EQ((*projector)->AppliedOffset(0), static_cast<int64_t>(at) - 1);
-  }
+  const size_t batches = ApplyInBatchesOf1000(**projector, events.size());
   EXPECT_GT(batches, 10u);
   int expected = 0;
   for (const auto& e : events) expected += e.envelope.tenant == "shop-0";
