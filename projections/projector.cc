@@ -325,15 +325,19 @@ class PartitionViews {
   // table cells), counted as the read cache's budget counts them.
   size_t pending_bytes() const { return pending_bytes_; }
 
-  // Charges the block cache with what the views hold (bytes()), the pending
-  // writes once more (for the WriteBatch the commit copies them into) and,
-  // twice as well, `expected_bytes` that the batch is expected to write
-  // before its commit (Finish). True when the charge grew and the block
+  // Charges the block cache with what the views hold (bytes()) and what the
+  // commit will add: the batch's writes, those made (pending) and those its
+  // Finish calls are expected to make (`expected_bytes`), each end up in
+  // three places at once, the table, the WriteBatch the commit copies them
+  // into and the memtable that takes that copy (a batch never spans two
+  // memtables, so one may grow past its size by a batch; RocksDB charges it
+  // to the cache only as it grows). True when the charge grew and the block
   // cache is now full of pinned entries: the batch should end, or memory
   // passes the cache's capacity. Called after each record; Committed,
   // Discard and Clear charge what is left.
   bool Charge(size_t expected_bytes = 0) {
-    return charge_.Set(bytes() + pending_bytes_ + 2 * expected_bytes) && charge_.Full();
+    const size_t writes = pending_bytes_ + expected_bytes;
+    return charge_.Set(bytes() + expected_bytes + 2 * writes) && charge_.Full();
   }
 
   // Merges the database with the pending writes over keys starting with `prefix`.

@@ -109,16 +109,17 @@ struct ProjectorOptions {
   // blocks), and the rest is charged to it as well: the memtables by RocksDB
   // (at most max_write_buffers of write_buffer_bytes, flushed once they hold
   // half the cache, so they cannot evict every index block), and by the
-  // projector each partition's read cache, a batch's pending writes and
+  // projector each partition's read cache, and a batch's pending writes and
   // what its Finish calls are expected to write (as much per Defer as in the
-  // partition's previous batch), the writes twice: once more for the
-  // WriteBatch the commit copies them into. The cache evicts blocks to make
-  // room for the charges, and a batch ends, with the record just applied,
-  // once the cache holds nothing left to evict: charges, memtables and
-  // pinned index and filter blocks fill it. What passes the capacity: a
-  // memtable that grows while its flush runs (RocksDB does not stop
-  // writes), Finish's writes beyond the estimate, and the allocator's freed
-  // pages kept for reuse.
+  // partition's previous batch) three times: in the table, in the WriteBatch
+  // the commit copies them into and in the memtable that takes the copy
+  // (a batch is never split across memtables). The cache evicts blocks to
+  // make room for the charges, and a batch ends, with the record just
+  // applied, once the cache holds nothing left to evict: charges, memtables
+  // and pinned index and filter blocks fill it. What passes the capacity:
+  // Finish's writes beyond the estimate, pinned top-level index and filter
+  // blocks as the files grow, and the allocator's freed pages kept for
+  // reuse.
   size_t block_cache_bytes = 256u << 20;
   size_t write_buffer_bytes = 32u << 20;
   int max_write_buffers = 2;
