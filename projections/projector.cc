@@ -810,6 +810,18 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   db_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kLZ4Compression};
   db_options.bottommost_compression =
       options.without_wal ? rocksdb::kLZ4Compression : rocksdb::kZSTD;
+  if (options.without_wal) {
+    // A bulk load merges level 0 into level 1 after 16 flushed files, not
+    // 4, with room for 2 GiB in level 1: each of those compactions rewrites
+    // the whole of level 1, which grows with the load, so fewer and larger
+    // ones cost less (a 4 M-event rebuild: 107-114 CPU s against 128-146).
+    // The views are left with up to 16 files in level 0, which the next
+    // process to open them compacts in the background.
+    db_options.level0_file_num_compaction_trigger = 16;
+    db_options.level0_slowdown_writes_trigger = 32;
+    db_options.level0_stop_writes_trigger = 48;
+    db_options.max_bytes_for_level_base = size_t{2} << 30;
+  }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, options.db_path, &raw);
   if (!s.ok()) return FromRocks(s, "opening projection database " + options.db_path);
