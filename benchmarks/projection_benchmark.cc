@@ -13,7 +13,12 @@
 //     started so far, however old, so the rows a rebuild touches spread over
 //     the whole log (the worst case for every cache); `--recent N` sends
 //     each to one of the N conversations started last, as in a support
-//     queue (N = 1000: 20 live conversations per shop);
+//     queue (N = 1000: 20 live conversations per shop). Half of the new
+//     conversations come from customers new to their shop (--new-customers),
+//     so a shop's customers grow with the log as they do in a shop; with 0,
+//     every conversation is one of 200 customers' per shop, each of whom then
+//     has more conversations the longer the log (32 at 4 M events), and a
+//     customer's erasure, which blanks all of them, costs more and more;
 //   inbox: one shop with N conversations (started, one shopper message, some
 //     assigned and answered), then first-page and cursor-page queries of 25
 //     rows with and without filters; p50/p99 per query.
@@ -180,6 +185,8 @@ and inbox page latency at N conversations; see benchmarks/README.md.
   --rounds N          rebuilds of that log; the median is reported (5)
   --recent N          send each event to one of the N latest conversations
                       (0: to any conversation started so far)
+  --new-customers P   the share of new conversations started by a customer
+                      new to the shop (0.5; 0: always one of 200 per shop)
   --only NAME         rebuild one projection: inbox, receipts, history,
                       profile or metrics (all of them)
   --batch N           events per rebuild batch, at most (as palaver replay:
@@ -197,6 +204,7 @@ and inbox page latency at N conversations; see benchmarks/README.md.
 int Main(int argc, char** argv) {
   size_t events = 300'000, conversations = 100'000, queries = 2000, rounds = 5, recent = 0;
   size_t cache_mb = g_cache_bytes >> 20, read_cache_mb = g_read_cache_bytes >> 20;
+  double new_customers = 0.5;
   std::string phase = "all";
   std::string dir = bench::TempDir("projection");
   bench::Flags(kUsage)
@@ -208,6 +216,12 @@ int Main(int argc, char** argv) {
       .Option("--events", &events, 1)
       .Option("--rounds", &rounds, 1)
       .Option("--recent", &recent)
+      .Option("--new-customers", "a share from 0 to 1",
+              [&](const std::string& v) {
+                char* end = nullptr;
+                new_customers = std::strtod(v.c_str(), &end);
+                return !v.empty() && *end == '\0' && new_customers >= 0 && new_customers <= 1;
+              })
       .Option("--only", &g_only)
       .Option("--batch", &g_batch, 1)
       .Option("--wal", "0 or 1",
@@ -239,15 +253,18 @@ int Main(int argc, char** argv) {
     testing::EventGenerator generator(42, {.shops = 50,
                                            .customers_per_shop = 200,
                                            .agents_per_shop = 5,
-                                           .recent_conversations = recent});
+                                           .recent_conversations = recent,
+                                           .new_customer_chance = new_customers});
     for (size_t done = 0; done < events; done += 50'000)
       Append(*log, generator.Next(std::min<size_t>(50'000, events - done)));
     if (recent == 0) {
-      std::printf("rebuild log: %zu events, each to any conversation started before it\n", events);
+      std::printf("rebuild log: %zu events, each to any conversation started before it", events);
     } else {
-      std::printf("rebuild log: %zu events, each to one of the %zu conversations started last\n",
+      std::printf("rebuild log: %zu events, each to one of the %zu conversations started last",
                   events, recent);
     }
+    std::printf("; %.0f%% of conversations started by a customer new to the shop\n",
+                100 * new_customers);
     struct Round {
       double secs, cpu, thread_cpu;
     };

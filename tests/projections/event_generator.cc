@@ -131,7 +131,12 @@ struct EventGenerator::State {
       Conversation c;
       c.id = Id("conv");
       c.shop = shop.id;
-      c.customer = Pick(shop.customers);
+      if (options.new_customer_chance > 0 && Chance(options.new_customer_chance)) {
+        shop.customers.push_back(shop.id + "-cust-" + std::to_string(shop.customers.size()));
+        c.customer = shop.customers.back();
+      } else {
+        c.customer = Pick(shop.customers);
+      }
       c.channel = static_cast<Channel>(1 + Uniform(4));
       ConversationStarted body;
       body.customer_id = c.customer;

@@ -25,6 +25,11 @@ struct EventGeneratorOptions {
   // log). N: to one of the N conversations started last, as in a support
   // queue, where a conversation gets its events in the hours after it starts.
   size_t recent_conversations = 0;
+  // The chance that a new conversation's customer is new to the shop (added
+  // to its customers, who then grow with the log, as a shop's do). 0: always
+  // one of the customers_per_shop, who then gather more and more
+  // conversations each as the log grows.
+  double new_customer_chance = 0;
 };
 
 class EventGenerator {

@@ -48,5 +48,32 @@ TEST(EventGeneratorTest, WithoutAWindowOldConversationsKeepGettingEvents) {
   EXPECT_GT(to_old, 5'000u);
 }
 
+// The customers of the conversations started, each once.
+std::vector<std::string> CustomersStarting(const std::vector<Event>& events) {
+  std::vector<std::string> customers;
+  for (const Event& event : events)
+    if (const auto* started = std::get_if<ConversationStarted>(&event.body))
+      customers.push_back(started->customer_id);
+  std::sort(customers.begin(), customers.end());
+  customers.erase(std::unique(customers.begin(), customers.end()), customers.end());
+  return customers;
+}
+
+TEST(EventGeneratorTest, NewCustomersGrowWithTheLog) {
+  // 4 shops x 6 customers without new ones; about half of some 1,600
+  // conversations from new customers with a chance of one half.
+  EventGenerator fixed(7, {.shops = 4});
+  EXPECT_LE(CustomersStarting(fixed.Next(20'000)).size(), 24u);
+  EventGenerator growing(7, {.shops = 4, .new_customer_chance = 0.5});
+  const std::vector<Event> events = growing.Next(20'000);
+  const size_t started =
+      static_cast<size_t>(std::count_if(events.begin(), events.end(), [](const Event& e) {
+        return std::holds_alternative<ConversationStarted>(e.body);
+      }));
+  const size_t customers = CustomersStarting(events).size();
+  EXPECT_GT(customers, started * 2 / 5);
+  EXPECT_LT(customers, started * 3 / 5 + 24);
+}
+
 }  // namespace
 }  // namespace palaver::testing
