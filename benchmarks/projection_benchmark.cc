@@ -7,9 +7,10 @@
 //     machine's speed drifts from second to second: the median round is
 //     reported, with the slowest and the fastest); events/s, beside raw
 //     RocksDB WriteBatch puts/s of the rebuilt database's own keys and values
-//     (batches of 1000 puts, no fsync, and the WAL off as the rebuild has it,
-//     like `palaver replay`; `--wal 1` turns it on for both, as the live
-//     projector has it). By default an event goes to any conversation
+//     (batches of 1000 puts, no fsync, and the WAL off: the rebuild, like
+//     `palaver replay`, commits its batches as table files without it;
+//     `--wal 1` has both write WriteBatches through the WAL, as the live
+//     projector does). By default an event goes to any conversation
 //     started so far, however old, so the rows a rebuild touches spread over
 //     the whole log (the worst case for every cache); `--recent N` sends
 //     each to one of the N conversations started last, as in a support
@@ -89,20 +90,20 @@ std::unique_ptr<EventLog> OpenLog(const std::string& dir) {
 size_t g_batch = projections::ReplayOptions().batch_events;  // as `palaver replay` does
 size_t g_cache_bytes = projections::ReplayOptions().block_cache_bytes;
 size_t g_read_cache_bytes = projections::ReplayOptions().read_cache_bytes;
-bool g_without_wal = true;  // as Replay does; --wal 1 for the live projector's setting
-std::string g_only;         // one projection by name; empty = all of them
+bool g_bulk_load = true;  // as Replay does; --wal 1 for the live projector's commits
+std::string g_only;       // one projection by name; empty = all of them
 
 // The rebuild phase's projector is set up as `palaver replay` sets up its own
 // (unless --batch/--wal say otherwise); the inbox phase's build keeps the
 // batches of 10,000 with the WAL on that its recorded figures were taken with.
 std::unique_ptr<projections::Projector> OpenProjector(const std::string& dir, EventLog& log,
-                                                      size_t batch, bool without_wal) {
+                                                      size_t batch, bool bulk_load) {
   projections::ProjectorOptions options;
   options.db_path = dir;
   options.max_batch_events = batch;
   options.block_cache_bytes = g_cache_bytes;
   options.read_cache_bytes = g_read_cache_bytes;
-  options.without_wal = without_wal;
+  options.bulk_load = bulk_load;
   auto projections = projections::DefaultProjections();
   if (!g_only.empty())
     std::erase_if(projections, [](const auto& p) { return p->name() != g_only; });
@@ -148,7 +149,7 @@ double RawPutsPerSecond(const std::string& source_dir, const std::string& target
     batch.Put(kvs[i].first, kvs[i].second);
     if (batch.Count() == 1000 || i + 1 == kvs.size()) {
       rocksdb::WriteOptions write_options;
-      write_options.disableWAL = g_without_wal;
+      write_options.disableWAL = g_bulk_load;
       if (!target->Write(write_options, &batch).ok()) return 0;
       batch.Clear();
     }
@@ -191,7 +192,8 @@ and inbox page latency at N conversations; see benchmarks/README.md.
                       profile or metrics (all of them)
   --batch N           events per rebuild batch, at most (as palaver replay:
                       1000000; the block cache ends most batches first)
-  --wal 0|1           the rebuild's WAL, as the live projector has it (0)
+  --wal 0|1           1: the rebuild commits WriteBatches through the WAL, as
+                      the live projector; 0: table files, as palaver replay
   --cache-mb N        RocksDB block cache, which bounds the views' memory
                       (as palaver replay: 512)
   --read-cache-mb N   read cache per partition, charged to it (16)
@@ -226,7 +228,7 @@ int Main(int argc, char** argv) {
       .Option("--batch", &g_batch, 1)
       .Option("--wal", "0 or 1",
               [](const std::string& v) {
-                g_without_wal = v == "0";
+                g_bulk_load = v == "0";
                 return v == "0" || v == "1";
               })
       .Option("--cache-mb", &cache_mb, 1)
@@ -245,8 +247,8 @@ int Main(int argc, char** argv) {
   std::printf(
       "rebuild batch %zu events, %s, block cache %zu MiB, read cache %zu MiB per partition, "
       "projections: %s\n",
-      g_batch, g_without_wal ? "no WAL" : "WAL on", g_cache_bytes >> 20, g_read_cache_bytes >> 20,
-      g_only.empty() ? "all" : g_only.c_str());
+      g_batch, g_bulk_load ? "bulk load (table files, no WAL)" : "WAL on", g_cache_bytes >> 20,
+      g_read_cache_bytes >> 20, g_only.empty() ? "all" : g_only.c_str());
   // --- rebuild
   if (phase == "all" || phase == "rebuild") {
     auto log = OpenLog(dir + "/log");
@@ -276,7 +278,7 @@ int Main(int argc, char** argv) {
     const bool peak_reset = bench::ResetPeakRss();
     for (size_t r = 0; r < rounds; ++r) {
       std::filesystem::remove_all(dir + "/views");
-      auto projector = OpenProjector(dir + "/views", *log, g_batch, g_without_wal);
+      auto projector = OpenProjector(dir + "/views", *log, g_batch, g_bulk_load);
       const auto start = Clock::now();
       const double cpu_start = CpuSeconds();
       const double thread_start = CpuSeconds(CLOCK_THREAD_CPUTIME_ID);
@@ -364,7 +366,7 @@ int Main(int argc, char** argv) {
       }
     }
     Append(*log, batch);
-    auto projector = OpenProjector(dir + "/inbox-views", *log, 10'000, /*without_wal=*/false);
+    auto projector = OpenProjector(dir + "/inbox-views", *log, 10'000, /*bulk_load=*/false);
     const auto start = Clock::now();
     const double cpu_start = CpuSeconds();
     if (!projector->CatchUp(std::chrono::hours(1)).ok()) return 1;

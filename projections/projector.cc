@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <new>
 #include <set>
@@ -12,6 +13,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -30,6 +32,8 @@ using internal::ReadBigEndian64;
 constexpr std::string_view kCheckpointPrefix = "checkpoint/";
 // Not a view key: which encoding of the views this database holds.
 constexpr std::string_view kFormatKey = "meta/format";
+// A bulk load's batch files in the database's directory (BatchFilePath).
+constexpr std::string_view kBatchFilePrefix = "palaver-batch-";
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -242,10 +246,15 @@ class PartitionViews {
  public:
   // `fresh`: the database holds no key of this partition's shops (no batch
   // of it was ever committed), so a key it has not written since is absent.
-  // What the views hold is charged to `block_cache` (see Charge).
+  // What the views hold is charged to `block_cache` (see Charge);
+  // `commits_by_file`: batches are committed by WriteTableFile, not
+  // ToWriteBatch.
   PartitionViews(rocksdb::DB& db, std::shared_ptr<rocksdb::Cache> block_cache, size_t budget_bytes,
-                 bool fresh)
-      : db_(db), budget_bytes_(budget_bytes), charge_(std::move(block_cache)) {
+                 bool fresh, bool commits_by_file)
+      : db_(db),
+        budget_bytes_(budget_bytes),
+        commits_by_file_(commits_by_file),
+        charge_(std::move(block_cache)) {
     if (fresh && budget_bytes > 0) written_.Start(budget_bytes / 4);
   }
   ~PartitionViews() { Clear(); }
@@ -326,18 +335,23 @@ class PartitionViews {
   size_t pending_bytes() const { return pending_bytes_; }
 
   // Charges the block cache with what the views hold (bytes()) and what the
-  // commit will add: the batch's writes, those made (pending) and those its
-  // Finish calls are expected to make (`expected_bytes`), each end up in
-  // three places at once, the table, the WriteBatch the commit copies them
-  // into and the memtable that takes that copy (a batch never spans two
-  // memtables, so one may grow past its size by a batch; RocksDB charges it
-  // to the cache only as it grows). True when the charge grew and the block
-  // cache is now full of pinned entries: the batch should end, or memory
-  // passes the cache's capacity. Called after each record; Committed,
-  // Discard and Clear charge what is left.
+  // commit will add for the batch's writes, those made (pending) and those
+  // its Finish calls are expected to make (`expected_bytes`). Committed as a
+  // WriteBatch, each write is in three places at once: the table, the
+  // WriteBatch the commit copies them into and the memtable that takes that
+  // copy (a batch never spans two memtables, so one may grow past its size
+  // by a batch; RocksDB charges it to the cache only as it grows). Committed
+  // as a table file, a quarter more: the sort's pointers to the entries (16
+  // bytes each, against at least 136 an entry costs) and the file's filter
+  // and index as they are built (a few bytes per key); its data blocks go
+  // to the file as they fill. True when the charge grew and the block cache
+  // is now full of pinned entries: the batch should end, or memory passes
+  // the cache's capacity. Called after each record; Committed, Discard and
+  // Clear charge what is left.
   bool Charge(size_t expected_bytes = 0) {
     const size_t writes = pending_bytes_ + expected_bytes;
-    return charge_.Set(bytes() + expected_bytes + 2 * writes) && charge_.Full();
+    const size_t commit_copies = commits_by_file_ ? writes / 4 : 2 * writes;
+    return charge_.Set(bytes() + expected_bytes + commit_copies) && charge_.Full();
   }
 
   // Merges the database with the pending writes over keys starting with `prefix`.
@@ -391,16 +405,13 @@ class PartitionViews {
   // (a few bytes over), so it is never regrown and holds no slack; it is
   // freed with the batch, after the commit.
   rocksdb::WriteBatch ToWriteBatch() {
-    SortNewPendingKeys();
-    while (runs_.size() > 1) MergeLastRuns();
-    if (runs_.empty()) return rocksdb::WriteBatch();
+    const std::vector<Entry*>& writes = SortedPending();
     // Per write: a type byte, the key's and the value's lengths (varints of
     // at most 5 bytes each) and their bytes; 12 bytes of header.
     size_t bytes = 12;
-    for (const Entry* e : runs_.front())
-      bytes += 11 + e->key_size + (e->value ? e->value->size() : 0);
+    for (const Entry* e : writes) bytes += 11 + e->key_size + (e->value ? e->value->size() : 0);
     rocksdb::WriteBatch batch(bytes);
-    for (const Entry* e : runs_.front()) {
+    for (const Entry* e : writes) {
       const std::string_view key = e->key();
       if (e->value) {
         batch.Put(rocksdb::Slice(key.data(), key.size()), *e->value);
@@ -409,6 +420,24 @@ class PartitionViews {
       }
     }
     return batch;
+  }
+
+  // The pending writes as a table file at `path`, in key order, for
+  // IngestExternalFile: the memtable, its flush and the WriteBatch copy are
+  // skipped. Sets `*empty` (and writes nothing) when there are none.
+  Status WriteTableFile(const rocksdb::Options& options, const std::string& path, bool* empty) {
+    const std::vector<Entry*>& writes = SortedPending();
+    *empty = writes.empty();
+    if (*empty) return Status::Ok();
+    rocksdb::SstFileWriter file(rocksdb::EnvOptions(), options);
+    rocksdb::Status s = file.Open(path);
+    for (auto e = writes.begin(); s.ok() && e != writes.end(); ++e) {
+      const std::string_view key = (*e)->key();
+      const rocksdb::Slice k(key.data(), key.size());
+      s = (*e)->value ? file.Put(k, *(*e)->value) : file.Delete(k);
+    }
+    if (s.ok()) s = file.Finish();
+    return FromRocks(s, "writing the batch's table file " + path);
   }
 
   // After a successful commit: the pending values are the committed ones.
@@ -601,6 +630,14 @@ class PartitionViews {
       MergeLastRuns();
   }
 
+  // Every pending entry, in key order (one run).
+  const std::vector<Entry*>& SortedPending() {
+    SortNewPendingKeys();
+    while (runs_.size() > 1) MergeLastRuns();
+    static const std::vector<Entry*> kNone;
+    return runs_.empty() ? kNone : runs_.front();
+  }
+
   void MergeLastRuns() {
     std::vector<Entry*> last = std::move(runs_.back());
     runs_.pop_back();
@@ -612,6 +649,7 @@ class PartitionViews {
 
   rocksdb::DB& db_;
   const size_t budget_bytes_;
+  const bool commits_by_file_;
   size_t bytes_ = 0;  // the sum of Cost over the entries
   // Entries stay where they were allocated until RemoveIf or Clear frees
   // them; pending entries are freed only by Discard and Clear, which drop the
@@ -692,6 +730,55 @@ Status Guarded(Call call) {
   }
 }
 
+// jemalloc's control call when the process allocates with jemalloc (palaver's
+// programs do, see CMakeLists.txt); null otherwise.
+extern "C" int mallctl(const char*, void*, size_t*, void*, size_t) __attribute__((weak));
+
+// Hands the pages of memory freed since back to the system, when the
+// allocator is jemalloc (which otherwise keeps them for about 10 s). After
+// a bulk load's commit: the sweep has just freed most of the batch's
+// entries, and the next batch, which refills them, would find the memory
+// above its charge by those pages. Once per batch it costs their page
+// faults when reused (a few ms per hundred MiB); always returning freed
+// pages soon (dirty_decay_ms) cost a rebuild 15-25% of its CPU.
+void ReturnFreedPages() {
+  if (mallctl != nullptr) mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // all arenas
+}
+
+// Commits the batch as one WriteBatch, through the WAL (fsynced with `sync`).
+Status CommitByWriteBatch(rocksdb::DB& db, bool sync, PartitionViews& views) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = sync;
+  rocksdb::WriteBatch batch = views.ToWriteBatch();
+  return FromRocks(db.Write(write_options, &batch), "committing projection batch");
+}  // the batch's buffer is freed once written
+
+// Where a bulk load writes a partition's batch before ingesting it: in the
+// database's directory (so ingesting moves it, not copies it), under a name
+// RocksDB leaves alone. One left by a crash is removed by Projector::Open.
+std::string BatchFilePath(const std::string& db_path, int32_t partition) {
+  return db_path + "/" + std::string(kBatchFilePrefix) + std::to_string(partition) + ".sst";
+}
+
+// Commits the batch as one table file ingested into the database (a bulk
+// load): atomic like a WriteBatch, and durable once ingested, without the
+// WAL, the memtable's copy and its flush. The file goes to level 0 (its keys
+// span the views), like a flushed memtable.
+Status CommitByFile(rocksdb::DB& db, const rocksdb::Options& file_options, const std::string& path,
+                    PartitionViews& views) {
+  bool empty = false;
+  Status committed = views.WriteTableFile(file_options, path, &empty);
+  if (committed.ok() && !empty) {
+    rocksdb::IngestExternalFileOptions ingest;
+    ingest.move_files = true;           // linked into the database, not copied
+    ingest.write_global_seqno = false;  // the file's sequence number is kept in the MANIFEST
+    committed = FromRocks(db.IngestExternalFile({path}, ingest), "committing projection batch");
+  }
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);  // unlinked once ingested; unwanted after a failure
+  return committed;
+}
+
 }  // namespace
 
 struct Projector::Impl {
@@ -700,6 +787,9 @@ struct Projector::Impl {
   std::vector<std::unique_ptr<Projection>> projections;
   std::shared_ptr<rocksdb::Cache> block_cache;  // the views' memory is charged to it
   std::unique_ptr<rocksdb::DB> db;
+  // A bulk load's batch files (CommitByFile): the database's table options,
+  // stored uncompressed as flushed memtables are.
+  rocksdb::Options batch_file_options;
 
   struct Partition {
     std::mutex poll_mu;  // serialises PollOnce on this partition
@@ -769,7 +859,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   // which lets level 0 hold up to 16 files (below): pinned, their blocks
   // passed the cache's capacity (an 8 M-event rebuild peaked 567 MiB above
   // its start with a 512 MiB cache; 515 MiB unpinned, at the same speed).
-  table.pin_l0_filter_and_index_blocks_in_cache = !options.without_wal;
+  table.pin_l0_filter_and_index_blocks_in_cache = !options.bulk_load;
   // Partitioned index and filters: a read loads one small partition (4 KiB)
   // of each, found through a pinned top-level index, instead of the whole
   // index and Bloom filter of a file (megabytes in a large file). Without
@@ -812,11 +902,10 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   // of the compactions' time (a 1 M-event rebuild: 5% faster with LZ4, the
   // views 9% larger until later compactions rewrite them in ZSTD).
   db_options.compression_per_level = {rocksdb::kNoCompression, rocksdb::kLZ4Compression};
-  db_options.bottommost_compression =
-      options.without_wal ? rocksdb::kLZ4Compression : rocksdb::kZSTD;
-  if (options.without_wal) {
-    // A bulk load merges level 0 into level 1 after 16 flushed files, not
-    // 4, with room for 2 GiB in level 1: each of those compactions rewrites
+  db_options.bottommost_compression = options.bulk_load ? rocksdb::kLZ4Compression : rocksdb::kZSTD;
+  if (options.bulk_load) {
+    // A bulk load merges level 0 into level 1 after 16 files (its ingested
+    // batches), not 4, with room for 2 GiB in level 1: each of those compactions rewrites
     // the whole of level 1, which grows with the load, so fewer and larger
     // ones cost less (a 4 M-event rebuild: 107-114 CPU s against 128-146).
     // The views are left with up to 16 files in level 0, which the next
@@ -831,9 +920,22 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   if (!s.ok()) return FromRocks(s, "opening projection database " + options.db_path);
   std::unique_ptr<rocksdb::DB> db(raw);
   PALAVER_RETURN_IF_ERROR(CheckFormat(*db, options.db_path));
+  // Batch files a crashed bulk load wrote and did not ingest (harmless if
+  // they stay: RocksDB does not read them).
+  std::error_code ignored;
+  for (const auto& file : std::filesystem::directory_iterator(options.db_path, ignored))
+    if (file.path().filename().string().starts_with(kBatchFilePrefix))
+      std::filesystem::remove(file.path(), ignored);
 
   auto impl = std::make_unique<Impl>();
   impl->db = std::move(db);
+  const bool bulk_load = options.bulk_load;
+  if (bulk_load) {
+    impl->batch_file_options = db_options;
+    impl->batch_file_options.compression = rocksdb::kNoCompression;
+    impl->batch_file_options.compression_per_level.clear();
+    impl->batch_file_options.bottommost_compression = rocksdb::kDisableCompressionOption;
+  }
   impl->block_cache = std::move(cache);
   impl->options = std::move(options);
   impl->log = &log;
@@ -841,7 +943,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   const int32_t count = log.PartitionCount();
   // The read caches charged to the block cache take at most half of it.
   const int32_t applied_at_once =
-      impl->options.without_wal ? CatchUpThreadsFor(count) : std::max(count, 1);
+      impl->options.bulk_load ? CatchUpThreadsFor(count) : std::max(count, 1);
   const size_t read_cache_bytes =
       impl->options.block_cache_bytes / 2 / static_cast<size_t>(applied_at_once);
   if (impl->options.read_cache_bytes > read_cache_bytes) {
@@ -870,8 +972,8 @@ Result<std::unique_ptr<Projector>> Projector::Open(
     // No checkpoint: no batch of the partition was committed, so the
     // database holds none of its shops' keys.
     const bool fresh = *std::max_element(part->checkpoints.begin(), part->checkpoints.end()) < 0;
-    part->views = std::make_unique<PartitionViews>(*impl->db, impl->block_cache,
-                                                   impl->options.read_cache_bytes, fresh);
+    part->views = std::make_unique<PartitionViews>(
+        *impl->db, impl->block_cache, impl->options.read_cache_bytes, fresh, bulk_load);
     impl->applied[static_cast<size_t>(p)] = part->checkpoints;
     impl->partitions.push_back(std::move(part));
   }
@@ -1027,20 +1129,18 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
                 BigEndian64(static_cast<uint64_t>(last)));
     }
   }
-  rocksdb::WriteOptions write_options;
-  write_options.sync = impl_->options.sync_writes && !impl_->options.without_wal;
-  write_options.disableWAL = impl_->options.without_wal;
-  rocksdb::Status s;
-  {
-    rocksdb::WriteBatch write_batch = views.ToWriteBatch();
-    s = impl_->db->Write(write_options, &write_batch);
-  }  // its buffer is freed once written
-  if (!s.ok()) {
+  const Status committed =
+      impl_->options.bulk_load
+          ? CommitByFile(*impl_->db, impl_->batch_file_options,
+                         BatchFilePath(impl_->options.db_path, partition), views)
+          : CommitByWriteBatch(*impl_->db, impl_->options.sync_writes, views);
+  if (!committed.ok()) {
     views.Clear();        // it holds the batch that was not committed
     part.reader.reset();  // re-read the batch from the checkpoint next time
-    return FromRocks(s, "committing projection batch");
+    return committed;
   }
   views.Committed();
+  if (impl_->options.bulk_load) ReturnFreedPages();
   // After the commit, so a reader that sees the new number also sees the batch.
   for (const std::string& shop : shops)
     impl_->GenerationOf(shop).fetch_add(1, std::memory_order_release);
@@ -1115,14 +1215,14 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout,
           after_batch();
         }
       }
-      if (impl_->options.without_wal) {  // a bulk load is done with the partition
+      if (impl_->options.bulk_load) {  // a bulk load is done with the partition
         // Its cache and filter of written keys go; empty views that ask the
         // database, as a partition opened with checkpoints does, take their place.
         Impl::Partition& part = *impl_->partitions[static_cast<size_t>(p)];
         std::lock_guard lock(part.poll_mu);
         part.views = std::make_unique<PartitionViews>(*impl_->db, impl_->block_cache,
                                                       impl_->options.read_cache_bytes,
-                                                      /*fresh=*/false);
+                                                      /*fresh=*/false, /*commits_by_file=*/true);
       }
     }
   };
@@ -1130,10 +1230,6 @@ Status Projector::CatchUp(std::chrono::milliseconds timeout,
   for (int t = 1; t < CatchUpThreads(); ++t) helpers.emplace_back(work);
   work();
   for (auto& t : helpers) t.join();
-  if (first_error.ok() && impl_->options.without_wal) {
-    // Without the WAL, only table files outlive the process.
-    return FromRocks(impl_->db->Flush(rocksdb::FlushOptions()), "flushing the views");
-  }
   return first_error;
 }
 

@@ -10,7 +10,8 @@
 // ProjectorOptions::max_batch_events per batch, fewer once the block cache
 // is full, one partition per batch), and a batch's view changes and its
 // checkpoints are committed in the SAME WriteBatch with the WAL on (or, for
-// a bulk load, without it: see ProjectorOptions::without_wal). After any
+// a bulk load, in the same ingested table file: see
+// ProjectorOptions::bulk_load). After any
 // crash the projector resumes from the checkpoints: no record is applied
 // twice or skipped.
 //
@@ -111,15 +112,18 @@ struct ProjectorOptions {
   // half the cache, so they cannot evict every index block), and by the
   // projector each partition's read cache, and a batch's pending writes and
   // what its Finish calls are expected to write (as much per Defer as in the
-  // partition's previous batch) three times: in the table, in the WriteBatch
-  // the commit copies them into and in the memtable that takes the copy
-  // (a batch is never split across memtables). The cache evicts blocks to
-  // make room for the charges, and a batch ends, with the record just
-  // applied, once the cache holds nothing left to evict: charges, memtables
-  // and pinned index and filter blocks fill it. What passes the capacity:
+  // partition's previous batch): three times when the batch is committed as
+  // a WriteBatch (in the table, in the WriteBatch the commit copies them
+  // into and in the memtable that takes the copy; a batch is never split
+  // across memtables), one and a quarter times when it is committed as a
+  // table file (bulk_load: the table, the sort's pointers and the file's
+  // filter and index as they are built). The cache evicts blocks to make
+  // room for the charges, and a batch ends, with the record just applied,
+  // once the cache holds nothing left to evict: charges, memtables and
+  // pinned index and filter blocks fill it. What passes the capacity:
   // Finish's writes beyond the estimate, pinned top-level index and filter
-  // blocks as the files grow, and the allocator's freed pages kept for
-  // reuse.
+  // blocks as the files grow, and the allocator's freed pages kept for reuse
+  // (with jemalloc, a bulk load hands them back after each commit).
   size_t block_cache_bytes = 256u << 20;
   size_t write_buffer_bytes = 32u << 20;
   int max_write_buffers = 2;
@@ -132,17 +136,18 @@ struct ProjectorOptions {
   // when every partition applied at once fills its read cache (all of them,
   // or CatchUpThreads() in a bulk load).
   size_t read_cache_bytes = 16u << 20;
-  bool sync_writes = false;  // fsync the WAL on each commit (unless without_wal)
-  // A bulk load (Replay into a new directory): batches are committed without
-  // RocksDB's write-ahead log, and CatchUp flushes them to table files before
-  // it returns. Exactly-once still holds after a crash: the database comes
-  // back as of its last flushed memtable, which holds the view changes and
-  // the checkpoints of the same batches (one column family; a batch never
-  // spans two memtables), so only the records since are applied again.
+  bool sync_writes = false;  // fsync the WAL on each commit (unless bulk_load)
+  // A bulk load (Replay into a new directory): each batch, its checkpoints
+  // included, is written as one sorted table file and ingested into the
+  // database (IngestExternalFile, at level 0 like a flushed memtable),
+  // without RocksDB's write-ahead log, memtable and flush. Ingesting is
+  // atomic and durable, so after a crash the views are as of the last batch
+  // ingested and only the records since are applied again; a batch file a
+  // crash left behind is removed by Open.
   // CatchUp also gives back a partition's read cache once it has caught up:
   // a bulk load applies each partition once, so memory holds the caches of
   // the partitions being applied, not of all of them.
-  bool without_wal = false;
+  bool bulk_load = false;
   std::chrono::milliseconds poll_wait{100};  // how long a partition thread waits for records
   // Replay "as of": records with a larger offset, or a later log timestamp
   // (milliseconds), are never applied; a partition stops at the first one.
@@ -200,9 +205,7 @@ class Projector : public ViewReader {
   // concurrently), from any of those threads. Errors: as PollOnce; kTimeout
   // when the log does not deliver the records it reported within `timeout`.
   // The first error is returned; the other threads stop after their current
-  // batch (what they committed stays committed and checkpointed). With
-  // without_wal, the batches are flushed to table files before it returns OK
-  // (kIoError when the flush fails).
+  // batch (what they committed stays committed and checkpointed).
   Status CatchUp(std::chrono::milliseconds timeout = std::chrono::seconds(60),
                  const std::function<void()>& after_batch = nullptr);
 

@@ -310,8 +310,8 @@ Result<ReplayStats> Replay(EventLog& log, const ReplayOptions& options) {
   projector_options.read_cache_bytes = options.read_cache_bytes;
   projector_options.max_offset = options.up_to_offset;
   projector_options.max_timestamp_ms = options.up_to_timestamp_ms;
-  // A bulk load into a new directory: see ProjectorOptions::without_wal.
-  projector_options.without_wal = true;
+  // A bulk load into a new directory: see ProjectorOptions::bulk_load.
+  projector_options.bulk_load = true;
   auto projector = Projector::Open(projector_options, log, DefaultProjections());
   if (!projector.ok()) return projector.status();
   const auto start = std::chrono::steady_clock::now();

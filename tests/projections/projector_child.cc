@@ -1,7 +1,7 @@
-// projector_child <log dir> <db dir> <batch size> [without-wal]: projects
-// every record of an embedded log into the projection database (without
-// RocksDB's write-ahead log and with a small block cache that ends batches
-// early, as a replay's full cache does, when asked), then prints "done" and exits 0.
+// projector_child <log dir> <db dir> <batch size> [bulk-load]: projects
+// every record of an embedded log into the projection database (as a bulk
+// load, with a small block cache that ends batches early, as a replay's full
+// cache does, when asked), then prints "done" and exits 0.
 // The crash-safety test kills it with SIGKILL at random points and restarts it.
 #include <cstdio>
 #include <cstdlib>
@@ -13,8 +13,8 @@
 
 int main(int argc, char** argv) {
   using namespace palaver;
-  if (argc != 4 && !(argc == 5 && std::string(argv[4]) == "without-wal")) {
-    std::fprintf(stderr, "usage: projector_child <log dir> <db dir> <batch size> [without-wal]\n");
+  if (argc != 4 && !(argc == 5 && std::string(argv[4]) == "bulk-load")) {
+    std::fprintf(stderr, "usage: projector_child <log dir> <db dir> <batch size> [bulk-load]\n");
     return 2;
   }
   EventLogOptions log_options;
@@ -29,14 +29,11 @@ int main(int argc, char** argv) {
   projections::ProjectorOptions options;
   options.db_path = argv[2];
   options.max_batch_events = static_cast<size_t>(std::atoi(argv[3]));
-  options.without_wal = argc == 5;
-  // Without the WAL only flushed memtables survive a kill: small ones are
-  // flushed often, so the kills land between flushes.
-  if (options.without_wal) options.write_buffer_bytes = 1u << 20;
-  // And a block cache of 2 MiB, which the memtables, read caches and pending
-  // writes fill, so that batches also end early, as a replay's do once its
-  // cache is full.
-  if (options.without_wal) options.block_cache_bytes = 2u << 20;
+  options.bulk_load = argc == 5;
+  // A bulk load with a block cache of 2 MiB, which the read caches and
+  // pending writes fill, so that batches also end early, as a replay's do
+  // once its cache is full.
+  if (options.bulk_load) options.block_cache_bytes = 2u << 20;
   auto projector = projections::Projector::Open(options, **log, projections::DefaultProjections());
   if (!projector.ok()) {
     std::fprintf(stderr, "open projector: %s\n", projector.status().ToString().c_str());

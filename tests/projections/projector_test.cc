@@ -1,6 +1,8 @@
 #include "projections/projector.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -340,7 +342,7 @@ TEST(ProjectorTest, BulkLoadGivesBackEachCaughtUpPartitionsReadCache) {
     projections::ProjectorOptions options;
     options.db_path = dir.path() + (bulk ? "/bulk" : "/live");
     options.max_batch_events = 500;
-    options.without_wal = bulk;
+    options.bulk_load = bulk;
     auto projector = Projector::Open(options, *log, projections::DefaultProjections());
     ASSERT_TRUE(projector.ok());
     ASSERT_TRUE((*projector)->CatchUp(std::chrono::seconds(60)).ok());
@@ -353,6 +355,50 @@ TEST(ProjectorTest, BulkLoadGivesBackEachCaughtUpPartitionsReadCache) {
   }
   EXPECT_FALSE(dumps[0].empty());
   EXPECT_EQ(dumps[0], dumps[1]);
+}
+
+// A bulk load commits each batch as a table file it ingests: the views equal
+// those of WriteBatch commits, no batch file stays in the database's
+// directory, and one left there by a crash is removed when the views are
+// opened again.
+TEST(ProjectorTest, BulkLoadCommitsBatchesAsTableFilesAndLeavesNoneBehind) {
+  TempDir dir;
+  auto log = OpenEmbeddedLog(dir.path() + "/log", 1);
+  ASSERT_TRUE(AppendEvents(*log, EventGenerator(17, {.shops = 3}).Next(2000)).ok());
+  auto batch_files = [](const std::string& db) {
+    size_t n = 0;
+    for (const auto& file : std::filesystem::directory_iterator(db))
+      n += file.path().filename().string().starts_with("palaver-batch-");
+    return n;
+  };
+  std::string dumps[2];
+  for (bool bulk : {false, true}) {
+    projections::ProjectorOptions options;
+    options.db_path = dir.path() + (bulk ? "/bulk" : "/live");
+    options.bulk_load = bulk;
+    auto projector = Projector::Open(options, *log, projections::DefaultProjections());
+    ASSERT_TRUE(projector.ok());
+    for (size_t batch_size : {700, 700, 600}) {
+      auto n = (*projector)->PollOnce(0, batch_size, std::chrono::milliseconds(0));
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      ASSERT_EQ(*n, batch_size);
+      EXPECT_EQ(batch_files(options.db_path), 0u);
+    }
+    dumps[bulk] = (*projector)->DumpAll();
+  }
+  EXPECT_FALSE(dumps[0].empty());
+  EXPECT_EQ(dumps[0], dumps[1]);
+
+  const std::string leftover = dir.path() + "/bulk/palaver-batch-0.sst";
+  { std::ofstream(leftover) << "a batch file a crash left half written"; }
+  projections::ProjectorOptions options;
+  options.db_path = dir.path() + "/bulk";
+  options.bulk_load = true;
+  auto reopened = Projector::Open(options, *log, projections::DefaultProjections());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(leftover));
+  EXPECT_EQ((*reopened)->AppliedOffset(0), 1999);
+  EXPECT_EQ((*reopened)->DumpAll(), dumps[0]);
 }
 
 // A fresh database's partitions answer reads of keys they have not written
