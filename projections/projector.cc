@@ -905,9 +905,12 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   db_options.bottommost_compression = options.bulk_load ? rocksdb::kLZ4Compression : rocksdb::kZSTD;
   if (options.bulk_load) {
     // A bulk load merges level 0 into level 1 after 16 files (its ingested
-    // batches), not 4, with room for 2 GiB in level 1: each of those compactions rewrites
-    // the whole of level 1, which grows with the load, so fewer and larger
-    // ones cost less (a 4 M-event rebuild: 107-114 CPU s against 128-146).
+    // batches), not 4, with room for 2 GiB in level 1: each of those
+    // compactions rewrites the whole of level 1, which grows with the load,
+    // so fewer and larger ones cost less (a 4 M-event rebuild: 107-114 CPU s
+    // against 128-146, when its batches were flushed memtables; 40 files
+    // instead of 16 cost more reads than they saved, 114 against 107 CPU s
+    // at 8 M events, with ingested batches).
     // The views are left with up to 16 files in level 0, which the next
     // process to open them compacts in the background.
     db_options.level0_file_num_compaction_trigger = 16;
