@@ -24,17 +24,22 @@ Flags& Flags::Option(const std::string& name, std::string* out) {
   });
 }
 
-Flags& Flags::Option(const std::string& name, double* out, double min) {
+Flags& Flags::Option(const std::string& name, double* out, double min, double max) {
+  auto bound = [](double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return std::string(text);
+  };
+  const bool has_min = min != std::numeric_limits<double>::lowest();
+  const bool has_max = max != std::numeric_limits<double>::max();
   std::string expects = "a number";
-  if (min != std::numeric_limits<double>::lowest()) {
-    char bound[32];
-    std::snprintf(bound, sizeof bound, "%g", min);
-    expects += std::string(" of at least ") + bound;
-  }
-  return Option(name, expects, [out, min](const std::string& text) {
+  if (has_min) expects += " of at least " + bound(min);
+  if (has_max) expects += (has_min ? " and" : " of") + std::string(" at most ") + bound(max);
+  return Option(name, expects, [out, min, max](const std::string& text) {
     char* stop = nullptr;
     const double value = std::strtod(text.c_str(), &stop);
-    if (text.empty() || *stop != '\0' || !std::isfinite(value) || value < min) return false;
+    if (text.empty() || *stop != '\0' || !std::isfinite(value) || value < min || value > max)
+      return false;
     *out = value;
     return true;
   });

@@ -35,9 +35,10 @@ class Flags {
   Flags& Option(const std::string& name, T* out,
                 std::type_identity_t<T> min = std::numeric_limits<T>::min(),
                 std::type_identity_t<T> max = std::numeric_limits<T>::max());
-  // `--name X`: a finite decimal number (1.5, 2e3) of at least `min`.
+  // `--name X`: a finite decimal number (1.5, 2e3) in [min, max].
   Flags& Option(const std::string& name, double* out,
-                double min = std::numeric_limits<double>::lowest());
+                double min = std::numeric_limits<double>::lowest(),
+                double max = std::numeric_limits<double>::max());
   // `--name` alone sets `*out` to true.
   Flags& Switch(const std::string& name, bool* out);
 

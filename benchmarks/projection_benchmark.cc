@@ -218,12 +218,7 @@ int Main(int argc, char** argv) {
       .Option("--events", &events, 1)
       .Option("--rounds", &rounds, 1)
       .Option("--recent", &recent)
-      .Option("--new-customers", "a share from 0 to 1",
-              [&](const std::string& v) {
-                char* end = nullptr;
-                new_customers = std::strtod(v.c_str(), &end);
-                return !v.empty() && *end == '\0' && new_customers >= 0 && new_customers <= 1;
-              })
+      .Option("--new-customers", &new_customers, 0.0, 1.0)
       .Option("--only", &g_only)
       .Option("--batch", &g_batch, 1)
       .Option("--wal", "0 or 1",

@@ -28,6 +28,7 @@ struct Values {
   size_t events = 300;
   int threads = 4;
   double seconds = 2;
+  double share = 0.5;
   std::string dir = "/tmp/default";
   bool kafka_only = false;
   std::string phase = "all";
@@ -38,6 +39,7 @@ Flags ExampleFlags(Values* v) {
   flags.Option("--events", &v->events, 1)
       .Option("--threads", &v->threads, 1, 64)
       .Option("--seconds", &v->seconds, 0.1)
+      .Option("--share", &v->share, 0.0, 1.0)
       .Option("--dir", &v->dir)
       .Switch("--kafka-only", &v->kafka_only)
       .Option("--phase", "all or rebuild", [v](const std::string& text) {
@@ -104,6 +106,8 @@ TEST(FlagsTest, ARefusedValueIsQuotedBesideWhatTheOptionTakes) {
   EXPECT_EXIT(Parse(ExampleFlags(&v), {"--seconds", "nan"}), exits_two,
               "--seconds takes a number of at least 0.1, not \"nan\"");
   EXPECT_EXIT(Parse(ExampleFlags(&v), {"--seconds", "2s"}), exits_two, "not \"2s\"");
+  EXPECT_EXIT(Parse(ExampleFlags(&v), {"--share", "1.5"}), exits_two,
+              "--share takes a number of at least 0 and at most 1, not \"1.5\"");
   EXPECT_EXIT(Parse(ExampleFlags(&v), {"--phase", "everything"}), exits_two,
               "--phase takes all or rebuild, not \"everything\"");
 }
