@@ -194,8 +194,8 @@ and inbox page latency at N conversations; see benchmarks/README.md.
                       1000000; the block cache ends most batches first)
   --wal 0|1           1: the rebuild commits WriteBatches through the WAL, as
                       the live projector; 0: table files, as palaver replay
-  --cache-mb N        RocksDB block cache, which bounds the views' memory
-                      (as palaver replay: 512)
+  --cache-mb N        the views' memory, three quarters of it RocksDB's block
+                      cache (as palaver replay: 512)
   --read-cache-mb N   read cache per partition, charged to it (16)
   --conversations N   conversations in the inbox phase's shop (100000)
   --queries N         queries per inbox page kind (2000)
@@ -315,9 +315,12 @@ int Main(int argc, char** argv) {
                 raw > 0 ? rate / raw : 0, raw_cpu > 0 ? rate_cpu / raw_cpu : 0);
     std::printf("peak RSS of the rebuild:%s\n", rebuild_rss.c_str());
     if (peak_reset) {
-      std::printf("rebuild memory: peak %lld kB above the %lld kB resident before it\n",
-                  static_cast<long long>(rebuild_growth / 1024),
-                  static_cast<long long>(rss_before / 1024));
+      std::printf(
+          "rebuild memory: peak %lld kB above the %lld kB resident before it (%.0f%% of the "
+          "%zu MiB set by --cache-mb)\n",
+          static_cast<long long>(rebuild_growth / 1024), static_cast<long long>(rss_before / 1024),
+          100.0 * static_cast<double>(rebuild_growth) / static_cast<double>(g_cache_bytes),
+          g_cache_bytes >> 20);
     } else {
       std::printf("rebuild memory: unknown (the kernel did not reset the peak RSS)\n");
     }

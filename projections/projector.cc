@@ -848,9 +848,11 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   db_options.create_if_missing = true;
   db_options.IncreaseParallelism(2);
   // Memory: one LRU block cache (data, index and filter blocks) that the
-  // memtables are charged to as well, and at most max_write_buffers memtables
-  // of write_buffer_bytes each. Nothing grows with the number of keys.
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // memtables and the projector's tables are charged to as well, with three
+  // quarters of block_cache_bytes; the last quarter is left to what is not
+  // charged (see ProjectorOptions). Nothing grows with the number of keys.
+  std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(options.block_cache_bytes - options.block_cache_bytes / 4);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -885,7 +887,7 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   db_options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
       std::min(
           db_options.write_buffer_size * static_cast<size_t>(db_options.max_write_buffer_number),
-          std::max<size_t>(options.block_cache_bytes / 2, 1u << 20)),
+          std::max<size_t>(cache->GetCapacity() / 2, 1u << 20)),
       cache);
   // A whole-key Bloom filter in the memtables: most reads of a rebuild ask for
   // keys that are not there yet (new conversations, messages), and it answers
@@ -948,13 +950,13 @@ Result<std::unique_ptr<Projector>> Projector::Open(
   const int32_t applied_at_once =
       impl->options.bulk_load ? CatchUpThreadsFor(count) : std::max(count, 1);
   const size_t read_cache_bytes =
-      impl->options.block_cache_bytes / 2 / static_cast<size_t>(applied_at_once);
+      impl->block_cache->GetCapacity() / 2 / static_cast<size_t>(applied_at_once);
   if (impl->options.read_cache_bytes > read_cache_bytes) {
     spdlog::info(
         "projector: read cache {} KiB per partition instead of {} KiB: half the {} KiB block "
         "cache over the {} partitions applied at once",
         read_cache_bytes >> 10, impl->options.read_cache_bytes >> 10,
-        impl->options.block_cache_bytes >> 10, applied_at_once);
+        impl->block_cache->GetCapacity() >> 10, applied_at_once);
     impl->options.read_cache_bytes = read_cache_bytes;
   }
   impl->applied.resize(static_cast<size_t>(count));

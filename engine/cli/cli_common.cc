@@ -39,9 +39,10 @@ void LogFlags::AddTo(CLI::App& app) {
 
 void ViewsMemoryFlags::AddTo(CLI::App& app) {
   app.add_option("--views-block-cache-mb", block_cache_mb,
-                 "Memory of the views: RocksDB's block cache, which their write buffers "
-                 "(flushed once they hold half of it), read caches and batches being applied "
-                 "are charged to; a batch ends early once it is full. More speeds up "
+                 "Memory of the views, all of it: three quarters are RocksDB's block cache, "
+                 "which their write buffers (flushed once they hold half of it), read caches "
+                 "and batches being applied are charged to (a batch ends early once it is "
+                 "full); the last quarter is left to what is not charged. More speeds up "
                  "rebuilding a large log")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();

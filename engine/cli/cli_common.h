@@ -37,8 +37,9 @@ struct LogFlags {
 };
 
 // The projected views' memory, for the commands that build them (serve,
-// replay): RocksDB's block cache, which bounds it, and each partition's read
-// cache, charged to it (projections/projector.h, ProjectorOptions).
+// replay): the block cache figure, which bounds all of it (three quarters
+// are RocksDB's block cache), and each partition's read cache, charged to
+// that cache (projections/projector.h, ProjectorOptions).
 // The defaults are ProjectorOptions' (a command may set its own).
 struct ViewsMemoryFlags {
   size_t block_cache_mb = projections::ProjectorOptions().block_cache_bytes >> 20;
