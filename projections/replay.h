@@ -32,9 +32,9 @@ struct ReplayOptions {
   size_t batch_events = 1'000'000;
   // Memory, as in ProjectorOptions: block_cache_bytes bounds it (three
   // quarters are the block cache), and each partition's read cache is
-  // charged to the cache. Twice the live projector's
-  // default: a replay is a batch job, and a larger cache lets its batches
-  // grow (a 1 M-event rebuild: 131 k events/s at 256 MiB, 155-158 k at 512).
+  // charged to the cache. Twice the live projector's default: a replay is a
+  // batch job, and a larger cache lets its batches grow (a 1 M-event
+  // rebuild: 131 k events/s at 256 MiB, 155-158 k at 512).
   size_t block_cache_bytes = 2 * ProjectorOptions().block_cache_bytes;
   size_t read_cache_bytes = ProjectorOptions().read_cache_bytes;
   // Called after every batch with (records consumed, records to consume;

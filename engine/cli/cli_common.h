@@ -37,7 +37,7 @@ struct LogFlags {
 };
 
 // The projected views' memory, for the commands that build them (serve,
-// replay): the block cache figure, which bounds all of it (three quarters
+// replay): --views-block-cache-mb, which bounds all of it (three quarters
 // are RocksDB's block cache), and each partition's read cache, charged to
 // that cache (projections/projector.h, ProjectorOptions).
 // The defaults are ProjectorOptions' (a command may set its own).
