@@ -798,11 +798,15 @@ struct Projector::Impl {
     std::vector<int64_t> checkpoints;       // per projection: last applied offset, -1 = none
     std::unique_ptr<PartitionViews> views;  // pending writes and cached values
     bool reached_limit = false;             // a record past max_offset/max_timestamp_ms was seen
-    // What Finish wrote per deferral in the last batch with any (pending
-    // bytes), to charge what a batch's Finish will write before it runs.
-    double finish_bytes_per_deferral = 0;
   };
   std::vector<std::unique_ptr<Partition>> partitions;
+
+  // What Finish wrote per deferral (pending bytes) in the last batch of any
+  // partition that had deferrals, to charge what a batch's Finish will write
+  // before it runs. One figure for all partitions, since the projections
+  // are the same: kept per partition, each one's first batch had none, and
+  // a bulk load's batches passed the cache's capacity by up to a tenth.
+  std::atomic<double> finish_bytes_per_deferral{0};
 
   mutable std::mutex applied_mu;
   std::condition_variable applied_cv;
@@ -1094,7 +1098,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
           }
         }
         if (again) break;
-        const double finish_bytes = part.finish_bytes_per_deferral * Deferrals();
+        const double finish_bytes = impl_->finish_bytes_per_deferral.load() * Deferrals();
         if (views.Charge(static_cast<size_t>(finish_bytes))) {  // the block cache is full
           part.reader->Seek(record.offset + 1);                 // the rest of the chunk: next batch
           end = true;
@@ -1124,7 +1128,7 @@ Result<size_t> Projector::PollOnce(int32_t partition, size_t max_records,
   if (deferrals > 0) {
     const size_t written =
         views.pending_bytes() - std::min(views.pending_bytes(), pending_before_finish);
-    part.finish_bytes_per_deferral = static_cast<double>(written) / deferrals;
+    impl_->finish_bytes_per_deferral.store(static_cast<double>(written) / deferrals);
   }
   views.Charge();  // what Finish wrote
   for (size_t i = 0; i < impl_->projections.size(); ++i) {

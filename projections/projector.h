@@ -112,8 +112,8 @@ struct ProjectorOptions {
   // write_buffer_bytes, flushed once they hold half the cache, so they
   // cannot evict every index block), and by the projector each partition's
   // read cache, and a batch's pending writes and what its Finish calls are
-  // expected to write (as much per Defer as in the partition's previous
-  // batch): three times when the batch is committed as a WriteBatch (in the
+  // expected to write (as much per Defer as in the last batch of any
+  // partition): three times when the batch is committed as a WriteBatch (in the
   // table, in the WriteBatch the commit copies them into and in the memtable
   // that takes the copy; a batch is never split across memtables), one and a
   // quarter times when it is committed as a table file (bulk_load: the
