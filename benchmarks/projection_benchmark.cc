@@ -240,7 +240,7 @@ int Main(int argc, char** argv) {
 
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows even when piped
   std::printf(
-      "rebuild batch %zu events, %s, block cache %zu MiB, read cache %zu MiB per partition, "
+      "rebuild batch %zu events, %s, views memory %zu MiB, read cache %zu MiB per partition, "
       "projections: %s\n",
       g_batch, g_bulk_load ? "bulk load (table files, no WAL)" : "WAL on", g_cache_bytes >> 20,
       g_read_cache_bytes >> 20, g_only.empty() ? "all" : g_only.c_str());

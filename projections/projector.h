@@ -11,9 +11,8 @@
 // is full, one partition per batch), and a batch's view changes and its
 // checkpoints are committed in the SAME WriteBatch with the WAL on (or, for
 // a bulk load, in the same ingested table file: see
-// ProjectorOptions::bulk_load). After any
-// crash the projector resumes from the checkpoints: no record is applied
-// twice or skipped.
+// ProjectorOptions::bulk_load). After any crash the projector resumes from
+// the checkpoints: no record is applied twice or skipped.
 //
 // The views are versioned: Open refuses (kFailedPrecondition, reason
 // "view_format_mismatch") a database written in another view format, saying
@@ -113,20 +112,22 @@ struct ProjectorOptions {
   // cannot evict every index block), and by the projector each partition's
   // read cache, and a batch's pending writes and what its Finish calls are
   // expected to write (as much per Defer as in the last batch of any
-  // partition): three times when the batch is committed as a WriteBatch (in the
-  // table, in the WriteBatch the commit copies them into and in the memtable
-  // that takes the copy; a batch is never split across memtables), one and a
-  // quarter times when it is committed as a table file (bulk_load: the
-  // table, the sort's pointers and the file's filter and index as they are
-  // built). The cache evicts blocks to make room for the charges, and a
+  // partition): three times when the batch is committed as a WriteBatch (in
+  // the table, in the WriteBatch the commit copies them into and in the
+  // memtable that takes the copy; a batch is never split across memtables),
+  // one and a quarter times when it is committed as a table file (bulk_load:
+  // the table, the sort's pointers and the file's filter and index as they
+  // are built). The cache evicts blocks to make room for the charges, and a
   // batch ends, with the record just applied, once the cache holds nothing
   // left to evict: charges, memtables and pinned index and filter blocks
   // fill it. The last quarter is left to what is not charged: Finish's
-  // writes beyond the estimate, pinned top-level index and filter blocks as
-  // the files grow (both pass the cache's capacity), small allocations no
-  // charge counts, and the allocator's freed pages kept for reuse (with
-  // jemalloc, a bulk load hands them back after each commit). Together they
-  // took 10-28% over the cache in bulk loads of 4 M to 8 M events.
+  // writes beyond the estimate and pinned top-level index and filter blocks
+  // as the files grow (both pass the cache's capacity), small allocations no
+  // charge counts, and the allocator's freed and partly used pages (with
+  // jemalloc, a bulk load hands the freed ones back after each commit). With
+  // the whole figure as the cache, they took bulk loads of 4 M to 8 M events
+  // 10-28% over it; with the quarter, such loads peaked at 86-90% of the
+  // figure.
   size_t block_cache_bytes = 256u << 20;
   size_t write_buffer_bytes = 32u << 20;
   int max_write_buffers = 2;
