@@ -3,8 +3,8 @@
 //   conv\0<shop>\0<conversation>              {"customer_id", "channel", "platform",
 //                                              "status", "started_at", "seq"}
 //                                              (HistoryConvData, hand-packed)
-//   tl\0<shop>\0<conversation>\0<seq be64>    one timeline entry (below; MessagePack
-//                                              written by MsgPackWriter)
+//   tl\0<shop>\0<conversation>\0<seq be64>    one timeline entry (below; written by
+//                                              MsgPackWriter, names as codes)
 //   note\0<shop>\0<conversation>\0<note>      the seq of an internal note's entry
 //   current\0<shop>\0<customer>               the customer's latest conversation id
 //   byc\0<shop>\0<customer>\0<~started be64>\0<conversation>
@@ -193,7 +193,7 @@ class HistoryProjection final : public Projection {
     std::vector<std::string> conversations;
     PALAVER_RETURN_IF_ERROR(view.Scan(
         Prefix({"byc", shop, customer_id}), [&](std::string_view, std::string_view value) {
-          Json j = Unpack(value);
+          Json j = ValueJson(value);
           if (!j.is_discarded()) conversations.push_back(j.value("conversation_id", std::string()));
           return true;
         }));
@@ -201,7 +201,7 @@ class HistoryProjection final : public Projection {
       std::vector<std::pair<std::string, Json>> entries;
       PALAVER_RETURN_IF_ERROR(
           view.Scan(Prefix({"tl", shop, conv}), [&](std::string_view key, std::string_view value) {
-            Json entry = Unpack(value);
+            Json entry = ValueJson(value);
             if (!entry.is_discarded() && (entry.contains("text") || entry.contains("comment")))
               entries.emplace_back(std::string(key), std::move(entry));
             return true;

@@ -4,7 +4,7 @@
 //   agentmsg\0<shop>\0<conversation>\0<seq be64>  {"message_id", "agent_id", "at"}
 //   read\0<shop>\0<conversation>\0<participant>   {"message_id", "seq", "at"}
 // conv, msg and read are hand-packed (ReceiptsConvData, ReceiptsMsgData,
-// ReceiptsReadData in view_codec.h); agentmsg is MessagePack.
+// ReceiptsReadData in view_codec.h); agentmsg is written by MsgPackWriter.
 // where participant is "shopper:<customer id>" or "agent:<agent id>". A read
 // position only moves forward. Whether the shopper has seen an agent message
 // is derived at query time: its seq <= the shopper's read seq.

@@ -7,8 +7,9 @@
 // hand-packed (BinWriter/BinReader): the byte kBinaryTag, which never starts
 // a MessagePack value, then a BinKind byte, then the fields; each decodes
 // into the struct below that its projection needs. The other values are JSON
-// documents stored as MessagePack, the ones written on every event (timeline
-// entries) built directly by MsgPackWriter. ValueJson turns any value into
+// documents stored as MessagePack; the ones written on every event (timeline
+// entries) are built directly by MsgPackWriter, with their field names as
+// one-byte codes (BinKind::kPacked). ValueJson turns any value into
 // the JSON document it stands for: what queries, exports and the canonical
 // dump read.
 //
@@ -18,6 +19,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,8 +33,8 @@ using Json = nlohmann::json;
 
 // The view format this build writes and reads (projector.cc keeps it under
 // "meta/format"). Format 1 had no marker; format 2 kept every value but the
-// inbox rows as MessagePack.
-inline constexpr std::string_view kViewFormat = "palaver-views-3";
+// inbox rows as MessagePack; format 3 stored timeline entries' field names.
+inline constexpr std::string_view kViewFormat = "palaver-views-4";
 
 inline constexpr char kBinaryTag = '\xc1';  // "never used" in MessagePack
 
@@ -128,6 +130,7 @@ enum class BinKind : uint8_t {
   kMetricsConv = 7,   // MetricsConvData
   kMetricsDay = 8,    // MetricsDayData
   kProfile = 9,       // ProfileData
+  kPacked = 10,       // MessagePack with coded field names (MsgPackWriter)
 };
 
 // An inbox row (inbox/conv\0<shop>\0<conversation>; see inbox_projection.cc).
@@ -247,12 +250,78 @@ struct ProfileData {
 std::string EncodeProfile(const ProfileData& v);
 bool DecodeProfile(std::string_view bytes, ProfileData* v);
 
+// The field names MsgPackWriter's maps may use, each stored as its index
+// here (a one-byte MessagePack positive fixint where the name would be):
+// spelled out, they were a fifth of what a rebuild writes. Append only; a
+// name's index is part of the view format.
+inline constexpr std::string_view kPackedFieldNames[] = {
+    "type",
+    "seq",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "customer_id",
+    "agents_only",
+    "message_id",
+    "kind",
+    "text",
+    "delivery_route",
+    "product_ids",
+    "image_url",
+    "discount_code",
+    "channel",
+    "platform",
+    "change",
+    "product_id",
+    "subtotal_minor",
+    "currency",
+    "line_items",
+    "quantity",
+    "variant_id",
+    "name",
+    "product_name",
+    "from",
+    "to",
+    "snoozed_until",
+    "agent_id",
+    "previous_agent_id",
+    "reason",
+    "note_id",
+    "edited",
+    "topics",
+    "rating",
+    "comment",
+    "target",
+};
+
+// A name of kPackedFieldNames, checked when the program is compiled: a
+// string literal that is not in the table does not compile.
+class PackedField {
+ public:
+  consteval PackedField(const char* name) : code_(CodeOf(name)) {}  // NOLINT: implicit
+  uint8_t code() const { return code_; }
+
+ private:
+  static consteval uint8_t CodeOf(std::string_view name) {
+    for (size_t i = 0; i < std::size(kPackedFieldNames); ++i)
+      if (kPackedFieldNames[i] == name) return static_cast<uint8_t>(i);
+    throw "not a name of kPackedFieldNames";  // a compile error in a consteval call
+  }
+  uint8_t code_;
+};
+
 // MessagePack written directly (no JSON document in between), for values
-// written once on the apply path and read as JSON (timeline entries). Maps
-// are written with a 16-bit count patched in by EndMap, so fields can be
-// added conditionally; Unpack reads the result like any MessagePack.
+// written on the apply path and read as JSON (timeline entries): kBinaryTag,
+// BinKind::kPacked, then one MessagePack value whose map keys are codes of
+// kPackedFieldNames. Maps are written with a 16-bit count patched in by
+// EndMap, so fields can be added conditionally. ValueJson reads the result
+// as the JSON document with the names.
 class MsgPackWriter {
  public:
+  MsgPackWriter() {
+    out_.push_back(kBinaryTag);
+    out_.push_back(static_cast<char>(BinKind::kPacked));
+  }
   // A map; every Key until the matching EndMap is one of its entries.
   void BeginMap() {
     open_.emplace_back(out_.size(), 0);
@@ -265,20 +334,20 @@ class MsgPackWriter {
     out_[at + 2] = static_cast<char>(count & 0xff);
   }
   void Array(uint32_t n);  // followed by its n values
-  void Key(std::string_view k) {
+  void Key(PackedField k) {
     ++open_.back().second;
-    Str(k);
+    out_.push_back(static_cast<char>(k.code()));
   }
   void Str(std::string_view s);
   void Int(int64_t v);
   void Bool(bool v) { out_.push_back(v ? '\xc3' : '\xc2'); }
   // Key followed by its value.
-  void Field(std::string_view k, std::string_view v) { Key(k), Str(v); }
-  void Field(std::string_view k, const char* v) { Key(k), Str(v); }
-  void Field(std::string_view k, const std::string& v) { Key(k), Str(v); }
-  void Field(std::string_view k, int64_t v) { Key(k), Int(v); }
-  void Field(std::string_view k, int32_t v) { Key(k), Int(v); }
-  void Field(std::string_view k, bool v) { Key(k), Bool(v); }
+  void Field(PackedField k, std::string_view v) { Key(k), Str(v); }
+  void Field(PackedField k, const char* v) { Key(k), Str(v); }
+  void Field(PackedField k, const std::string& v) { Key(k), Str(v); }
+  void Field(PackedField k, int64_t v) { Key(k), Int(v); }
+  void Field(PackedField k, int32_t v) { Key(k), Int(v); }
+  void Field(PackedField k, bool v) { Key(k), Bool(v); }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -367,14 +436,14 @@ inline Result<Json> GetJson(ViewWriter& view, std::string_view key) {
   auto bytes = view.Get(key);
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) return Json();
-  Json j = Unpack(**bytes);
+  Json j = ValueJson(**bytes);
   if (j.is_discarded()) return Json();
   return j;
 }
 inline void PutJson(ViewWriter& view, std::string_view key, const Json& value) {
   view.Put(key, Pack(value));
 }
-// PutJson(view, key, Json(value)) without the JSON document (the same bytes).
+// An integer, as MsgPackWriter writes it (GetJson reads it back).
 inline void PutInt(ViewWriter& view, std::string_view key, int64_t value) {
   MsgPackWriter w;
   w.Int(value);

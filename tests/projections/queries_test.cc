@@ -9,6 +9,7 @@
 #include <rocksdb/db.h>
 
 #include "projections/replay.h"
+#include "projections/view_codec.h"
 #include "schemas/codec.h"
 #include "tests/engine/event_log_test_util.h"
 #include "tests/projections/projection_test_util.h"
@@ -721,6 +722,60 @@ TEST(ExportFilterTest, BadValuesAreRefusedNamingTheFlag) {
   EXPECT_EQ(ok->to_us, 1'767'225'601LL * kSecond);
   EXPECT_EQ(ok->channel, Channel::kEmail);
   EXPECT_EQ(ok->status, ConversationStatus::kSnoozed);
+}
+
+// Timeline entries are stored with their field names as one-byte codes; what
+// queries, exports and dumps read is the JSON document with the names.
+TEST(ViewCodecTest, PackedValuesReadBackAsTheirJsonAndBrokenOnesAsUnreadable) {
+  using internal::Json;
+  using internal::MsgPackWriter;
+  using internal::ValueJson;
+  const std::string text(40, 't'), comment(300, 'c');
+  MsgPackWriter w;
+  w.BeginMap();
+  w.Field("type", "message");
+  w.Field("seq", int64_t{300});
+  w.Field("at", int64_t{-5});
+  w.Field("rating", int64_t{1} << 40);
+  w.Field("agents_only", true);
+  w.Key("line_items");
+  w.Array(2);
+  for (int64_t quantity : {1, -129}) {
+    w.BeginMap();
+    w.Field("product_id", "p-" + std::to_string(quantity));
+    w.Field("quantity", quantity);
+    w.EndMap();
+  }
+  w.Field("text", text);
+  w.Field("comment", comment);
+  w.EndMap();
+  const std::string bytes = w.Take();
+  const Json expected = {
+      {"type", "message"},
+      {"seq", 300},
+      {"at", -5},
+      {"rating", int64_t{1} << 40},
+      {"agents_only", true},
+      {"line_items", Json::array({Json{{"product_id", "p-1"}, {"quantity", 1}},
+                                  Json{{"product_id", "p--129"}, {"quantity", -129}}})},
+      {"text", text},
+      {"comment", comment}};
+  EXPECT_EQ(ValueJson(bytes), expected);
+  // The names cost a byte each, not their length.
+  EXPECT_LT(bytes.size(), text.size() + comment.size() + 70);
+
+  MsgPackWriter number;
+  number.Int(-1'234'567);
+  EXPECT_EQ(ValueJson(number.Take()), Json(-1'234'567));
+
+  // Cut short anywhere, or followed by other bytes: unreadable, never a
+  // partial document.
+  for (size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_TRUE(ValueJson(bytes.substr(0, n)).is_discarded()) << n << " bytes";
+  EXPECT_TRUE(ValueJson(bytes + "x").is_discarded());
+  // A key code past the table of names.
+  std::string unknown = bytes.substr(0, 2) + "\x81\x7f\x01";
+  EXPECT_TRUE(ValueJson(unknown).is_discarded());
 }
 
 TEST(ViewFormatTest, ViewsOfAnOlderFormatAreRefusedWithHowToRebuild) {
