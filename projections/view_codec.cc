@@ -455,93 +455,75 @@ Json DurationsJson(const MetricsDayData::Durations& d) {
   return out;
 }
 
-// Reads one MessagePack value as MsgPackWriter writes it (map keys as codes
-// of kPackedFieldNames, or strings) from the front of `in` into `out`. False
-// for malformed or truncated bytes, or nesting deeper than 32.
+// Reads one MessagePack value as MsgPackWriter writes it (integers,
+// booleans, strings, arrays, maps with 16-bit counts whose keys are codes of
+// kPackedFieldNames) from the front of `in` into `out`. False for anything
+// else, for truncated bytes, and for nesting deeper than 32.
 bool ReadPacked(std::string_view& in, Json& out, int depth = 0) {
   if (in.empty() || depth > 32) return false;
-  auto take = [&](size_t n, uint64_t* v) {  // a big-endian number of n bytes
-    if (in.size() < n) return false;
-    *v = 0;
-    for (size_t i = 0; i < n; ++i) *v = (*v << 8) | static_cast<unsigned char>(in[i]);
-    in.remove_prefix(n);
-    return true;
-  };
   const auto tag = static_cast<unsigned char>(in[0]);
   in.remove_prefix(1);
   uint64_t n = 0;
-  auto string = [&](uint64_t size) {
-    if (in.size() < size) return false;
-    out = std::string(in.substr(0, size));
-    in.remove_prefix(size);
+  auto take = [&](size_t bytes) {  // a big-endian number into n
+    if (in.size() < bytes) return false;
+    for (size_t i = 0; i < bytes; ++i) n = (n << 8) | static_cast<unsigned char>(in[i]);
+    in.remove_prefix(bytes);
     return true;
   };
-  auto array = [&](uint64_t size) {
+  auto string = [&] {
+    if (in.size() < n) return false;
+    out = std::string(in.substr(0, n));
+    in.remove_prefix(n);
+    return true;
+  };
+  auto array = [&] {
     out = Json::array();
-    for (uint64_t i = 0; i < size; ++i)
+    for (uint64_t i = 0; i < n; ++i)
       if (!ReadPacked(in, out.emplace_back(), depth + 1)) return false;
     return true;
   };
-  auto map = [&](uint64_t size) {
+  auto map = [&] {
     out = Json::object();
-    for (uint64_t i = 0; i < size; ++i) {
-      std::string name;
-      if (in.empty()) return false;
-      const auto key = static_cast<unsigned char>(in[0]);
-      if (key < std::size(kPackedFieldNames)) {
-        name = kPackedFieldNames[key];
-        in.remove_prefix(1);
-      } else {
-        Json k;
-        if (!ReadPacked(in, k, depth + 1) || !k.is_string()) return false;
-        name = k.get<std::string>();
-      }
-      if (!ReadPacked(in, out[name], depth + 1)) return false;
+    for (uint64_t i = 0; i < n; ++i) {
+      if (in.empty() || static_cast<unsigned char>(in[0]) >= std::size(kPackedFieldNames))
+        return false;
+      const std::string_view name = kPackedFieldNames[static_cast<unsigned char>(in[0])];
+      in.remove_prefix(1);
+      if (!ReadPacked(in, out[std::string(name)], depth + 1)) return false;
     }
     return true;
   };
   if (tag <= 0x7f) return out = tag, true;
-  if (tag >= 0xe0) return out = static_cast<int64_t>(static_cast<int8_t>(tag)), true;
-  if (tag >= 0xa0 && tag <= 0xbf) return string(tag & 0x1f);
-  if (tag >= 0x90 && tag <= 0x9f) return array(tag & 0x0f);
-  if (tag >= 0x80 && tag <= 0x8f) return map(tag & 0x0f);
+  if (tag >= 0xe0) return out = int64_t{static_cast<int8_t>(tag)}, true;
+  if (tag >= 0xa0 && tag <= 0xbf) {
+    n = tag & 0x1f;
+    return string();
+  }
+  if (tag >= 0x90 && tag <= 0x9f) {
+    n = tag & 0x0f;
+    return array();
+  }
+  if (tag >= 0xcc && tag <= 0xd3) {  // unsigned, then signed, of 1, 2, 4 and 8 bytes
+    const size_t bytes = size_t{1} << ((tag - 0xcc) & 3);
+    if (!take(bytes)) return false;
+    if (tag < 0xd0) return out = n, true;
+    const int unused = 64 - 8 * static_cast<int>(bytes);  // sign-extended below
+    return out = static_cast<int64_t>(n << unused) >> unused, true;
+  }
   switch (tag) {
-    case 0xc0:
-      return out = nullptr, true;
     case 0xc2:
-      return out = false, true;
     case 0xc3:
-      return out = true, true;
-    case 0xcc:
-      return take(1, &n) && (out = n, true);
-    case 0xcd:
-      return take(2, &n) && (out = n, true);
-    case 0xce:
-      return take(4, &n) && (out = n, true);
-    case 0xcf:
-      return take(8, &n) && (out = n, true);
-    case 0xd0:
-      return take(1, &n) && (out = static_cast<int64_t>(static_cast<int8_t>(n)), true);
-    case 0xd1:
-      return take(2, &n) && (out = static_cast<int64_t>(static_cast<int16_t>(n)), true);
-    case 0xd2:
-      return take(4, &n) && (out = static_cast<int64_t>(static_cast<int32_t>(n)), true);
-    case 0xd3:
-      return take(8, &n) && (out = static_cast<int64_t>(n), true);
+      return out = tag == 0xc3, true;
     case 0xd9:
-      return take(1, &n) && string(n);
     case 0xda:
-      return take(2, &n) && string(n);
     case 0xdb:
-      return take(4, &n) && string(n);
+      return take(size_t{1} << (tag - 0xd9)) && string();
     case 0xdc:
-      return take(2, &n) && array(n);
+      return take(2) && array();
     case 0xdd:
-      return take(4, &n) && array(n);
+      return take(4) && array();
     case 0xde:
-      return take(2, &n) && map(n);
-    case 0xdf:
-      return take(4, &n) && map(n);
+      return take(2) && map();
     default:
       return false;
   }

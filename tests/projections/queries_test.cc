@@ -773,9 +773,11 @@ TEST(ViewCodecTest, PackedValuesReadBackAsTheirJsonAndBrokenOnesAsUnreadable) {
   for (size_t n = 0; n < bytes.size(); ++n)
     EXPECT_TRUE(ValueJson(bytes.substr(0, n)).is_discarded()) << n << " bytes";
   EXPECT_TRUE(ValueJson(bytes + "x").is_discarded());
-  // A key code past the table of names.
-  std::string unknown = bytes.substr(0, 2) + "\x81\x7f\x01";
+  // A map of one entry whose key is a code past the table of names.
+  const std::string unknown = bytes.substr(0, 2) + std::string("\xde\x00\x01\x7f\x01", 5);
   EXPECT_TRUE(ValueJson(unknown).is_discarded());
+  EXPECT_FALSE(ValueJson(bytes.substr(0, 2) + std::string("\xde\x00\x01\x00\x01", 5))
+                   .is_discarded());  // the same map with a known code
 }
 
 TEST(ViewFormatTest, ViewsOfAnOlderFormatAreRefusedWithHowToRebuild) {
