@@ -29,6 +29,7 @@ declare -A corpus=(
   [http_server_fuzzer]=http
   [api_body_fuzzer]=api_body
   [api_service_fuzzer]=api
+  [view_value_fuzzer]=view
 )
 targets=${PALAVER_FUZZ_TARGETS:-$(printf '%s\n' "${!corpus[@]}" | sort | tr '\n' ' ')}
 
