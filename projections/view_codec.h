@@ -294,6 +294,9 @@ inline constexpr std::string_view kPackedFieldNames[] = {
     "target",
 };
 
+// A code is one MessagePack positive fixint: at most 128 names.
+static_assert(std::size(kPackedFieldNames) <= 0x80);
+
 // A name of kPackedFieldNames, checked when the program is compiled: a
 // string literal that is not in the table does not compile.
 class PackedField {
