@@ -53,6 +53,9 @@ class ApiIsolationTest : public ::testing::Test {
                                R"({"text":"likes red"})", ApiHarness::Bearer(agent_a_));
     ASSERT_EQ(cnote.status, 200) << cnote.body;
     customer_note_a_ = cnote.json["created_id"];
+    // Shop A's writes above are one partition's: a query that waits for the
+    // last of them sees them all.
+    seen_a_ = "?min_position=" + std::to_string(cnote.json["position"].get<int64_t>());
   }
 
   std::string Target(const std::string& pattern, const std::string& shop) {
@@ -102,6 +105,7 @@ class ApiIsolationTest : public ::testing::Test {
   std::string secret_a_, secret_b_, admin_a_, agent_a_, admin_b_, revoked_a_;
   std::string shopper_a1_, shopper_a2_, shopper_b_;
   std::string conv_a_, message_a_, note_a_, customer_note_a_;
+  std::string seen_a_;  // the query string that waits until the projections show SetUp's writes
 };
 
 TEST_F(ApiIsolationTest, EveryRouteRefusesEveryoneButItsRightfulCaller) {
@@ -170,23 +174,28 @@ TEST_F(ApiIsolationTest, EveryRouteRefusesEveryoneButItsRightfulCaller) {
   EXPECT_EQ(h_.LogSize(), size_before) << "a refused request appended events";
 
   // The rightful callers do get through (the same data, seen by its owners).
-  HttpResult own =
-      h_.Call(V::get, Target("/v1/shops/{shop}/conversations/{conversation_id}/timeline", "shop-a"),
-              "", ApiHarness::Bearer(agent_a_));
+  HttpResult own = h_.Call(
+      V::get,
+      Target("/v1/shops/{shop}/conversations/{conversation_id}/timeline", "shop-a") + seen_a_, "",
+      ApiHarness::Bearer(agent_a_));
   EXPECT_EQ(own.status, 200) << own.body;
+  EXPECT_NE(own.body.find("internal"), std::string::npos) << own.body;
   HttpResult shopper = h_.Call(
-      V::get, Target("/v1/shops/{shop}/shopper/conversations/{conversation_id}/timeline", "shop-a"),
+      V::get,
+      Target("/v1/shops/{shop}/shopper/conversations/{conversation_id}/timeline", "shop-a") +
+          seen_a_,
       "", ApiHarness::Shopper(shopper_a1_));
   EXPECT_EQ(shopper.status, 200) << shopper.body;
+  EXPECT_NE(shopper.body.find("secret order details"), std::string::npos) << shopper.body;
   EXPECT_EQ(shopper.body.find("internal"), std::string::npos) << shopper.body;
 }
 
 TEST_F(ApiIsolationTest, AnotherShoppersListShowsNothingOfTheFirst) {
-  HttpResult theirs = h_.Call(V::get, "/v1/shops/shop-a/shopper/conversations", "",
+  HttpResult theirs = h_.Call(V::get, "/v1/shops/shop-a/shopper/conversations" + seen_a_, "",
                               ApiHarness::Shopper(shopper_a2_));
   ASSERT_EQ(theirs.status, 200) << theirs.body;
   EXPECT_TRUE(theirs.json["conversations"].empty()) << theirs.body;
-  HttpResult mine = h_.Call(V::get, "/v1/shops/shop-a/shopper/conversations", "",
+  HttpResult mine = h_.Call(V::get, "/v1/shops/shop-a/shopper/conversations" + seen_a_, "",
                             ApiHarness::Shopper(shopper_a1_));
   ASSERT_EQ(mine.status, 200) << mine.body;
   EXPECT_EQ(mine.json["conversations"].size(), 1u) << mine.body;
