@@ -12,10 +12,12 @@ namespace palaver::projections {
 namespace {
 
 using internal::BigEndian64;
+using internal::DecodeReceiptsMsg;
 using internal::Json;
 using internal::Key;
 using internal::Prefix;
 using internal::ReadBigEndian64;
+using internal::ReceiptsMsgData;
 using internal::ValueJson;
 
 constexpr int64_t kRecentOrderWindowUs = 60LL * 86'400'000'000LL;
@@ -246,16 +248,24 @@ Result<Receipts> Queries::ReadReceipts(const std::string& shop, const std::strin
         out.participants.push_back(std::move(r));
         return true;
       }));
-  const std::string msg_prefix = "receipts/" + Prefix({"agentmsg", shop, conversation_id});
+  // The conversation's messages (in order of their ids), the agents' ones
+  // then put in conversation order.
+  const std::string msg_prefix = "receipts/" + Prefix({"msg", shop, conversation_id});
+  std::vector<std::pair<int64_t, AgentMessageReceipt>> agent_messages;
   PALAVER_RETURN_IF_ERROR(
       views_.Scan(msg_prefix, "", false, [&](std::string_view key, std::string_view value) {
-        Json j = ValueJson(value);
-        if (j.is_discarded() || key.size() < msg_prefix.size() + 8) return true;
-        const auto seq = static_cast<int64_t>(ReadBigEndian64(key.substr(msg_prefix.size())));
-        out.agent_messages.push_back({j.value("message_id", std::string()),
-                                      j.value("agent_id", std::string()), seq <= shopper_seq});
+        ReceiptsMsgData msg;
+        if (!DecodeReceiptsMsg(value, &msg) ||
+            msg.actor_kind != static_cast<uint8_t>(ActorKind::kAgent))
+          return true;
+        agent_messages.push_back({msg.seq,
+                                  {std::string(key.substr(msg_prefix.size())),
+                                   std::move(msg.actor_id), msg.seq <= shopper_seq}});
         return true;
       }));
+  std::sort(agent_messages.begin(), agent_messages.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [seq, receipt] : agent_messages) out.agent_messages.push_back(std::move(receipt));
   return out;
 }
 

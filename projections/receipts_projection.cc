@@ -1,13 +1,13 @@
 // The read-receipts view. Keys (under "receipts/"):
 //   conv\0<shop>\0<conversation>                  {"seq": messages so far, "customer_id"}
 //   msg\0<shop>\0<conversation>\0<message>        {"seq", "actor_kind", "actor_id"}
-//   agentmsg\0<shop>\0<conversation>\0<seq be64>  {"message_id", "agent_id", "at"}
 //   read\0<shop>\0<conversation>\0<participant>   {"message_id", "seq", "at"}
-// conv, msg and read are hand-packed (ReceiptsConvData, ReceiptsMsgData,
-// ReceiptsReadData in view_codec.h); agentmsg is written by MsgPackWriter.
-// where participant is "shopper:<customer id>" or "agent:<agent id>". A read
-// position only moves forward. Whether the shopper has seen an agent message
-// is derived at query time: its seq <= the shopper's read seq.
+// hand-packed (ReceiptsConvData, ReceiptsMsgData, ReceiptsReadData in
+// view_codec.h), where participant is "shopper:<customer id>" or
+// "agent:<agent id>". A read position only moves forward. The agent messages
+// of a conversation are its msg entries of actor kind agent, and whether the
+// shopper has seen one is derived at query time: its seq <= the shopper's
+// read seq.
 #include <algorithm>
 
 #include "projections/view_codec.h"
@@ -44,13 +44,6 @@ class ReceiptsProjection final : public Projection {
       view.Put(Key({"msg", shop, conv, message->message_id}),
                EncodeReceiptsMsg({seq, static_cast<uint8_t>(env.actor_kind), env.actor_id}));
       if (env.actor_kind == ActorKind::kAgent) {
-        MsgPackWriter w;
-        w.BeginMap();
-        w.Field("message_id", message->message_id);
-        w.Field("agent_id", env.actor_id);
-        w.Field("at", env.occurred_at_us);
-        w.EndMap();
-        view.Put(Key({"agentmsg", shop, conv, BigEndian64(static_cast<uint64_t>(seq))}), w.Take());
         // Writing a reply means having read up to it. No read position can
         // be past the newest message, so this one moves forward without
         // reading the current one.

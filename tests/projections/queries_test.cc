@@ -318,6 +318,29 @@ TEST_F(QueriesTest, ReadReceiptsBothWays) {
   EXPECT_EQ(queries_->ReadReceipts("s1", "nope").status().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(QueriesTest, ReadReceiptsListAgentMessagesInConversationOrderNotById) {
+  Start("k9", "c9", Channel::kWebChat, kT0, "Zed");
+  Message("k9", ActorKind::kShopper, "c9", "q-shopper", kT0 + 1 * kSecond, "Hi", "c9");
+  Message("k9", ActorKind::kAgent, "a1", "z-first", kT0 + 2 * kSecond, "Hello", "c9");
+  Message("k9", ActorKind::kAgent, "a2", "m-second", kT0 + 3 * kSecond, "Still there?", "c9");
+  MessagesRead r;
+  r.up_to_message_id = "z-first";
+  Emit("k9", ActorKind::kShopper, "c9", kT0 + 4 * kSecond, r);
+  Message("k9", ActorKind::kAgent, "a1", "a-third", kT0 + 5 * kSecond, "Bye", "c9");
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  auto receipts = queries_->ReadReceipts("s1", "k9");
+  ASSERT_TRUE(receipts.ok()) << receipts.status().ToString();
+  ASSERT_EQ(receipts->agent_messages.size(), 3u);  // the shopper's message is not one
+  EXPECT_EQ(receipts->agent_messages[0].message_id, "z-first");
+  EXPECT_EQ(receipts->agent_messages[0].agent_id, "a1");
+  EXPECT_TRUE(receipts->agent_messages[0].seen_by_shopper);
+  EXPECT_EQ(receipts->agent_messages[1].message_id, "m-second");
+  EXPECT_EQ(receipts->agent_messages[1].agent_id, "a2");
+  EXPECT_FALSE(receipts->agent_messages[1].seen_by_shopper);
+  EXPECT_EQ(receipts->agent_messages[2].message_id, "a-third");
+  EXPECT_FALSE(receipts->agent_messages[2].seen_by_shopper);
+}
+
 TEST_F(QueriesTest, TimelineAgentAndShopperViewsPaginateBothWays) {
   Scenario();
   ASSERT_TRUE(projector_->CatchUp().ok());
