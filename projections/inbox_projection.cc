@@ -4,7 +4,8 @@
 //   idx\0<shop>\0<~activity be64>\0<conv>  empty: the rows ordered newest activity first
 //   idxa\0<shop>\0<assignee>\0<~activity be64>\0<conv>   ... per assignee ("" = unassigned)
 //   idxs\0<shop>\0<status>\0<~activity be64>\0<conv>     ... per status
-//   msg\0<shop>\0<conversation>\0<message> the message's sequence number in its conversation
+//   msg\0<shop>\0<conversation>\0<message> the sequence number in its conversation of a
+//                                          message past the row's read window (below)
 //   cust\0<shop>\0<customer>\0<conv>      empty: the customer's conversations (erasure)
 //   presence\0<shop>\0<customer>           {"online": bool}
 //   shop\0<shop>                           {"overdue_target_s": n}
@@ -26,7 +27,13 @@
 // started_us, waiting_since (unset when not waiting on an agent), msg_seq
 // (messages so far), last_inbound_seq (sequence of the shopper's last
 // message), marked_unread_offset (log offset of the last "mark unread", -1
-// when none) and reads [agent, read_seq, read_offset]. The unread dot and the
+// when none), reads [agent, read_seq, read_offset] and read_window (the ids
+// of the shopper's last message and of the few after it). A read seq counts
+// only as at or past last_inbound_seq, or not: a read of a message in the
+// window or in a msg entry records its seq, and a read of any other (an
+// earlier message) records one below the window. So most messages need no
+// msg entry: a message gets one only when more than kInboxReadWindow
+// messages follow the shopper's last in a row. The unread dot and the
 // overdue flag are computed from these at query time (see queries.cc), as
 // "overdue" depends on the clock. The badge counters are kept on apply from
 // the same facts, so a badge count reads two keys. customer.erased blanks the
@@ -164,7 +171,13 @@ class InboxProjection final : public Projection {
       row.marked_unread_offset = record.offset;
     } else if (const auto* message = std::get_if<MessagePosted>(&event.body)) {
       const int64_t seq = ++row.msg_seq;
-      PutInt(view, Key({"msg", shop, env.conversation_id, message->message_id}), seq);
+      if (env.actor_kind == ActorKind::kShopper) {
+        row.read_window.assign(1, message->message_id);
+      } else if (row.read_window.size() < kInboxReadWindow) {
+        row.read_window.push_back(message->message_id);
+      } else {
+        PutInt(view, Key({"msg", shop, env.conversation_id, message->message_id}), seq);
+      }
       if (message->delivery_route != DeliveryRoute::kInboxOnly)
         row.preview = rules::Preview(message->personal.text, kPreviewChars);
       row.activity_us = std::max(row.activity_us, env.occurred_at_us);
@@ -177,10 +190,9 @@ class InboxProjection final : public Projection {
       }
     } else if (const auto* read = std::get_if<MessagesRead>(&event.body)) {
       if (env.actor_kind != ActorKind::kAgent) return Status::Ok();
-      auto seq = GetJson(view, Key({"msg", shop, env.conversation_id, read->up_to_message_id}));
+      auto seq = ReadSeq(view, shop, env.conversation_id, row, read->up_to_message_id);
       if (!seq.ok()) return seq.status();
-      if (!seq->is_number_integer()) return Status::Ok();  // an unknown message
-      SetRead(row, env.actor_id, seq->get<int64_t>(), record.offset, /*keep_max=*/true);
+      SetRead(row, env.actor_id, *seq, record.offset, /*keep_max=*/true);
     } else if (const auto* topics = std::get_if<TopicsClassified>(&event.body)) {
       std::vector<uint8_t> latest;
       for (const TopicScore& score : topics->topics)
@@ -242,6 +254,22 @@ class InboxProjection final : public Projection {
   }
 
  private:
+  // The seq to record for a read up to `message_id`: its own when it is in
+  // the read window or has a msg entry; otherwise the message is older than
+  // the window (the engine accepts reads only of the conversation's
+  // messages), and one below the window's start stands for it.
+  static Result<int64_t> ReadSeq(ViewWriter& view, const std::string& shop,
+                                 const std::string& conversation, const InboxRowData& row,
+                                 const std::string& message_id) {
+    const auto in_window = std::find(row.read_window.begin(), row.read_window.end(), message_id);
+    if (in_window != row.read_window.end())
+      return row.ReadWindowStart() + (in_window - row.read_window.begin());
+    auto seq = GetJson(view, Key({"msg", shop, conversation, message_id}));
+    if (!seq.ok()) return seq.status();
+    if (seq->is_number_integer()) return seq->get<int64_t>();
+    return row.ReadWindowStart() - 1;
+  }
+
   // Records that `agent` has read up to `seq` (with keep_max, never moving back).
   static void SetRead(InboxRowData& row, const std::string& agent, int64_t seq, int64_t offset,
                       bool keep_max) {

@@ -49,7 +49,7 @@ std::string EscapeKey(std::string_view key) {
 
 std::string EncodeInboxRow(const InboxRowData& row) {
   BinWriter w;
-  w.U8(1);  // row layout version
+  w.U8(static_cast<uint8_t>(BinKind::kInboxRow));
   w.Str(row.id);
   w.Str(row.customer_id);
   w.Str(row.name);
@@ -72,12 +72,14 @@ std::string EncodeInboxRow(const InboxRowData& row) {
     w.I64(r.seq);
     w.I64(r.offset);
   }
+  w.Varint(row.read_window.size());
+  for (const std::string& id : row.read_window) w.Str(id);
   return w.Take();
 }
 
 bool DecodeInboxRow(std::string_view bytes, InboxRowData* row) {
   BinReader r(bytes);
-  if (r.U8() != 1) return false;
+  if (r.U8() != static_cast<uint8_t>(BinKind::kInboxRow)) return false;
   row->id = r.Str();
   row->customer_id = r.Str();
   row->name = r.Str();
@@ -104,6 +106,10 @@ bool DecodeInboxRow(std::string_view bytes, InboxRowData* row) {
     read.offset = r.I64();
     row->reads.push_back(std::move(read));
   }
+  const uint64_t window = r.Varint();
+  if (window > kInboxReadWindow) return false;
+  row->read_window.clear();
+  for (uint64_t i = 0; i < window && r.ok(); ++i) row->read_window.push_back(r.Str());
   return r.ok() && r.done();
 }
 
@@ -555,7 +561,8 @@ Json BinaryJson(std::string_view value) {
                   {"msg_seq", row.msg_seq},
                   {"last_inbound_seq", row.last_inbound_seq},
                   {"marked_unread_offset", row.marked_unread_offset},
-                  {"reads", reads}};
+                  {"reads", reads},
+                  {"read_window", row.read_window}};
     }
     case BinKind::kHistoryConv: {
       HistoryConvData v;

@@ -33,8 +33,9 @@ using Json = nlohmann::json;
 
 // The view format this build writes and reads (projector.cc keeps it under
 // "meta/format"). Format 1 had no marker; format 2 kept every value but the
-// inbox rows as MessagePack; format 3 stored timeline entries' field names.
-inline constexpr std::string_view kViewFormat = "palaver-views-4";
+// inbox rows as MessagePack; format 3 stored timeline entries' field names;
+// format 4 kept an inbox/msg entry for every message.
+inline constexpr std::string_view kViewFormat = "palaver-views-5";
 
 inline constexpr char kBinaryTag = '\xc1';  // "never used" in MessagePack
 
@@ -122,7 +123,7 @@ class BinReader {
 // value decodes (and renders as JSON) without its key. A changed layout gets
 // a new kind number (and a new kViewFormat).
 enum class BinKind : uint8_t {
-  kInboxRow = 1,      // InboxRowData
+  // 1 and 2: inbox rows of earlier layouts (1: without read_window).
   kHistoryConv = 3,   // HistoryConvData
   kReceiptsConv = 4,  // ReceiptsConvData
   kReceiptsMsg = 5,   // ReceiptsMsgData
@@ -131,9 +132,11 @@ enum class BinKind : uint8_t {
   kMetricsDay = 8,    // MetricsDayData
   kProfile = 9,       // ProfileData
   kPacked = 10,       // MessagePack with coded field names (MsgPackWriter)
+  kInboxRow = 11,     // InboxRowData
 };
 
 // An inbox row (inbox/conv\0<shop>\0<conversation>; see inbox_projection.cc).
+inline constexpr size_t kInboxReadWindow = 4;
 struct InboxRowData {
   struct Read {
     std::string agent;
@@ -148,6 +151,13 @@ struct InboxRowData {
   int64_t activity_us = 0, started_us = 0;
   int64_t msg_seq = 0, last_inbound_seq = 0, marked_unread_offset = -1;
   std::vector<Read> reads;  // sorted by agent
+  // The ids of the first kInboxReadWindow messages from the shopper's last
+  // one on (from the first message while the shopper has written none), in
+  // order: the message of sequence ReadWindowStart() and those right after.
+  // An agent's read of one of them is a read of the shopper's last message;
+  // the messages after them are found through inbox/msg entries.
+  std::vector<std::string> read_window;
+  int64_t ReadWindowStart() const { return last_inbound_seq > 0 ? last_inbound_seq : 1; }
 
   // Unread for an agent who has never read the conversation.
   bool UnreadByDefault() const { return last_inbound_seq > 0 || marked_unread_offset > -1; }

@@ -520,6 +520,67 @@ TEST_F(QueriesTest, CustomerErasureBlanksPersonalDataInEveryView) {
   EXPECT_TRUE(profile.notes.empty());
 }
 
+// The inbox keeps the ids of the shopper's last message and of the few after
+// it in the row, and a msg entry only for the messages after those: a read
+// up to any message at or after the shopper's last one reads the
+// conversation, a read of an earlier one does not.
+TEST_F(QueriesTest, UnreadFollowsReadsOfMessagesInAndPastTheRowsReadWindow) {
+  Start("k7", "c7", Channel::kWebChat, kT0, "Gus");
+  int64_t at = kT0;
+  auto message = [&](ActorKind actor, const std::string& who, const std::string& id) {
+    Message("k7", actor, who, id, at += kSecond, "text of " + id, "c7");
+  };
+  auto read = [&](const std::string& agent, const std::string& id) {
+    MessagesRead r;
+    r.up_to_message_id = id;
+    Emit("k7", ActorKind::kAgent, agent, at += kSecond, r);
+    EXPECT_TRUE(projector_->CatchUp().ok());
+  };
+  auto badge = [&](const std::string& agent) { return queries_->BadgeCount("s1", agent).value(); };
+  message(ActorKind::kShopper, "c7", "early");
+  message(ActorKind::kAgent, "a1", "reply");
+  message(ActorKind::kShopper, "c7", "last-in");               // the window starts here
+  for (const char* id : {"w1", "w2", "w3", "past1", "past2"})  // the window holds 4 ids
+    message(ActorKind::kAgent, "a1", id);
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  ASSERT_EQ(badge("a2"), 1);
+  ASSERT_EQ(badge("a1"), 0);  // a1 wrote last
+
+  read("a2", "early");  // before the shopper's last message
+  EXPECT_EQ(badge("a2"), 1);
+  read("a2", "reply");
+  EXPECT_EQ(badge("a2"), 1);
+  read("a2", "past2");  // past the window: through its msg entry
+  EXPECT_EQ(badge("a2"), 0);
+  read("a2", "early");  // a read position never moves back
+  EXPECT_EQ(badge("a2"), 0);
+  read("a3", "w2");  // in the window
+  EXPECT_EQ(badge("a3"), 0);
+  read("a4", "last-in");
+  EXPECT_EQ(badge("a4"), 0);
+  read("a5", "past1");
+  EXPECT_EQ(badge("a5"), 0);
+
+  message(ActorKind::kShopper, "c7", "again");  // a new window
+  ASSERT_TRUE(projector_->CatchUp().ok());
+  for (const char* agent : {"a1", "a2", "a3", "a4", "a5"}) EXPECT_EQ(badge(agent), 1) << agent;
+  read("a2", "past2");  // now before the shopper's last message
+  EXPECT_EQ(badge("a2"), 1);
+  read("a3", "w3");
+  EXPECT_EQ(badge("a3"), 1);
+  read("a2", "again");
+  EXPECT_EQ(badge("a2"), 0);
+  InboxQuery q;
+  q.shop = "s1";
+  q.agent_id = "a3";
+  auto page = queries_->Inbox(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  ASSERT_EQ(Ids(*page), std::vector<std::string>{"k7"});
+  EXPECT_TRUE(page->rows[0].unread);
+  q.agent_id = "a2";
+  EXPECT_FALSE(queries_->Inbox(q).value().rows[0].unread);
+}
+
 TEST_F(QueriesTest, BadgeCountFollowsReadsRepliesStatusAndMarkUnread) {
   Scenario();  // k1 closed (read by a1), k2 open and unread by everyone
   ASSERT_TRUE(projector_->CatchUp().ok());
