@@ -123,7 +123,7 @@ class BinReader {
 // value decodes (and renders as JSON) without its key. A changed layout gets
 // a new kind number (and a new kViewFormat).
 enum class BinKind : uint8_t {
-  // 1 and 2: inbox rows of earlier layouts (1: without read_window).
+  // 1: inbox rows up to palaver-views-4 (without read_window); 2: never used.
   kHistoryConv = 3,   // HistoryConvData
   kReceiptsConv = 4,  // ReceiptsConvData
   kReceiptsMsg = 5,   // ReceiptsMsgData
