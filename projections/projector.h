@@ -126,7 +126,7 @@ struct ProjectorOptions {
   // charge counts, and the allocator's freed and partly used pages (with
   // jemalloc, a bulk load hands the freed ones back after each commit). With
   // the whole figure as the cache, they took bulk loads of 4 M to 8 M events
-  // 10-28% over it; with the quarter, such loads peaked at 81-92% of the
+  // 10-28% over it; with the quarter, such loads peaked at 81-94% of the
   // figure, once at 104%: the quarter is a margin, not a bound.
   size_t block_cache_bytes = 256u << 20;
   size_t write_buffer_bytes = 32u << 20;
