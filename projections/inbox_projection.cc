@@ -27,15 +27,13 @@
 // started_us, waiting_since (unset when not waiting on an agent), msg_seq
 // (messages so far), last_inbound_seq (sequence of the shopper's last
 // message), marked_unread_offset (log offset of the last "mark unread", -1
-// when none), reads [agent, read_seq, read_offset] and read_window (the ids
-// of the shopper's last message and of the few after it). A read seq counts
-// only as at or past last_inbound_seq, or not: a read of a message in the
-// window or in a msg entry records its seq, and a read of any other (an
-// earlier message) records one below the window. So most messages need no
-// msg entry: a message gets one only when more than kInboxReadWindow
-// messages follow the shopper's last in a row. The unread dot and the
-// overdue flag are computed from these at query time (see queries.cc), as
-// "overdue" depends on the clock. The badge counters are kept on apply from
+// when none), reads [agent, read_seq, read_offset] and read_window (see
+// InboxRowData). A read seq counts only as at or past last_inbound_seq, or
+// not: a read of a message in the window or with a msg entry records its
+// seq, a read of any other (an earlier message) one below the window (see
+// ReadSeq), so only messages past the window need a msg entry. The unread
+// dot and the overdue flag are computed from these at query time (see
+// queries.cc), as "overdue" depends on the clock. The badge counters are kept on apply from
 // the same facts, so a badge count reads two keys. customer.erased blanks the
 // customer's name and previews.
 #include <algorithm>
